@@ -1,0 +1,263 @@
+"""The official working-day calendar (工作日历), including swapped working weekends (调休).
+
+The ``chinesecalendar`` package knows the State Council schedules for a fixed range
+of years. Later years (or corrections) come from an overrides value, usually read
+from ``content/calendar/overrides.json``. A date that neither source knows raises
+``CalendarNotCovered``: the calendar never falls back to Monday–Friday, because a
+guessed deadline published as official is worse than a pending one.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from itertools import pairwise
+
+import chinese_calendar
+
+OVERRIDES_FILE = "content/calendar/overrides.json"
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR = re.compile(r"\d{4}")
+
+
+class CalendarNotCovered(ValueError):
+    """A date outside every year the calendar knows."""
+
+    def __init__(self, day: date, covered_years: Iterable[int]) -> None:
+        self.date = day
+        self.covered_years = tuple(sorted(covered_years))
+        super().__init__(
+            f"no official working-day calendar for {day.isoformat()}: "
+            f"covered years are {format_years(self.covered_years)}; add the State Council "
+            f"schedule for {day.year} to {OVERRIDES_FILE}"
+        )
+
+
+class OverridesError(ValueError):
+    """The overrides data is malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's official schedule: rest days besides weekends, and worked weekend days.
+
+    ``holidays`` lists every rest day of the holiday periods (放假), weekend days inside
+    them included; ``workdays`` lists the weekend days worked in exchange (调休上班).
+    Every other Monday–Friday is a working day, every other weekend day a rest day.
+    """
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+    def __post_init__(self) -> None:
+        for day in self.holidays | self.workdays:
+            if day.year != self.year:
+                raise OverridesError(f"{day.isoformat()} is listed under year {self.year}")
+        both = self.holidays & self.workdays
+        if both:
+            raise OverridesError(
+                f"{_dates(both)} listed both as holiday and as working day in {self.year}"
+            )
+
+    def is_workday(self, day: date) -> bool:
+        return day in self.workdays or (day.weekday() < 5 and day not in self.holidays)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Schedules that extend or replace the package's data, one per year."""
+
+    schedules: tuple[YearSchedule, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        years = [s.year for s in self.schedules]
+        repeated = sorted({y for y in years if years.count(y) > 1})
+        if repeated:
+            raise OverridesError(f"year(s) {format_years(repeated)} given more than once")
+        for schedule in self.schedules:
+            # Checks that catch typos and placeholders; the package data is not held to them.
+            if not schedule.holidays:
+                raise OverridesError(
+                    f"year {schedule.year} lists no holidays: every official schedule has some, "
+                    "so an empty list would silently make holidays working days"
+                )
+            weekdays = {d for d in schedule.workdays if d.weekday() < 5}
+            if weekdays:
+                raise OverridesError(
+                    f"{_dates(weekdays)} listed as swapped working day(s) but fall on "
+                    "Monday–Friday, which are working days anyway; only weekend days are swapped"
+                )
+
+    @property
+    def years(self) -> frozenset[int]:
+        return frozenset(s.year for s in self.schedules)
+
+
+def parse_overrides(data: Mapping[str, object]) -> Overrides:
+    """Validate the overrides JSON shape and build the value.
+
+    Shape: ``{"years": {"2027": {"holidays": [ISO dates], "workdays": [ISO dates]}}}``.
+    Keys starting with ``_`` (such as ``"_comment"``) are documentation and ignored.
+    """
+    _check_keys(data, {"years"}, "overrides")
+    years = data.get("years")
+    if not isinstance(years, Mapping):
+        raise OverridesError('overrides: "years" must be an object keyed by year, e.g. "2027"')
+    schedules = []
+    for key, entry in years.items():
+        if not (isinstance(key, str) and _YEAR.fullmatch(key)):
+            raise OverridesError(f"overrides: year key {key!r} is not a four-digit year")
+        where = f"overrides.years.{key}"
+        if not isinstance(entry, Mapping):
+            raise OverridesError(f'{where}: must be an object with "holidays" and "workdays"')
+        _check_keys(entry, {"holidays", "workdays"}, where)
+        schedules.append(
+            YearSchedule(
+                year=int(key),
+                holidays=_parse_dates(entry.get("holidays"), f"{where}.holidays"),
+                workdays=_parse_dates(entry.get("workdays"), f"{where}.workdays"),
+            )
+        )
+    return Overrides(tuple(schedules))
+
+
+@dataclass(frozen=True, eq=False)
+class WorkCalendar:
+    """Working days over a set of covered years.
+
+    Working days are kept as a sorted tuple of ordinals, so that counting and
+    stepping are binary searches; the nightly build asks for tens of thousands.
+    """
+
+    covered_years: frozenset[int]
+    _ordinals: tuple[int, ...] = field(repr=False)
+    _ordinal_set: frozenset[int] = field(repr=False)
+
+    @classmethod
+    def from_schedules(cls, schedules: Iterable[YearSchedule]) -> WorkCalendar:
+        by_year = {s.year: s for s in schedules}
+        ordinals = []
+        for year in sorted(by_year):
+            schedule = by_year[year]
+            day, end = date(year, 1, 1), date(year, 12, 31)
+            while day <= end:
+                if schedule.is_workday(day):
+                    ordinals.append(day.toordinal())
+                day += timedelta(days=1)
+        return cls(frozenset(by_year), tuple(ordinals), frozenset(ordinals))
+
+    @classmethod
+    def official(cls, overrides: Overrides | None = None) -> WorkCalendar:
+        """The package's schedules, with each overridden year replaced wholesale."""
+        schedules = {s.year: s for s in package_schedules()}
+        for schedule in overrides.schedules if overrides else ():
+            schedules[schedule.year] = schedule
+        return cls.from_schedules(schedules.values())
+
+    def covers(self, day: date) -> bool:
+        return day.year in self.covered_years
+
+    def is_workday(self, day: date) -> bool:
+        self._require(day, day)
+        return day.toordinal() in self._ordinal_set
+
+    def add_working_days(self, day: date, n: int) -> date:
+        """The n-th working day after ``day``; ``day`` itself is not counted (n=0 gives it back)."""
+        if n < 0:
+            raise ValueError(f"n must be zero or positive, got {n}")
+        if n == 0:
+            return day
+        index = bisect_right(self._ordinals, day.toordinal()) + n - 1
+        if index >= len(self._ordinals):
+            self._require(day + timedelta(days=1), date.max)
+        result = date.fromordinal(self._ordinals[index])
+        # The tuple skips uncovered years, so check that the whole span is known.
+        self._require(day + timedelta(days=1), result)
+        return result
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days in (start, end]; 0 if ``end`` is not after ``start``."""
+        if end <= start:
+            return 0
+        self._require(start + timedelta(days=1), end)
+        return bisect_right(self._ordinals, end.toordinal()) - bisect_right(
+            self._ordinals, start.toordinal()
+        )
+
+    def _require(self, first: date, last: date) -> None:
+        """Raise for the earliest uncovered date in [first, last]."""
+        for year in range(first.year, last.year + 1):
+            if year not in self.covered_years:
+                raise CalendarNotCovered(max(first, date(year, 1, 1)), self.covered_years)
+
+
+@lru_cache(maxsize=1)
+def package_schedules() -> tuple[YearSchedule, ...]:
+    """The schedules shipped in ``chinesecalendar``; its covered range is its own data's."""
+    holidays: dict[int, set[date]] = {}
+    workdays: dict[int, set[date]] = {}
+    for day in chinese_calendar.holidays:
+        holidays.setdefault(day.year, set()).add(day)
+    for day in chinese_calendar.workdays:
+        workdays.setdefault(day.year, set()).add(day)
+    # Same range the package itself accepts: min to max year of its holiday table.
+    first, last = min(holidays), max(holidays)
+    return tuple(
+        YearSchedule(
+            year,
+            frozenset(holidays.get(year, ())),
+            frozenset(workdays.get(year, ())),
+        )
+        for year in range(first, last + 1)
+    )
+
+
+def format_years(years: Iterable[int]) -> str:
+    """Compact ranges: ``[2004, ..., 2026, 2028]`` -> ``"2004–2026, 2028"``."""
+    ordered = sorted(set(years))
+    if not ordered:
+        return "none"
+    runs = [[ordered[0], ordered[0]]]
+    for previous, year in pairwise(ordered):
+        if year == previous + 1:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def _check_keys(data: Mapping[str, object], allowed: set[str], where: str) -> None:
+    for key in data:
+        if not (isinstance(key, str) and (key in allowed or key.startswith("_"))):
+            expected = ", ".join(f'"{k}"' for k in sorted(allowed))
+            raise OverridesError(f"{where}: unknown key {key!r} (expected {expected})")
+    missing = sorted(allowed - set(data))
+    if missing:
+        raise OverridesError(f"{where}: missing {', '.join(repr(k) for k in missing)}")
+
+
+def _parse_dates(value: object, where: str) -> frozenset[date]:
+    if not isinstance(value, list):
+        raise OverridesError(f"{where}: must be a list of ISO dates (YYYY-MM-DD)")
+    days: set[date] = set()
+    for item in value:
+        if not (isinstance(item, str) and _ISO_DATE.fullmatch(item)):
+            raise OverridesError(f"{where}: {item!r} is not an ISO date (YYYY-MM-DD)")
+        try:
+            day = date.fromisoformat(item)
+        except ValueError as error:
+            raise OverridesError(f"{where}: {item!r} is not a valid date ({error})") from None
+        if day in days:
+            raise OverridesError(f"{where}: {item} is listed twice")
+        days.add(day)
+    return frozenset(days)
+
+
+def _dates(days: Iterable[date]) -> str:
+    return ", ".join(d.isoformat() for d in sorted(days))
