@@ -1,0 +1,136 @@
+"""The portal's API on Lambda (Chalice). Routes stay thin: parse, call a use case, shape.
+
+Residents: file a complaint, look a case up, vote. Staff: sign in, see their queue,
+read a case, move it. A schedule rebuilds and publishes the site every night.
+The public routes import neither Pelican nor Markdown; the nightly job imports
+them inside its own function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Chalice, Cron, Response
+
+from chalicelib.http import SECURITY_HEADERS, json_view, parse, staff
+from gridportal import requests, views
+from gridportal.domain.model import Action, Channel, Complaint, Contact, Rating, label
+from gridportal.runtime import runtime
+
+app = Chalice(app_name="gridportal")
+
+
+@app.middleware("http")
+def security_headers(event: Any, get_response: Any) -> Response:
+    response = get_response(event)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+# ------------------------------------------------------------------ residents
+@app.route("/complaints", methods=["POST"])
+@json_view
+def file_complaint() -> Response:
+    request = app.current_request
+    body = parse(request, requests.COMPLAINT)
+    rt = runtime()
+    receipt = rt.portal.file_complaint(
+        Complaint(
+            category=body["category"],
+            grid=body["grid"],
+            location=body["location"],
+            description=body["description"],
+            channel=Channel.PORTAL,
+            contact=Contact(body["name"], body["phone"]),
+        ),
+        idempotency_key=request.headers.get("idempotency-key") or None,
+    )
+    return Response(views.receipt(receipt, rt.portal.district), status_code=201)
+
+
+@app.route("/cases/lookup", methods=["POST"])
+@json_view
+def lookup_case() -> dict[str, Any]:
+    body = parse(app.current_request, requests.LOOKUP)
+    rt = runtime()
+    return views.resident_case(rt.portal.lookup(body["tracking"], body["code"]), rt.portal.district)
+
+
+@app.route("/cases/{tracking}/vote", methods=["POST"])
+@json_view
+def vote(tracking: str) -> Response:
+    body = parse(app.current_request, requests.VOTE)
+    view = runtime().portal.vote(tracking, body["token"], Rating(body["rating"]), body["comment"])
+    rating = view.state.rating
+    return Response({"rating": str(rating), "rating_label": label(rating)}, status_code=201)
+
+
+# ---------------------------------------------------------------------- staff
+@app.route("/staff/login", methods=["POST"])
+@json_view
+def staff_login() -> dict[str, Any]:
+    body = parse(app.current_request, requests.LOGIN)
+    return {"token": runtime().portal.login(body["username"], body["password"])}
+
+
+@app.route("/staff/queue", methods=["GET"])
+@json_view
+def staff_queue() -> dict[str, Any]:
+    rt = runtime()
+    actor = staff(app.current_request, rt)
+    return {"cases": [views.queue_item(v, rt.portal.district) for v in rt.portal.queue(actor)]}
+
+
+@app.route("/staff/cases/{tracking}", methods=["GET"])
+@json_view
+def staff_case(tracking: str) -> dict[str, Any]:
+    rt = runtime()
+    actor = staff(app.current_request, rt)
+    return views.staff_case(rt.portal.staff_view(tracking, actor), rt.portal.district, actor)
+
+
+@app.route("/staff/cases/{tracking}/actions", methods=["POST"])
+@json_view
+def staff_action(tracking: str) -> dict[str, Any]:
+    rt = runtime()
+    actor = staff(app.current_request, rt)
+    body = parse(app.current_request, requests.STAFF_ACTION)
+    view = rt.portal.act(
+        tracking,
+        Action(body["action"]),
+        actor,
+        public_note=body["public_note"],
+        private_note=body["private_note"],
+        data=body["data"],
+    )
+    return views.staff_case(view, rt.portal.district, actor)
+
+
+@app.route("/staff/patrol-reports", methods=["POST"])
+@json_view
+def patrol_report() -> Response:
+    request = app.current_request
+    rt = runtime()
+    actor = staff(request, rt)
+    body = parse(request, requests.PATROL_REPORT)
+    receipt = rt.portal.file_complaint(
+        Complaint(
+            category=body["category"],
+            grid=body["grid"],
+            location=body["location"],
+            description=body["description"],
+            channel=Channel.PATROL,
+        ),
+        actor=actor,
+        idempotency_key=request.headers.get("idempotency-key") or None,
+    )
+    return Response(views.staff_case(receipt.view, rt.portal.district, actor), status_code=201)
+
+
+# -------------------------------------------------------------------- nightly
+@app.schedule(Cron(0, 18, "*", "*", "?", "*"))  # 18:00 UTC = 02:00 Beijing time
+def nightly_build(event: Any) -> dict[str, Any]:
+    from gridportal.publish import publish_from_runtime  # Pelican stays off the API's path
+
+    return publish_from_runtime(runtime()).summary()

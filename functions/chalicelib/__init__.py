@@ -1,0 +1,1 @@
+"""Thin HTTP glue between Chalice and the portal's use cases."""

@@ -1,0 +1,138 @@
+"""An in-memory store with the same contract as DynamoStore, for fast tests and demo data.
+
+A lock makes each method atomic, as a DynamoDB transaction is.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from gridportal.domain.lifecycle import CaseState
+from gridportal.domain.model import Event, Status
+from gridportal.ports import (
+    AlreadyExists,
+    AlreadyVoted,
+    CaseRecord,
+    Conflict,
+    IdempotencyRecord,
+    StaffMember,
+    Vote,
+    month_of,
+    queue_of,
+)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.cases: dict[str, CaseRecord] = {}
+        self.events: dict[str, list[Event]] = {}
+        self.votes: dict[str, Vote] = {}
+        self.idempotency: dict[str, IdempotencyRecord] = {}
+        self.staff: dict[str, StaffMember] = {}
+        self.markers: dict[str, str] = {}
+
+    def create_case(
+        self, record: CaseRecord, first: Event, idempotency: IdempotencyRecord | None
+    ) -> None:
+        with self._lock:
+            if record.tracking in self.cases:
+                raise AlreadyExists(record.tracking)
+            if idempotency and idempotency.key_hash in self.idempotency:
+                raise AlreadyExists(idempotency.key_hash)
+            self.cases[record.tracking] = record
+            self.events[record.tracking] = [first]
+            if idempotency:
+                self.idempotency[idempotency.key_hash] = idempotency
+
+    def get_case(self, tracking: str) -> CaseRecord | None:
+        return self.cases.get(tracking)
+
+    def get_events(self, tracking: str) -> list[Event]:
+        return list(self.events.get(tracking, ()))
+
+    def append_event(self, record: CaseRecord, event: Event, state: CaseState) -> CaseRecord:
+        with self._lock:
+            current = self.cases.get(record.tracking)
+            if current is None or current.seq != record.seq or event.seq != record.seq + 1:
+                raise Conflict(record.tracking)
+            updated = current.with_state(state)
+            self.cases[record.tracking] = updated
+            self.events[record.tracking].append(event)
+            return updated
+
+    def record_vote(
+        self, record: CaseRecord, vote: Vote, event: Event, state: CaseState
+    ) -> CaseRecord:
+        with self._lock:
+            if record.tracking in self.votes:
+                raise AlreadyVoted(record.tracking)
+            current = self.cases.get(record.tracking)
+            if (
+                current is None
+                or current.status is not Status.RESOLVED
+                or current.vote_hash != record.vote_hash
+            ):
+                raise Conflict(record.tracking)
+            updated = self.append_event(record, event, state)
+            self.votes[record.tracking] = vote
+            return updated
+
+    def get_vote(self, tracking: str) -> Vote | None:
+        return self.votes.get(tracking)
+
+    def record_failed_lookup(self, tracking: str, at: datetime) -> None:
+        with self._lock:
+            record = self.cases.get(tracking)
+            if record is not None:
+                failed = (*record.failed_lookups, at)[-10:]
+                self.cases[tracking] = replace(record, failed_lookups=failed)
+
+    def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
+        return self.idempotency.get(key_hash)
+
+    def cases_by_gridmonth_of(self, grid: str, month: str) -> list[CaseRecord]:
+        return sorted(
+            (
+                r
+                for r in self.cases.values()
+                if r.file.complaint.grid == grid and month_of(r.file.filed_at) == month
+            ),
+            key=lambda r: r.file.filed_at,
+        )
+
+    def unit_queue(self, unit: str) -> list[CaseRecord]:
+        return sorted(
+            (r for r in self.cases.values() if queue_of(r) == unit),
+            key=lambda r: r.updated_at,
+        )
+
+    def changed_since(self, moment: datetime, until: datetime) -> Iterator[str]:
+        for record in list(self.cases.values()):
+            if moment < record.updated_at <= until:
+                yield record.tracking
+
+    def put_history(self, record: CaseRecord, events: Sequence[Event], vote: Vote | None) -> None:
+        with self._lock:
+            self.cases[record.tracking] = record
+            self.events[record.tracking] = list(events)
+            if vote is not None:
+                self.votes[record.tracking] = vote
+
+    def put_staff(self, member: StaffMember) -> None:
+        self.staff[member.username] = member
+
+    def get_staff(self, username: str) -> StaffMember | None:
+        return self.staff.get(username)
+
+    def get_marker(self, name: str) -> str | None:
+        return self.markers.get(name)
+
+    def set_marker(self, name: str, value: str) -> None:
+        self.markers[name] = value
+
+    def all_trackings(self) -> Iterable[str]:
+        return list(self.cases)

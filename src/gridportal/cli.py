@@ -1,0 +1,221 @@
+"""``portal``: the operator's command line.
+
+    portal demo                      run the whole portal locally on an embedded AWS
+    portal build [--full]            the nightly rebuild and publish, now
+    portal case show|queue|act ...   every staff operation, for an operator without a UI
+    portal staff add ...             create a staff member (password from stdin or prompt)
+    portal import FILE --source S    bulk import from an existing platform
+
+Commands other than ``demo`` read their settings from the environment (see
+docs/operations.md); while a demo runs, they pick up its settings from
+``var/demo/portal.env`` automatically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEMO_DIR = Path("var/demo")
+DEMO_ENV = DEMO_DIR / "portal.env"
+
+
+def _load_env_file(path: Path) -> None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not name.startswith("#"):
+            os.environ.setdefault(name.strip(), value.strip())
+
+
+@click.group()
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (NAME=value lines). Default: the running demo's, if any.",
+)
+def main(env_file: Path | None) -> None:
+    """The grid transparency portal (网格化管理公开平台)."""
+    if env_file is not None:
+        _load_env_file(env_file)
+    elif "GRIDPORTAL_SECRET" not in os.environ and DEMO_ENV.exists():
+        _load_env_file(DEMO_ENV)
+
+
+def _runtime() -> Any:
+    from gridportal.runtime import runtime
+
+    return runtime()
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+# --------------------------------------------------------------------------- build
+@main.command()
+@click.option("--full", is_flag=True, help="Re-render every page (after a theme change).")
+@click.option(
+    "--work-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/build")
+)
+def build(full: bool, work_dir: Path) -> None:
+    """Rebuild the public site from the case data and publish what changed."""
+    from gridportal.publish import publish_from_runtime
+
+    report = publish_from_runtime(_runtime(), full=full, work_dir=work_dir)
+    _echo_json(report.summary())
+
+
+# ---------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="Port of the local origin.")
+@click.option("--aws-port", default=4566, show_default=True, help="Port of the embedded AWS.")
+@click.option("--reset", is_flag=True, help="Forget the saved demo state and start afresh.")
+def demo(port: int, aws_port: int, reset: bool) -> None:
+    """Run the whole portal locally: embedded AWS, demo district, built site, API."""
+    from gridportal.demo_server import run_demo
+
+    run_demo(DEMO_DIR, port=port, aws_port=aws_port, reset=reset)
+
+
+# --------------------------------------------------------------------------- staff
+@main.group()
+def staff() -> None:
+    """Staff accounts."""
+
+
+@staff.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["dispatcher", "handler", "grid_worker", "supervisor", "auditor"]),
+    required=True,
+)
+@click.option("--unit", help="Department id (handlers) or grid id (grid workers).")
+@click.password_option(help="Read from the prompt, or from stdin when not a terminal.")
+def staff_add(username: str, display_name: str, role: str, unit: str | None, password: str) -> None:
+    from gridportal.domain.model import Role
+
+    member = _runtime().portal.add_staff(username, display_name, Role(role), unit, password)
+    click.echo(f"added {member.username} ({member.role}, {member.unit or '-'})")
+
+
+# ---------------------------------------------------------------------------- case
+@main.group()
+def case() -> None:
+    """Read and move cases as a named staff member (every action records its actor)."""
+
+
+def _actor(username: str) -> Any:
+    from gridportal.domain.model import Actor
+
+    member = _runtime().store.get_staff(username)
+    if member is None or not member.active:
+        raise click.ClickException(f"no active staff member {username!r}")
+    return Actor(member.role, member.username, member.unit)
+
+
+@case.command("show")
+@click.argument("tracking")
+@click.option("--as", "username", required=True, help="Staff username to read as.")
+def case_show(tracking: str, username: str) -> None:
+    from gridportal import views
+
+    rt, actor = _runtime(), _actor(username)
+    _guarded(
+        lambda: _echo_json(
+            views.staff_case(rt.portal.staff_view(tracking, actor), rt.portal.district, actor)
+        )
+    )
+
+
+@case.command("queue")
+@click.option("--as", "username", required=True)
+def case_queue(username: str) -> None:
+    from gridportal import views
+
+    rt, actor = _runtime(), _actor(username)
+    _guarded(
+        lambda: _echo_json(
+            [views.queue_item(v, rt.portal.district) for v in rt.portal.queue(actor)]
+        )
+    )
+
+
+@case.command("act")
+@click.argument("tracking")
+@click.argument("action")
+@click.option("--as", "username", required=True)
+@click.option("--note", "public_note", default="", help="Public note (公开说明).")
+@click.option("--private-note", default="", help="Internal note, never published.")
+@click.option(
+    "--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Action data, e.g. unit=dept-urban."
+)
+def case_act(
+    tracking: str,
+    action: str,
+    username: str,
+    public_note: str,
+    private_note: str,
+    pairs: tuple[str, ...],
+) -> None:
+    """Take ACTION on a case: assess, answer, dispatch, accept, return, contact, extend,
+    supervise, report, decide, resolve, refuse, follow_up, reopen, merge, archive."""
+    from gridportal.domain.model import Action
+
+    try:
+        chosen = Action(action)
+    except ValueError as exc:
+        raise click.BadParameter(f"unknown action {action!r}") from exc
+    data = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+    rt, actor = _runtime(), _actor(username)
+
+    def run() -> None:
+        view = rt.portal.act(
+            tracking, chosen, actor, public_note=public_note, private_note=private_note, data=data
+        )
+        click.echo(f"{tracking}: {view.state.status} (step {view.state.last_seq})")
+
+    _guarded(run)
+
+
+def _guarded(run: Any) -> None:
+    from gridportal.services import PortalError
+
+    try:
+        run()
+    except PortalError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+
+
+# -------------------------------------------------------------------------- import
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "source_system", required=True, help="Name of the source platform.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), help="Default: by extension.")
+def import_command(path: Path, source_system: str, fmt: str | None) -> None:
+    """Import cases and their events; the whole file or nothing."""
+    from datetime import UTC, datetime
+
+    from gridportal.importer import import_cases
+
+    chosen = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
+    report = import_cases(
+        path.read_text(encoding="utf-8-sig"),
+        fmt=chosen,  # type: ignore[arg-type]
+        portal=_runtime().portal,
+        source_system=source_system,
+        now=datetime.now(UTC),
+    )
+    for line, message in report.errors:
+        click.echo(f"{path}:{line}: {message}", err=True)
+    click.echo(
+        f"created {report.created}, appended {report.appended}, unchanged {report.unchanged}"
+    )
+    if report.errors:
+        sys.exit(1)

@@ -1,0 +1,55 @@
+"""Settings from the environment, read once per process (every variable: docs/operations.md).
+
+GRIDPORTAL_TABLE, GRIDPORTAL_SITE_BUCKET, GRIDPORTAL_SECRET (or GRIDPORTAL_SECRET_PARAM, an SSM
+SecureString), GRIDPORTAL_CONTENT, GRIDPORTAL_SITE_URL, and boto3's own AWS_ENDPOINT_URL (which
+points every client at moto locally) and AWS_DEFAULT_REGION.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridportal.adapters.tables import TABLE_NAME
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    site_bucket: str
+    secret: bytes
+    content_dir: Path
+    site_url: str
+    endpoint_url: str | None
+    region: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            table=env.get("GRIDPORTAL_TABLE", TABLE_NAME),
+            site_bucket=env.get("GRIDPORTAL_SITE_BUCKET", "gridportal-site"),
+            secret=_secret(env),
+            content_dir=Path(env.get("GRIDPORTAL_CONTENT", SOURCE_ROOT / "content")),
+            site_url=env.get("GRIDPORTAL_SITE_URL", "").rstrip("/"),
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            region=env.get("AWS_DEFAULT_REGION", env.get("AWS_REGION", "cn-north-1")),
+        )
+
+
+def _secret(env: dict[str, str]) -> bytes:
+    if value := env.get("GRIDPORTAL_SECRET"):
+        return value.encode()
+    if parameter := env.get("GRIDPORTAL_SECRET_PARAM"):
+        import boto3  # only on AWS, once per cold start
+
+        response = boto3.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
+        return str(response["Parameter"]["Value"]).encode()
+    raise ConfigError("set GRIDPORTAL_SECRET or GRIDPORTAL_SECRET_PARAM")

@@ -1,0 +1,167 @@
+"""What the public site shows of a case: an allowlist, never a copy-minus-secrets.
+
+``public_record`` builds the published record field by field from values that
+are public by nature (codes, dates, unit names) or have passed the redactor
+(free text). Nothing else reaches the site: not the tracking number, not the
+lookup code or vote token, not the complainant's contact, not private notes,
+not staff members' personal ids. ``PUBLIC_FIELDS`` names every key, and a test
+pins it, so adding a field is a visible decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gridportal.domain.deadlines import DeadlineReport
+from gridportal.domain.lifecycle import CaseState
+from gridportal.domain.model import CaseFile, Event, label
+from gridportal.domain.redaction import redact
+from gridportal.domain.reference import District
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+PUBLIC_FIELDS = (
+    "id",
+    "category",
+    "category_name",
+    "category_group",
+    "difficulty",
+    "grid",
+    "grid_name",
+    "community",
+    "community_name",
+    "channel",
+    "channel_label",
+    "source",
+    "source_label",
+    "priority",
+    "priority_label",
+    "route",
+    "route_label",
+    "status",
+    "status_label",
+    "outcome",
+    "outcome_label",
+    "unit",
+    "unit_name",
+    "units",
+    "month",
+    "received_at",
+    "contacted_at",
+    "resolved_at",
+    "updated_at",
+    "summary",
+    "location",
+    "answer",
+    "deadlines",
+    "deadline_note",
+    "rating",
+    "rating_label",
+    "rated_at",
+    "reopen_count",
+    "return_count",
+    "extension_count",
+    "supervised",
+    "merged_into",
+    "timeline",
+)
+TIMELINE_FIELDS = ("at", "action", "label", "role", "role_label", "unit", "unit_name", "note")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Published times are in Beijing time, to the second."""
+    return moment.astimezone(BEIJING).isoformat(timespec="seconds") if moment else None
+
+
+def public_record(
+    case: CaseFile,
+    state: CaseState,
+    events: Iterable[Event],
+    district: District,
+    *,
+    deadlines: DeadlineReport | None,
+    deadline_note: str = "",
+    public_id_of: Callable[[str], str] | None = None,
+    scrub: Callable[[str], str] = redact,
+) -> dict[str, Any]:
+    """The published record of one case (see docs/data.md for every field)."""
+    service = district.service(state.category)
+    grid = district.grid(state.grid)
+    community = district.community(grid.community) if grid else None
+    record: dict[str, Any] = {
+        "id": case.public_id,
+        "category": state.category,
+        "category_name": service.name if service else state.category,
+        "category_group": service.group if service else "",
+        "difficulty": service.difficulty if service else "",
+        "grid": state.grid,
+        "grid_name": grid.name if grid else state.grid,
+        "community": community.id if community else "",
+        "community_name": community.name if community else "",
+        "channel": str(case.complaint.channel),
+        "channel_label": label(case.complaint.channel),
+        "source": str(case.source),
+        "source_label": label(case.source),
+        "priority": str(state.priority),
+        "priority_label": label(state.priority),
+        "route": str(state.route) if state.route else None,
+        "route_label": label(state.route) if state.route else "",
+        "status": str(state.status),
+        "status_label": label(state.status),
+        "outcome": str(state.outcome) if state.outcome else None,
+        "outcome_label": label(state.outcome) if state.outcome else "",
+        "unit": state.unit,
+        "unit_name": _unit_name(district, state.unit),
+        "units": list(state.units_involved),
+        "month": state.received_at.astimezone(BEIJING).strftime("%Y-%m"),
+        "received_at": iso(state.received_at),
+        "contacted_at": iso(state.contacted_at),
+        "resolved_at": iso(state.resolved_at),
+        "updated_at": iso(state.updated_at),
+        "summary": scrub(case.complaint.description),
+        "location": scrub(case.complaint.location),
+        "answer": scrub(state.answer),
+        "deadlines": deadlines.to_dict() if deadlines else None,
+        "deadline_note": deadline_note,
+        "rating": str(state.rating) if state.rating else None,
+        "rating_label": label(state.rating) if state.rating else "",
+        "rated_at": iso(state.rated_at),
+        "reopen_count": state.reopen_count,
+        "return_count": state.return_count,
+        "extension_count": len(state.extensions),
+        "supervised": state.supervised,
+        "merged_into": public_id_of(state.merged_into)
+        if (state.merged_into and public_id_of)
+        else None,
+        "timeline": [public_step(event, district, scrub) for event in events],
+    }
+    assert tuple(record) == PUBLIC_FIELDS, "public_record and PUBLIC_FIELDS disagree"
+    return record
+
+
+def public_step(event: Event, district: District, scrub: Callable[[str], str]) -> dict[str, Any]:
+    # The unit shown is the unit acted upon (dispatch target) or the actor's unit;
+    # a staff member's personal id is never published, only role and unit.
+    unit = event.data.get("unit") or event.actor.unit
+    return {
+        "at": iso(event.at),
+        "action": str(event.action),
+        "label": label(event.action),
+        "role": str(event.actor.role),
+        "role_label": label(event.actor.role),
+        "unit": unit if district.department(unit or "") else None,
+        "unit_name": _unit_name(district, unit),
+        "note": scrub(event.public_note) if event.public_note else "",
+    }
+
+
+def _unit_name(district: District, unit: str | None) -> str:
+    department = district.department(unit) if unit else None
+    return department.name if department else ""
+
+
+def records_by_id(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {record["id"]: record for record in records}

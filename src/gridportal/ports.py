@@ -1,0 +1,164 @@
+"""The store interface the use cases depend on, and the records that cross it.
+
+Two implementations: ``adapters.dynamo.DynamoStore`` (DynamoDB, also under moto)
+and ``adapters.memory.MemoryStore`` (an in-memory fake for fast tests and for
+generating demo data). Both honour the same atomicity: each method either
+happens whole or raises and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from gridportal.domain.deadlines import BEIJING
+from gridportal.domain.lifecycle import CaseState
+from gridportal.domain.model import CaseFile, Event, Rating, Role, Status
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A stored case: the filing, hashes of the resident's secrets, and a snapshot.
+
+    The snapshot (status, unit, seq, updated_at) feeds the indexes; the events stay
+    the truth and are replayed whenever the state matters.
+    """
+
+    file: CaseFile
+    lookup_hash: str
+    vote_hash: str
+    status: Status
+    unit: str | None
+    seq: int
+    updated_at: datetime
+    failed_lookups: tuple[datetime, ...] = ()
+    idempotency_key: str | None = None  # hash of the request key, if the case came with one
+
+    @property
+    def tracking(self) -> str:
+        return self.file.tracking
+
+    def with_state(self, state: CaseState) -> CaseRecord:
+        return replace(
+            self,
+            status=state.status,
+            unit=state.unit if state.is_open else None,
+            seq=state.last_seq,
+            updated_at=state.updated_at or self.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key_hash: str
+    request_hash: str
+    tracking: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A resident's rating; written once, never changed or deleted."""
+
+    rating: Rating
+    comment: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    username: str
+    display_name: str
+    role: Role
+    unit: str | None  # department id for handlers, grid id for grid workers
+    password_hash: str
+    active: bool = True
+
+
+COMMAND_CENTRE = "command-centre"  # the queue of open cases no unit holds yet
+_CLOSED = frozenset({Status.RESOLVED, Status.RATED, Status.ARCHIVED, Status.MERGED})
+
+
+def queue_of(record: CaseRecord) -> str | None:
+    """The queue an open case sits in: its unit's, or the command centre's."""
+    if record.status in _CLOSED:
+        return None
+    return record.unit or COMMAND_CENTRE
+
+
+def month_of(moment: datetime) -> str:
+    """Cases are grouped by the month of receipt in Beijing time."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m")
+
+
+class StoreError(Exception):
+    """Base for store failures the use cases translate into answers."""
+
+
+class Conflict(StoreError):
+    """A condition failed: someone else changed the item first (retry from a fresh read)."""
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class InFlight(StoreError):
+    """Another request with the same idempotency key is being written right now."""
+
+
+class AlreadyVoted(StoreError):
+    pass
+
+
+class Store(Protocol):
+    def create_case(
+        self, record: CaseRecord, first: Event, idempotency: IdempotencyRecord | None
+    ) -> None:
+        """Write the case, its first event and its idempotency record in one transaction.
+
+        Raises AlreadyExists when the tracking number or idempotency key is taken,
+        InFlight when a concurrent transaction holds the key.
+        """
+
+    def get_case(self, tracking: str) -> CaseRecord | None: ...
+
+    def get_events(self, tracking: str) -> list[Event]: ...
+
+    def append_event(self, record: CaseRecord, event: Event, state: CaseState) -> CaseRecord:
+        """Append ``event`` if the case is still at ``record.seq``; raises Conflict otherwise."""
+
+    def record_vote(
+        self, record: CaseRecord, vote: Vote, event: Event, state: CaseState
+    ) -> CaseRecord:
+        """One transaction: the vote only if none exists (AlreadyVoted), the event, the case
+        only if still resolved, at ``record.seq`` and with the same vote hash (Conflict)."""
+
+    def get_vote(self, tracking: str) -> Vote | None: ...
+
+    def record_failed_lookup(self, tracking: str, at: datetime) -> None: ...
+
+    def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None: ...
+
+    def cases_by_grid_month(self, grid: str, month: str) -> list[CaseRecord]: ...
+
+    def unit_queue(self, unit: str) -> list[CaseRecord]: ...
+
+    def changed_since(self, moment: datetime, until: datetime) -> Iterator[str]:
+        """Tracking numbers of cases whose last change is after ``moment`` (up to ``until``)."""
+
+    def put_history(self, record: CaseRecord, events: Sequence[Event], vote: Vote | None) -> None:
+        """Write a whole case history (import and demo loading); idempotent by key."""
+
+    def put_staff(self, member: StaffMember) -> None: ...
+
+    def get_staff(self, username: str) -> StaffMember | None: ...
+
+    def get_marker(self, name: str) -> str | None: ...
+
+    def set_marker(self, name: str, value: str) -> None: ...
+
+    def all_trackings(self) -> Iterable[str]:
+        """Every case (a full rebuild, on operator request only: this is a scan)."""

@@ -1,0 +1,180 @@
+"""The nightly rebuild: changed cases → public records → metrics → Pelican → S3.
+
+Work grows with what changed. The cases read are those changed since the last
+build plus every open case (an open case's deadline status moves with the
+calendar even when nobody touches it); the rest of the published data set is
+taken from the previous build's ``data/cases.json``. Only the case pages of
+those records are rendered, and only files whose content changed are uploaded.
+The build marker moves only after a successful upload, so a failed night is
+simply redone the next time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gridportal.adapters.s3_site import PublishResult, S3Site
+from gridportal.domain import opendata
+from gridportal.domain.lifecycle import replay
+from gridportal.domain.metrics import compute_metrics
+from gridportal.domain.publication import public_record
+from gridportal.ports import COMMAND_CENTRE, Store
+from gridportal.services import Portal
+
+MARKER = "build"
+DATASET = "data/cases.json"
+
+
+@dataclass
+class BuildReport:
+    full: bool
+    changed: int
+    total: int
+    published: PublishResult | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "full": self.full,
+            "changed_cases": self.changed,
+            "total_cases": self.total,
+            **(self.published.summary() if self.published else {}),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+class _Timer:
+    def __init__(self, report: BuildReport) -> None:
+        self.report = report
+        self.started = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.report.seconds[name] = now - self.started
+        self.started = now
+
+
+def trackings_to_refresh(
+    store: Store, portal: Portal, since: datetime, until: datetime
+) -> set[str]:
+    """Changed since the last build, plus every open case (their deadlines keep moving)."""
+    trackings = set(store.changed_since(since, until))
+    for queue in (COMMAND_CENTRE, *(d.id for d in portal.district.departments)):
+        trackings.update(record.tracking for record in store.unit_queue(queue))
+    return trackings
+
+
+def public_records(portal: Portal, trackings: Iterable[str]) -> list[dict[str, Any]]:
+    out = []
+    for tracking in trackings:
+        record = portal.store.get_case(tracking)
+        if record is None:
+            continue
+        events = portal.store.get_events(tracking)
+        state = replay(events)
+        deadlines, note = portal.deadlines_of(state)
+        out.append(
+            public_record(
+                record.file,
+                state,
+                events,
+                portal.district,
+                deadlines=deadlines,
+                deadline_note=note,
+                public_id_of=portal.keys.public_id,
+            )
+        )
+    return out
+
+
+def merge(previous: Iterable[Mapping[str, Any]], fresh: Iterable[Mapping[str, Any]]) -> list[Any]:
+    by_id = {r["id"]: r for r in previous}
+    by_id.update({r["id"]: r for r in fresh})
+    return sorted(by_id.values(), key=lambda r: (r["received_at"], r["id"]))
+
+
+def publish(
+    portal: Portal,
+    site: S3Site,
+    *,
+    work_dir: Path,
+    site_url: str = "",
+    full: bool = False,
+    now: datetime | None = None,
+) -> BuildReport:
+    from gridportal.adapters.pelican_site import build_site  # heavy: Pelican, Markdown
+
+    now = now or portal.clock()
+    store = portal.store
+    marker = store.get_marker(MARKER)
+    previous_data = None if (full or marker is None) else site.read(DATASET)
+    full = previous_data is None
+    report = BuildReport(full=full, changed=0, total=0)
+    timer = _Timer(report)
+
+    if full:
+        trackings: set[str] = set(store.all_trackings())
+        previous: list[Mapping[str, Any]] = []
+    else:
+        assert marker is not None and previous_data is not None
+        trackings = trackings_to_refresh(store, portal, datetime.fromisoformat(marker), now)
+        previous = json.loads(previous_data)
+    fresh = public_records(portal, trackings)
+    records = merge(previous, fresh)
+    report.changed, report.total = len(fresh), len(records)
+    timer.lap("export")
+
+    metrics = compute_metrics(records, portal.district, now=now)
+    timer.lap("metrics")
+
+    output = work_dir / "site"
+    shutil.rmtree(output, ignore_errors=True)
+    build_site(
+        output_dir=output,
+        records=records,
+        district=portal.district,
+        metrics=metrics,
+        changed_ids=None if full else {r["id"] for r in fresh},
+        site_url=site_url,
+        build_time=now,
+    )
+    write_open_data(output, records, metrics)
+    timer.lap("render")
+
+    report.published = site.publish(output)
+    store.set_marker(MARKER, now.isoformat())
+    timer.lap("upload")
+    return report
+
+
+def write_open_data(output: Path, records: list[Any], metrics: Mapping[str, Any]) -> None:
+    data = output / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "cases.json").write_text(opendata.cases_json(records), encoding="utf-8")
+    (data / "cases.csv").write_text(opendata.cases_csv(records), encoding="utf-8")
+    (data / "metrics.json").write_text(opendata.metrics_json(metrics), encoding="utf-8")
+
+
+def publish_from_runtime(
+    rt: Any, *, full: bool = False, work_dir: Path | None = None
+) -> BuildReport:
+    """The scheduled Lambda and ``portal build`` both land here."""
+    site = S3Site(rt.s3(), rt.settings.site_bucket)
+    site.ensure_bucket()
+    return publish(
+        rt.portal,
+        site,
+        # On Lambda the temporary directory is the only writable place.
+        work_dir=work_dir or Path(tempfile.gettempdir()) / "gridportal-build",
+        site_url=rt.settings.site_url,
+        full=full,
+        now=datetime.now(UTC),
+    )

@@ -1,0 +1,195 @@
+"""Request bodies: declared once, validated here, and rendered into the OpenAPI document.
+
+Validation is strict: a size limit before parsing, JSON objects only, no unknown
+fields, strings normalised (NFKC) and counted in characters after that, control
+and bidi-override characters refused. A small declarative checker keeps the API's
+cold start free of a schema library; ``json_schema`` gives the same rules to OpenAPI.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gridportal.domain.model import Action, Rating
+from gridportal.services import (
+    MAX_DESCRIPTION,
+    MAX_LOCATION,
+    MAX_NAME,
+    MAX_NOTE,
+    MAX_PHONE,
+    InvalidInput,
+    PortalError,
+)
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+class PayloadTooLarge(PortalError):
+    status = 413
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    max_length: int = 0  # characters after normalisation; 0 = not a free string
+    required: bool = True
+    enum: tuple[str, ...] = ()
+    pattern: str = ""  # documented in OpenAPI; checked by ``allowed`` below
+    multiline: bool = False
+    kind: str = "string"  # "string" or "object" (a map of short strings)
+    allowed: str = ""  # characters allowed, if the field is a code (empty: any printable)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Body:
+    name: str
+    fields: tuple[Field, ...]
+
+    def parse(self, raw: bytes | None) -> dict[str, Any]:
+        return validate(self, raw)
+
+
+_CODE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+_DIGITS = "0123456789- "
+
+COMPLAINT = Body(
+    "Complaint",
+    (
+        Field("category", 64, allowed=_CODE, description="service item code (事项类别)"),
+        Field("grid", 64, allowed=_CODE, description="grid id (网格)"),
+        Field("location", MAX_LOCATION, description="where, at grid level (地点)"),
+        Field("description", MAX_DESCRIPTION, multiline=True, description="what happened"),
+        Field("name", MAX_NAME, required=False, description="optional, private (姓名,选填)"),
+        Field("phone", MAX_PHONE, required=False, allowed="+0123456789- ()", description="private"),
+    ),
+)
+LOOKUP = Body(
+    "Lookup",
+    (
+        Field("tracking", 32, allowed=_DIGITS, description="tracking number (受理编号)"),
+        Field("code", 16, allowed=_DIGITS, description="lookup code (查询码)"),
+    ),
+)
+VOTE = Body(
+    "Vote",
+    (
+        Field("token", 64, allowed=_CODE, description="vote token (评价凭证)"),
+        Field("rating", enum=tuple(Rating)),
+        Field("comment", MAX_NOTE, required=False, multiline=True),
+    ),
+)
+LOGIN = Body("Login", (Field("username", 64, allowed=_CODE), Field("password", 256)))
+STAFF_ACTION = Body(
+    "StaffAction",
+    (
+        Field("action", enum=tuple(a for a in Action if a not in (Action.RECEIVE, Action.RATE))),
+        Field("public_note", MAX_NOTE, required=False, multiline=True),
+        Field("private_note", MAX_NOTE, required=False, multiline=True),
+        Field("data", kind="object", required=False, description="action arguments"),
+    ),
+)
+PATROL_REPORT = Body(
+    "PatrolReport",
+    tuple(f for f in COMPLAINT.fields if f.name not in ("name", "phone")),
+)
+BODIES = (COMPLAINT, LOOKUP, VOTE, LOGIN, STAFF_ACTION, PATROL_REPORT)
+
+_DATA_KEYS = ("priority", "category", "unit", "new_due", "result", "into")
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn"}  # controls, format (bidi), unassigned
+
+
+def clean_text(value: str, *, multiline: bool) -> str:
+    """NFKC, then refuse control and format characters (bidi overrides, zero-width)."""
+    text = unicodedata.normalize("NFKC", value)
+    for ch in text:
+        if multiline and ch in "\n\t":
+            continue
+        if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
+            raise InvalidInput("bad_character", "内容含有不允许的控制字符。")
+    return text.replace("\r\n", "\n").strip()
+
+
+def validate(body: Body, raw: bytes | None) -> dict[str, Any]:
+    if raw is not None and len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge("too_large", f"请求内容过大(上限 {MAX_BODY_BYTES // 1024} KB)。")
+    try:
+        data = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("malformed_json", "请求内容不是有效的 JSON。") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("malformed_json", "请求内容应为 JSON 对象。")
+    known = {f.name for f in body.fields}
+    if unknown := sorted(set(data) - known):
+        raise InvalidInput("unknown_field", f"不认识的字段:{', '.join(unknown)}", unknown[0])
+    out: dict[str, Any] = {}
+    for spec in body.fields:
+        value = data.get(spec.name)
+        if value is None or value == "":
+            if spec.required:
+                raise InvalidInput("required", "此项不能为空。", spec.name)
+            out[spec.name] = {} if spec.kind == "object" else ""
+            continue
+        out[spec.name] = _field(spec, value)
+    return out
+
+
+def _field(spec: Field, value: Any) -> Any:
+    if spec.kind == "object":
+        if not isinstance(value, Mapping) or not all(
+            k in _DATA_KEYS and isinstance(v, str) and len(v) <= 64 for k, v in value.items()
+        ):
+            raise InvalidInput("invalid_field", "参数格式不正确。", spec.name)
+        return {k: clean_text(v, multiline=False) for k, v in value.items()}
+    if not isinstance(value, str):
+        raise InvalidInput("invalid_field", "应为文本。", spec.name)
+    try:
+        text = clean_text(value, multiline=spec.multiline)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.code, exc.message, spec.name) from exc
+    if not text and spec.required:
+        raise InvalidInput("required", "此项不能为空。", spec.name)
+    if spec.enum and text not in spec.enum:
+        raise InvalidInput("invalid_field", "取值无效。", spec.name)
+    if spec.max_length and len(text) > spec.max_length:
+        raise InvalidInput("too_long", f"不能超过{spec.max_length}字。", spec.name)
+    if spec.allowed and any(ch not in spec.allowed for ch in text):
+        raise InvalidInput("invalid_field", "含有不允许的字符。", spec.name)
+    return text
+
+
+def json_schema(body: Body) -> dict[str, Any]:
+    """The same rules as ``validate``, as JSON Schema for the OpenAPI document."""
+    properties: dict[str, Any] = {}
+    for spec in body.fields:
+        if spec.kind == "object":
+            prop: dict[str, Any] = {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {k: {"type": "string", "maxLength": 64} for k in _DATA_KEYS},
+            }
+        else:
+            prop = {"type": "string"}
+            if spec.enum:
+                prop["enum"] = list(spec.enum)
+            if spec.max_length:
+                prop["maxLength"] = spec.max_length
+            if spec.allowed:
+                prop["pattern"] = "^[" + "".join(_regex_escape(c) for c in spec.allowed) + "]*$"
+        if spec.description:
+            prop["description"] = spec.description
+        properties[spec.name] = prop
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f.name for f in body.fields if f.required],
+        "properties": properties,
+    }
+
+
+def _regex_escape(ch: str) -> str:
+    return "\\" + ch if ch in "-\\]^[()+ " and ch != " " else ch

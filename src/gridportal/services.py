@@ -1,0 +1,444 @@
+"""Use cases: file a complaint, look it up, vote, move a case, sign staff in.
+
+Each use case takes values, calls the pure domain and talks to the store
+through ``ports.Store``. Errors leave as ``PortalError`` with an HTTP-ish status,
+a stable code and a message in Chinese for people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from gridportal.domain import credentials
+from gridportal.domain.calendar import CalendarNotCovered, WorkCalendar
+from gridportal.domain.credentials import Keys
+from gridportal.domain.deadlines import DeadlineReport, assess_deadlines
+from gridportal.domain.lifecycle import (
+    CaseState,
+    Forbidden,
+    TransitionRefused,
+    apply,
+    decide,
+    receive,
+    replay,
+)
+from gridportal.domain.model import (
+    RESIDENT,
+    Action,
+    Actor,
+    CaseFile,
+    Channel,
+    Complaint,
+    Event,
+    Rating,
+    Role,
+    Route,
+    Status,
+)
+from gridportal.domain.reference import District, ServiceItem
+from gridportal.ports import (
+    COMMAND_CENTRE,
+    AlreadyExists,
+    AlreadyVoted,
+    CaseRecord,
+    Conflict,
+    IdempotencyRecord,
+    InFlight,
+    StaffMember,
+    Store,
+    Vote,
+)
+
+LOOKUP_LOCK_FAILURES = 5
+LOOKUP_LOCK_WINDOW = timedelta(hours=24)
+MAX_LOCATION = 200
+MAX_DESCRIPTION = 2000
+MAX_NOTE = 2000
+MAX_NAME = 50
+MAX_PHONE = 30
+_RETRIES = 3
+NOT_FOUND_MESSAGE = "受理编号或查询码不正确,或该案件暂时无法查询。"
+
+
+class PortalError(Exception):
+    status = 400
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(PortalError):
+    status = 400
+
+
+class NotFound(PortalError):
+    status = 404
+
+
+class AccessDenied(PortalError):
+    status = 403
+
+
+class Unauthenticated(PortalError):
+    status = 401
+
+
+class ConflictError(PortalError):
+    status = 409
+
+
+class MismatchedRetry(PortalError):
+    status = 422
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as one reader may see it: the record, its events, state and deadlines."""
+
+    record: CaseRecord
+    events: tuple[Event, ...]
+    state: CaseState
+    deadlines: DeadlineReport | None
+    deadline_note: str
+    vote: Vote | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a complainant gets once: the tracking number and their two secrets."""
+
+    tracking: str
+    lookup_code: str
+    vote_token: str
+    view: CaseView
+
+
+class Portal:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        district: District,
+        calendar: WorkCalendar,
+        keys: Keys,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.district = district
+        self.calendar = calendar
+        self.keys = keys
+        self.clock = clock
+
+    # ----------------------------------------------------------------- residents
+    def file_complaint(
+        self,
+        complaint: Complaint,
+        *,
+        actor: Actor = RESIDENT,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        service = self._check_complaint(complaint, actor)
+        key_hash = self.keys.digest("idempotency", idempotency_key) if idempotency_key else None
+        request_hash = _request_hash(complaint, actor)
+        if key_hash and (earlier := self.store.get_idempotency(key_hash)):
+            return self._replay_receipt(earlier, request_hash, idempotency_key)
+        lookup_code, vote_token = self.keys.resident_codes(idempotency_key)
+        now = self.clock()
+        for _ in range(_RETRIES):
+            tracking = credentials.new_tracking()
+            record = CaseRecord(
+                file=CaseFile(
+                    tracking=tracking,
+                    public_id=self.keys.public_id(tracking),
+                    complaint=complaint,
+                    filed_at=now,
+                    filed_by=actor,
+                ),
+                lookup_hash=self.keys.digest("lookup", lookup_code),
+                vote_hash=self.keys.digest("vote", vote_token),
+                status=Status.RECEIVED,
+                unit=None,
+                seq=1,
+                updated_at=now,
+                idempotency_key=key_hash,
+            )
+            first = receive(
+                at=now,
+                actor=actor,
+                category=complaint.category,
+                grid=complaint.grid,
+                priority=service.priority,
+            )
+            idempotency = (
+                IdempotencyRecord(key_hash, request_hash, tracking, now) if key_hash else None
+            )
+            try:
+                self.store.create_case(record, first, idempotency)
+            except InFlight as exc:
+                raise ConflictError("in_flight", "相同的请求正在处理中,请稍后重试。") from exc
+            except AlreadyExists:
+                if key_hash and (earlier := self.store.get_idempotency(key_hash)):
+                    return self._replay_receipt(earlier, request_hash, idempotency_key)
+                continue  # a tracking number collision: draw again
+            return Receipt(tracking, lookup_code, vote_token, self._view(record, (first,)))
+        raise ConflictError("busy", "系统繁忙,请稍后重试。")
+
+    def _replay_receipt(
+        self, earlier: IdempotencyRecord, request_hash: str, idempotency_key: str | None
+    ) -> Receipt:
+        if earlier.request_hash != request_hash:
+            raise MismatchedRetry(
+                "idempotency_mismatch", "同一请求编号已用于内容不同的投诉,请刷新页面后重新提交。"
+            )
+        record = self.store.get_case(earlier.tracking)
+        if record is None:  # the idempotency record is written with the case, so this is a bug
+            raise ConflictError("in_flight", "相同的请求正在处理中,请稍后重试。")
+        lookup_code, vote_token = self.keys.resident_codes(idempotency_key)
+        events = tuple(self.store.get_events(record.tracking))
+        return Receipt(record.tracking, lookup_code, vote_token, self._view(record, events))
+
+    def lookup(self, tracking: str, code: str) -> CaseView:
+        """Tracking number + lookup code. Every failure looks the same from outside."""
+        tracking = credentials.normalise_tracking(tracking)
+        record = self.store.get_case(tracking) if tracking else None
+        now = self.clock()
+        stored_hash = record.lookup_hash if record else "0" * 64
+        code_ok = self.keys.matches("lookup", code.strip(), stored_hash)  # also when unknown
+        if record is None:
+            raise NotFound("not_found", NOT_FOUND_MESSAGE)
+        recent = [t for t in record.failed_lookups if now - t < LOOKUP_LOCK_WINDOW]
+        if len(recent) >= LOOKUP_LOCK_FAILURES:
+            raise NotFound("not_found", NOT_FOUND_MESSAGE)
+        if not code_ok:
+            self.store.record_failed_lookup(tracking, now)
+            raise NotFound("not_found", NOT_FOUND_MESSAGE)
+        return self._view(record, tuple(self.store.get_events(tracking)))
+
+    def vote(self, tracking: str, token: str, rating: Rating, comment: str = "") -> CaseView:
+        tracking = credentials.normalise_tracking(tracking)
+        if len(comment) > MAX_NOTE:
+            raise InvalidInput("too_long", f"评价内容不能超过{MAX_NOTE}字。", "comment")
+        for _ in range(_RETRIES):
+            record = self.store.get_case(tracking) if tracking else None
+            if record is None or not self.keys.matches("vote", token.strip(), record.vote_hash):
+                raise NotFound("not_found", "受理编号或评价凭证不正确。")
+            if self.store.get_vote(tracking) is not None:
+                raise ConflictError("already_voted", "该案件已经评价过,每件只能评价一次。")
+            events = self.store.get_events(tracking)
+            state = replay(events)
+            if state.status is not Status.RESOLVED:
+                raise ConflictError("not_resolved", "案件办结后才能评价。")
+            now = self.clock()
+            event = decide(state, Action.RATE, RESIDENT, at=now, data={"rating": str(rating)})
+            try:
+                record = self.store.record_vote(
+                    record, Vote(rating, comment.strip(), now), event, apply(state, event)
+                )
+            except AlreadyVoted as exc:
+                raise ConflictError("already_voted", "该案件已经评价过,每件只能评价一次。") from exc
+            except Conflict:
+                continue
+            return self._view(record, (*events, event))
+        raise ConflictError("busy", "案件正在更新,请稍后重试。")
+
+    # --------------------------------------------------------------------- staff
+    def login(self, username: str, password: str) -> str:
+        member = self.store.get_staff(username)
+        stored = member.password_hash if member else credentials.hash_password("x")
+        ok = credentials.verify_password(password, stored)
+        if member is None or not ok or not member.active:
+            raise Unauthenticated("bad_credentials", "用户名或密码错误。")
+        return self.keys.sign_session(member.username, self.clock().timestamp())
+
+    def authenticate(self, bearer: str) -> Actor:
+        username = self.keys.open_session(bearer, self.clock().timestamp())
+        member = self.store.get_staff(username) if username else None
+        if member is None or not member.active:
+            raise Unauthenticated("unauthenticated", "请先登录。")
+        return Actor(member.role, member.username, member.unit)
+
+    def add_staff(
+        self, username: str, display_name: str, role: Role, unit: str | None, password: str
+    ) -> StaffMember:
+        if role in (Role.RESIDENT, Role.SYSTEM):
+            raise InvalidInput("invalid_role", "该角色不能用于工作人员。", "role")
+        if role is Role.HANDLER and not (unit and self.district.department(unit)):
+            raise InvalidInput("unknown_unit", "承办人须属于已知部门。", "unit")
+        if role is Role.GRID_WORKER and not (unit and self.district.grid(unit)):
+            raise InvalidInput("unknown_grid", "网格员须属于已知网格。", "unit")
+        member = StaffMember(
+            username, display_name, role, unit, credentials.hash_password(password)
+        )
+        self.store.put_staff(member)
+        return member
+
+    def act(
+        self,
+        tracking: str,
+        action: Action,
+        actor: Actor,
+        *,
+        public_note: str = "",
+        private_note: str = "",
+        data: Mapping[str, str] | None = None,
+    ) -> CaseView:
+        """Move a case one step; refused actions raise and change nothing."""
+        if len(public_note) > MAX_NOTE or len(private_note) > MAX_NOTE:
+            raise InvalidInput("too_long", f"说明不能超过{MAX_NOTE}字。", "public_note")
+        data = dict(data or {})
+        self._check_action_data(action, data, tracking)
+        for _ in range(_RETRIES):
+            view = self.staff_view(tracking, actor)
+            try:
+                event = decide(
+                    view.state,
+                    action,
+                    actor,
+                    at=max(self.clock(), view.state.updated_at or view.state.received_at),
+                    public_note=public_note,
+                    private_note=private_note,
+                    data=data,
+                )
+            except Forbidden as exc:
+                raise AccessDenied(exc.code, exc.message) from exc
+            except TransitionRefused as exc:
+                raise ConflictError(exc.code, exc.message) from exc
+            state = apply(view.state, event)
+            try:
+                record = self.store.append_event(view.record, event, state)
+            except Conflict:
+                continue
+            return self._view(record, (*view.events, event))
+        raise ConflictError("busy", "案件正在被他人更新,请刷新后重试。")
+
+    def staff_view(self, tracking: str, actor: Actor) -> CaseView:
+        record = self.store.get_case(credentials.normalise_tracking(tracking))
+        if record is None:
+            raise NotFound("not_found", "没有这个案件。")
+        view = self._view(record, tuple(self.store.get_events(record.tracking)))
+        if not can_see(actor, view.state):
+            raise AccessDenied("forbidden", "无权查看该案件。")
+        return view
+
+    def queue(self, actor: Actor) -> list[CaseView]:
+        """The open cases waiting on this actor's desk, oldest first."""
+        if actor.role is Role.HANDLER and actor.unit:
+            records = self.store.unit_queue(actor.unit)
+        elif actor.role in (Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR):
+            records = self.store.unit_queue(COMMAND_CENTRE)
+        else:
+            raise AccessDenied("forbidden", "该角色没有待办队列。")
+        return [self._view(r, tuple(self.store.get_events(r.tracking))) for r in records]
+
+    # ------------------------------------------------------------------- helpers
+    def deadlines_of(self, state: CaseState) -> tuple[DeadlineReport | None, str]:
+        contacted = state.contacted_at
+        if state.route is Route.DIRECT_ANSWER and contacted is None:
+            contacted = state.resolved_at
+        now = max(self.clock(), state.updated_at or state.received_at)
+        try:
+            report = assess_deadlines(
+                received_at=state.received_at,
+                priority=state.priority,
+                calendar=self.calendar,
+                contacted_at=contacted,
+                resolved_at=state.resolved_at,
+                extended_due=state.extended_due,
+                now=now,
+            )
+        except CalendarNotCovered as exc:
+            return None, f"办理期限待定:{exc.date.year}年法定节假日安排尚未录入。"
+        return report, ""
+
+    def _view(self, record: CaseRecord, events: tuple[Event, ...]) -> CaseView:
+        state = replay(events)
+        report, note = self.deadlines_of(state)
+        vote = self.store.get_vote(record.tracking) if state.rating else None
+        return CaseView(record, events, state, report, note, vote)
+
+    def _check_complaint(self, complaint: Complaint, actor: Actor) -> ServiceItem:
+        service = self.district.service(complaint.category)
+        if service is None:
+            raise InvalidInput("unknown_category", "请选择有效的事项类别。", "category")
+        grid = self.district.grid(complaint.grid)
+        if grid is None:
+            raise InvalidInput("unknown_grid", "请选择有效的网格。", "grid")
+        for name, text, limit in (
+            ("location", complaint.location, MAX_LOCATION),
+            ("description", complaint.description, MAX_DESCRIPTION),
+        ):
+            if not text.strip():
+                raise InvalidInput("required", "此项不能为空。", name)
+            if len(text) > limit:
+                raise InvalidInput("too_long", f"不能超过{limit}字。", name)
+        if len(complaint.contact.name) > MAX_NAME or len(complaint.contact.phone) > MAX_PHONE:
+            raise InvalidInput("too_long", "联系方式过长。", "phone")
+        if actor.role is Role.GRID_WORKER:
+            if complaint.channel is not Channel.PATROL:
+                raise InvalidInput("invalid_channel", "网格员上报的渠道应为巡查。", "channel")
+            if actor.unit != complaint.grid:
+                raise AccessDenied("forbidden", "网格员只能上报本网格的事项。")
+        elif complaint.channel is Channel.PATROL:
+            raise InvalidInput("invalid_channel", "只有网格员可以巡查上报。", "channel")
+        return service
+
+    def _check_action_data(self, action: Action, data: Mapping[str, str], tracking: str) -> None:
+        unit = data.get("unit")
+        if unit is not None and self.district.department(unit) is None:
+            raise InvalidInput("unknown_unit", f"未知部门:{unit}", "unit")
+        category = data.get("category")
+        if category is not None and self.district.service(category) is None:
+            raise InvalidInput("unknown_category", f"未知事项类别:{category}", "category")
+        if action is Action.MERGE:
+            into = credentials.normalise_tracking(data.get("into", ""))
+            if into == credentials.normalise_tracking(tracking) or not self.store.get_case(into):
+                raise InvalidInput("unknown_case", "合并目标须为另一件已有案件。", "into")
+
+
+def can_see(actor: Actor, state: CaseState) -> bool:
+    """Who may read a case's private record (handlers: their unit's cases only)."""
+    if actor.role in (Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR):
+        return True
+    if actor.role is Role.HANDLER:
+        return actor.unit is not None and (
+            actor.unit == state.unit or actor.unit in state.units_involved
+        )
+    if actor.role is Role.GRID_WORKER:
+        return actor.unit == state.grid
+    return False
+
+
+def may_see_contact(actor: Actor, state: CaseState) -> bool:
+    """Contact data goes to those who must call the complainant back, no one else."""
+    if actor.role in (Role.DISPATCHER, Role.SUPERVISOR):
+        return True
+    return actor.role is Role.HANDLER and actor.unit == state.unit
+
+
+def _request_hash(complaint: Complaint, actor: Actor) -> str:
+    canonical = json.dumps(
+        {
+            "category": complaint.category,
+            "grid": complaint.grid,
+            "location": complaint.location,
+            "description": complaint.description,
+            "channel": str(complaint.channel),
+            "name": complaint.contact.name,
+            "phone": complaint.contact.phone,
+            "actor": [str(actor.role), actor.id],
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,117 @@
+"""API responses: what each reader sees of a case, shaped as JSON-ready dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridportal.domain.credentials import format_tracking
+from gridportal.domain.model import Actor, Status, label
+from gridportal.domain.publication import iso, public_step
+from gridportal.domain.redaction import mask_name, mask_phone
+from gridportal.domain.reference import District
+from gridportal.services import CaseView, Receipt, may_see_contact
+
+
+def _deadlines(view: CaseView) -> dict[str, Any] | None:
+    return view.deadlines.to_dict() if view.deadlines else None
+
+
+def _common(view: CaseView, district: District) -> dict[str, Any]:
+    state = view.state
+    service = district.service(state.category)
+    grid = district.grid(state.grid)
+    unit = district.department(state.unit) if state.unit else None
+    return {
+        "tracking": format_tracking(view.record.tracking),
+        "status": str(state.status),
+        "status_label": label(state.status),
+        "category": state.category,
+        "category_name": service.name if service else state.category,
+        "grid": state.grid,
+        "grid_name": grid.name if grid else state.grid,
+        "priority": str(state.priority),
+        "priority_label": label(state.priority),
+        "route": str(state.route) if state.route else None,
+        "route_label": label(state.route) if state.route else "",
+        "unit_name": unit.name if unit else "",
+        "received_at": iso(state.received_at),
+        "resolved_at": iso(state.resolved_at),
+        "deadlines": _deadlines(view),
+        "deadline_note": view.deadline_note,
+        "answer": state.answer,
+        "rating": str(state.rating) if state.rating else None,
+        "rating_label": label(state.rating) if state.rating else "",
+        "timeline": [public_step(e, district, str) for e in view.events],
+    }
+
+
+def receipt(r: Receipt, district: District) -> dict[str, Any]:
+    """The answer to a new complaint: the only time the two secrets are shown."""
+    return {
+        **_common(r.view, district),
+        "lookup_code": r.lookup_code,
+        "vote_token": r.vote_token,
+        "public_id": r.view.record.file.public_id,
+    }
+
+
+def resident_case(view: CaseView, district: District) -> dict[str, Any]:
+    """The complainant's own view: their contact masked, no staff identities."""
+    contact = view.record.file.complaint.contact
+    return {
+        **_common(view, district),
+        "location": view.record.file.complaint.location,
+        "description": view.record.file.complaint.description,
+        "contact": {"name": mask_name(contact.name), "phone": mask_phone(contact.phone)},
+        "can_vote": view.state.status is Status.RESOLVED and view.vote is None,
+    }
+
+
+def staff_case(view: CaseView, district: District, actor: Actor) -> dict[str, Any]:
+    """The private record for staff; contact data only for those who must call back."""
+    complaint = view.record.file.complaint
+    contact = complaint.contact
+    show = may_see_contact(actor, view.state)
+    return {
+        **_common(view, district),
+        "public_id": view.record.file.public_id,
+        "channel": str(complaint.channel),
+        "location": complaint.location,
+        "description": complaint.description,
+        "unit": view.state.unit,
+        "contact": {
+            "name": contact.name if show else mask_name(contact.name),
+            "phone": contact.phone if show else mask_phone(contact.phone),
+        },
+        "reopen_count": view.state.reopen_count,
+        "return_count": view.state.return_count,
+        "extensions": [
+            {"at": iso(x.at), "new_due": x.new_due.isoformat(), "reason": x.reason}
+            for x in view.state.extensions
+        ],
+        "events": [
+            {
+                "seq": e.seq,
+                "at": iso(e.at),
+                "action": str(e.action),
+                "label": label(e.action),
+                "actor": e.actor.id,
+                "role": str(e.actor.role),
+                "unit": e.actor.unit,
+                "public_note": e.public_note,
+                "private_note": e.private_note,
+                "data": dict(e.data),
+            }
+            for e in view.events
+        ],
+    }
+
+
+def queue_item(view: CaseView, district: District) -> dict[str, Any]:
+    common = _common(view, district)
+    keys = ("tracking", "status", "status_label", "category_name", "grid_name", "priority_label")
+    return {
+        **{k: common[k] for k in keys},
+        "received_at": common["received_at"],
+        "deadlines": common["deadlines"],
+    }

@@ -1,0 +1,152 @@
+"""The API through Chalice's test client, on moto's DynamoDB."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gridportal.domain.model import Role
+from gridportal.runtime import runtime
+
+HEADERS = {"Content-Type": "application/json"}
+COMPLAINT = {
+    "category": "env-litter",
+    "grid": "QB-LCJX-01",
+    "location": "柳翠井巷北口垃圾桶旁",
+    "description": "垃圾桶满了三天没人清运,气味很大。",
+    "name": "王小明",
+    "phone": "13812345678",
+}
+
+
+def post(api: Any, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body, ensure_ascii=False)
+    return api.http.post(path, headers={**HEADERS, **(headers or {})}, body=raw)
+
+
+def login(api: Any, username: str, role: Role, unit: str | None = None) -> dict[str, str]:
+    runtime().portal.add_staff(username, username, role, unit, "correct horse battery")
+    answer = post(api, "/staff/login", {"username": username, "password": "correct horse battery"})
+    assert answer.status_code == 200, answer.json_body
+    return {"Authorization": f"Bearer {answer.json_body['token']}"}
+
+
+def act(api: Any, auth: dict[str, str], tracking: str, action: str, **body: Any) -> Any:
+    return post(api, f"/staff/cases/{tracking}/actions", {"action": action, **body}, auth)
+
+
+def test_file_look_up_resolve_and_vote(api: Any) -> None:
+    filed = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "k-1"})
+    assert filed.status_code == 201, filed.json_body
+    receipt = filed.json_body
+    tracking = receipt["tracking"].replace("-", "")
+    assert len(tracking) == 12 and len(receipt["lookup_code"]) == 8
+    assert filed.headers["Cache-Control"] == "no-store"
+
+    looked = post(
+        api, "/cases/lookup", {"tracking": receipt["tracking"], "code": receipt["lookup_code"]}
+    )
+    assert looked.status_code == 200
+    assert looked.json_body["status"] == "received"
+    assert looked.json_body["contact"] == {"name": "王**", "phone": "138****5678"}
+    assert looked.json_body["can_vote"] is False
+
+    early = post(
+        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "satisfied"}
+    )
+    assert early.status_code == 409 and early.json_body["error"]["code"] == "not_resolved"
+
+    dispatcher = login(api, "dispatch-01", Role.DISPATCHER)
+    handler = login(api, "urban-01", Role.HANDLER, "dept-urban")
+    assert act(api, dispatcher, tracking, "assess", data={"priority": "general"}).status_code == 200
+    assert (
+        act(api, dispatcher, tracking, "dispatch", data={"unit": "dept-urban"}).status_code == 200
+    )
+    assert act(api, handler, tracking, "accept").status_code == 200
+    resolved = act(api, handler, tracking, "resolve", public_note="已清运并增加清运频次。")
+    assert resolved.status_code == 200, resolved.json_body
+    assert resolved.json_body["contact"]["phone"] == "13812345678"  # the handler calls back
+
+    voted = post(
+        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "satisfied"}
+    )
+    assert voted.status_code == 201 and voted.json_body["rating_label"] == "满意"
+    again = post(
+        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "unsatisfied"}
+    )
+    assert again.status_code == 409 and again.json_body["error"]["code"] == "already_voted"
+
+
+def test_retry_with_same_key_returns_same_case(api: Any) -> None:
+    first = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "retry-me"}).json_body
+    second = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "retry-me"})
+    assert second.status_code == 201
+    assert second.json_body["tracking"] == first["tracking"]
+    assert second.json_body["lookup_code"] == first["lookup_code"]
+    changed = post(
+        api,
+        "/complaints",
+        {**COMPLAINT, "description": "另一件事"},
+        {"Idempotency-Key": "retry-me"},
+    )
+    assert changed.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 400, "malformed_json"),
+        ([1, 2], 400, "malformed_json"),
+        ({**COMPLAINT, "category": "no-such"}, 400, "unknown_category"),
+        ({**COMPLAINT, "grid": "nowhere"}, 400, "unknown_grid"),
+        ({**COMPLAINT, "description": "   "}, 400, "required"),
+        ({**COMPLAINT, "description": "长" * 2001}, 400, "too_long"),
+        ({**COMPLAINT, "extra": "x"}, 400, "unknown_field"),
+        ({**COMPLAINT, "location": "a\u202eb"}, 400, "bad_character"),
+        (b"{" + b" " * 20000 + b"}", 413, "too_large"),
+    ],
+)
+def test_bad_complaints_get_clear_errors_and_write_nothing(
+    api: Any, dynamodb: Any, body: Any, status: int, code: str
+) -> None:
+    answer = post(api, "/complaints", body)
+    assert answer.status_code == status
+    assert answer.json_body["error"]["code"] == code
+    assert answer.json_body["error"]["message"]
+    assert dynamodb.scan(TableName="gridportal")["Count"] == 0
+
+
+def test_failed_lookups_look_alike_and_lock(api: Any) -> None:
+    receipt = post(api, "/complaints", COMPLAINT).json_body
+    wrong = post(api, "/cases/lookup", {"tracking": receipt["tracking"], "code": "00000000"})
+    unknown = post(api, "/cases/lookup", {"tracking": "111122223333", "code": "00000000"})
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.body == unknown.body
+    for _ in range(4):
+        post(api, "/cases/lookup", {"tracking": receipt["tracking"], "code": "00000000"})
+    locked = post(
+        api, "/cases/lookup", {"tracking": receipt["tracking"], "code": receipt["lookup_code"]}
+    )
+    assert locked.status_code == 404 and locked.body == unknown.body
+
+
+def test_staff_routes_need_a_valid_session(api: Any) -> None:
+    assert api.http.get("/staff/queue").status_code == 401
+    forged = {"Authorization": "Bearer eyJ4Ijp9.deadbeef"}
+    assert api.http.get("/staff/queue", headers=forged).status_code == 401
+    bad = post(api, "/staff/login", {"username": "nobody", "password": "x"})
+    assert bad.status_code == 401
+
+
+def test_handler_cannot_touch_another_units_case(api: Any) -> None:
+    tracking = post(api, "/complaints", COMPLAINT).json_body["tracking"]
+    dispatcher = login(api, "dispatch-01", Role.DISPATCHER)
+    other = login(api, "police-01", Role.HANDLER, "city-police")
+    act(api, dispatcher, tracking, "assess", data={"priority": "general"})
+    act(api, dispatcher, tracking, "dispatch", data={"unit": "dept-urban"})
+    refused = act(api, other, tracking, "accept")
+    assert refused.status_code == 403
+    seen = api.http.get(f"/staff/cases/{tracking}", headers=dispatcher).json_body
+    assert seen["status"] == "dispatched"
