@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from gridportal.adapters.s3_site import MANIFEST, S3Site
-from gridportal.domain.model import Role
+from gridportal.domain.model import Action, Actor, Complaint, Role
 from gridportal.publish import publish
 from gridportal.runtime import runtime
 from api_helpers import COMPLAINT, act, login, post
@@ -42,7 +43,9 @@ def test_whole_loop_publishes_an_anonymised_record(api: Any, tmp_path: Path) -> 
     act(api, handler, tracking, "accept")
     act(api, handler, tracking, "contact", private_note="已电话联系司马晓岚 13912345678")
     act(api, handler, tracking, "resolve", public_note="已清运。")
-    voted = post(api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "satisfied"})
+    voted = post(
+        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "satisfied"}
+    )
     assert voted.status_code == 201
 
     s3 = boto3.client("s3", region_name="cn-north-1")
@@ -56,8 +59,18 @@ def test_whole_loop_publishes_an_anonymised_record(api: Any, tmp_path: Path) -> 
     record = next(r for r in json.loads(files["data/cases.json"]) if r["id"] == public_id)
     assert record["status"] == "rated" and record["rating"] == "satisfied"
     assert f"cases/{public_id}/index.html" in files
-    secrets = ["司马晓岚", "司马先生", "13912345678", "3幢2单元501室", tracking, receipt["tracking"],
-               receipt["lookup_code"], receipt["vote_token"], "dispatch-01", "urban-01"]
+    secrets = [
+        "司马晓岚",
+        "司马先生",
+        "13912345678",
+        "3幢2单元501室",
+        tracking,
+        receipt["tracking"],
+        receipt["lookup_code"],
+        receipt["vote_token"],
+        "dispatch-01",
+        "urban-01",
+    ]
     for key, text in files.items():
         for secret in secrets:
             assert secret not in text, f"{secret!r} leaked into {key}"
@@ -76,3 +89,73 @@ def test_second_build_uploads_only_what_changed(api: Any, tmp_path: Path) -> Non
     # Nothing changed: at most the pages that show the build time differ.
     assert len(second.published.uploaded) < len(first.published.uploaded)
     assert MANIFEST in _bucket_text(s3)
+
+
+XSS_PAYLOADS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg/onload=alert(1)>",
+    "javascript:alert(1)",
+    '<a href="javascript:alert(1)">点我</a>',
+    "'; alert(1); //",
+    "<iframe src=//evil.example>",
+    "{{ 7*7 }}{% raw %}",
+    "<style>body{display:none}</style>",
+    "<body onload=alert(1)>",
+    '"onmouseover="alert(1)',
+    "<scr<script>ipt>alert(1)</script>",
+]
+PERSONAL = [
+    ("13987654321", "我的手机 139 8765 4321"),
+    ("110101199003074518", "身份证 110101199003074518"),
+    ("6222021234567890128", "卡号 6222 0212 3456 7890 128"),
+    ("13711112222", "电话：１３７１１１１２２２２"),
+]
+
+
+class _TagAudit(HTMLParser):
+    """Collects what would run: scripts, event handlers, javascript: URLs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=…>")
+            if value and value.strip().lower().startswith("javascript:"):
+                self.problems.append(f"<{tag} {name}=javascript:…>")
+        if tag == "script" and dict(attrs).get("src") != "/theme/js/portal.js":
+            self.problems.append(f"<script {attrs}>")
+        if tag in ("iframe", "object", "embed", "style", "base"):
+            self.problems.append(f"<{tag}>")
+
+
+def test_hostile_text_never_becomes_code_or_leaks(dynamodb: Any, tmp_path: Path) -> None:
+    portal = runtime().portal
+    dispatcher = Actor(Role.DISPATCHER, "dispatch-01")
+    handler = Actor(Role.HANDLER, "urban-01", "dept-urban")
+    for i, payload in enumerate(XSS_PAYLOADS):
+        digits, text = PERSONAL[i % len(PERSONAL)]
+        receipt = portal.file_complaint(
+            Complaint("env-litter", "QB-LCJX-01", f"路口{payload}", f"{payload} {text} {payload}")
+        )
+        t = receipt.tracking
+        portal.act(t, Action.ASSESS, dispatcher, data={"priority": "general"})
+        portal.act(t, Action.DISPATCH, dispatcher, data={"unit": "dept-urban"})
+        portal.act(t, Action.ACCEPT, handler)
+        portal.act(t, Action.RESOLVE, handler, public_note=f"答复{payload}{text}")
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, BUCKET)
+    site.ensure_bucket()
+    publish(portal, site, work_dir=tmp_path)
+
+    for key, text in _bucket_text(s3).items():
+        for digits, _ in PERSONAL:
+            assert digits not in text.replace(" ", ""), f"{digits} leaked into {key}"
+        if key.endswith(".html"):
+            audit = _TagAudit()
+            audit.feed(text)
+            assert not audit.problems, f"{key}: {audit.problems}"
+            assert "<script>alert" not in text

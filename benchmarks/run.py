@@ -1,0 +1,156 @@
+"""``make bench``: the portal's speed targets, measured and printed.
+
+Targets (docs/operations.md keeps the latest figures):
+- API cold start: importing the Lambda app (no Pelican, no Markdown) well under 1 s
+- a status lookup: one key read and one query; a few ms on moto in-process
+- filing a complaint: one transaction
+- the nightly build: grows with what changed, not with the archive
+- redaction and metrics: fast enough for 100k cases a night
+
+Everything runs on this machine against moto in-process; the figures compare runs
+of the same code, they are not AWS latencies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "cn-north-1",
+        "GRIDPORTAL_SECRET": "bench-secret",
+        "GRIDPORTAL_CONTENT": str(ROOT / "content"),
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def ms(values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+    return f"median {statistics.median(values) * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"
+
+
+def cold_start() -> None:
+    code = (
+        "import sys,time;t=time.perf_counter();import app;"
+        "print(time.perf_counter()-t);"
+        "print(int(any(m in sys.modules for m in ('pelican','markdown'))))"
+    )
+    runs = []
+    heavy = "0"
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT / "functions",
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        runs.append(float(out[0]))
+        heavy = out[1]
+    print(f"api cold start (import app):   {ms(runs)}; pelican/markdown imported: {heavy == '1'}")
+
+
+def main() -> None:
+    from moto import mock_aws
+
+    cold_start()
+    with mock_aws():
+        import boto3
+
+        from gridportal.adapters.s3_site import S3Site
+        from gridportal.adapters.tables import create_table
+        from gridportal.demo import ManualClock, generate_demo
+        from gridportal.domain.metrics import compute_metrics
+        from gridportal.domain.model import Complaint, Contact
+        from gridportal.domain.redaction import redact
+        from gridportal.publish import publish
+        from gridportal.runtime import runtime
+
+        create_table(boto3.client("dynamodb", region_name="cn-north-1"))
+        rt = runtime()
+        portal = rt.portal
+
+        complaint = Complaint(
+            "env-litter",
+            "QB-LCJX-01",
+            "柳翠井巷北口",
+            "垃圾满了没人清运。",
+            contact=Contact("", ""),
+        )
+        filed = timed(lambda: portal.file_complaint(complaint), 200)
+        print(f"file a complaint (moto):       {ms(filed)}")
+        receipt = portal.file_complaint(complaint)
+        looked = timed(lambda: portal.lookup(receipt.tracking, receipt.lookup_code), 300)
+        print(f"status lookup (moto):          {ms(looked)}")
+
+        # Demo-sized history written to DynamoDB, then a full and an incremental build.
+        from gridportal.adapters.memory import MemoryStore
+        from gridportal.services import Portal
+
+        end = datetime.now(UTC)
+        clock = ManualClock(end - timedelta(days=183))
+        memory = MemoryStore()
+        scratch = Portal(
+            store=memory,
+            district=portal.district,
+            calendar=portal.calendar,
+            keys=portal.keys,
+            clock=clock,
+        )
+        started = time.perf_counter()
+        generate_demo(scratch, portal.district, clock, start=clock.now, end=end)
+        print(
+            f"demo generation:               {len(memory.cases)} cases in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        for tracking, record in memory.cases.items():
+            rt.store.put_history(record, memory.events[tracking], memory.votes.get(tracking))
+        site = S3Site(rt.s3(), "bench-site")
+        site.ensure_bucket()
+        with tempfile.TemporaryDirectory() as work:
+            full = publish(portal, site, work_dir=Path(work), full=True)
+            print(f"nightly build, full:           {json.dumps(full.summary())}")
+            portal.file_complaint(complaint)
+            incremental = publish(portal, site, work_dir=Path(work))
+            print(f"nightly build, incremental:    {json.dumps(incremental.summary())}")
+            records = json.loads(site.read("data/cases.json") or b"[]")
+
+        texts = [r["summary"] for r in records] * max(1, 20000 // max(1, len(records)))
+        started = time.perf_counter()
+        for text in texts:
+            redact(text)
+        rate = len(texts) / (time.perf_counter() - started)
+        print(f"redaction:                     {rate:,.0f} texts/s")
+
+        many = (records * (100_000 // max(1, len(records)) + 1))[:100_000]
+        many = [{**r, "id": f"{r['id']}{i}"} for i, r in enumerate(many)]
+        started = time.perf_counter()
+        compute_metrics(many, portal.district, now=end)
+        print(f"metrics for 100,000 records:   {time.perf_counter() - started:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
