@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 
+from api_helpers import COMPLAINT, act, login, post
 from gridportal.adapters.s3_site import MANIFEST, S3Site
 from gridportal.domain.model import Action, Actor, Complaint, Role
 from gridportal.publish import publish
 from gridportal.runtime import runtime
-from api_helpers import COMPLAINT, act, login, post
 
 BUCKET = "gridportal-site"
 

@@ -6,7 +6,6 @@ its bucket, the local origin serving the bucket and the Chalice app.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Iterator
