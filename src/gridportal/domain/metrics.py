@@ -1,0 +1,938 @@
+"""Published metrics (三率 and more), early warnings (信息预警), vote flags and the risk map.
+
+Everything here is computed from the *published* case records (the dicts of
+``publication.PUBLIC_FIELDS``) and nothing else, so anyone can download the open
+data and recompute every number. ``DEFINITIONS`` is the single source of what a
+number means: the counting rules are code (``Definition.counts``, ``Definition.value``)
+and their Chinese text is published beside the numbers. docs/metrics.md explains
+each one.
+
+``compute_metrics`` makes one pass over the records: each record becomes a short
+tally of 0/1 counters that is filed under its groups (department, grid, community,
+category, each overall and per month). Rows are column sums of those tallies, so
+the cost grows linearly with the number of records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from gridportal.domain.model import OPEN_STATUSES, Outcome, Rating, Source, Status
+from gridportal.domain.reference import District
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+Record = Mapping[str, Any]
+Row = dict[str, Any]
+Kind = Literal["count", "rate", "score", "mix", "ranking", "warning", "risk", "vote_flag"]
+
+# Scoring after the published Beijing 12345 scheme (接诉即办): 基本满意 counts as 0.9
+# of 满意, and the three rates are weighted 10 / 50 / 40 into a score out of 100.
+BASIC_SATISFIED_TENTHS = 9  # 0.9, kept in tenths so the satisfaction sum stays exact
+SCORE_WEIGHTS = {"response_rate": 10, "resolution_rate": 50, "satisfaction_rate": 40}
+RATE_DECIMALS = 4
+SCORE_DECIMALS = 2
+
+# 红黑榜: best and worst departments of the latest complete month.
+RANKING_SIZE = 5
+RANKING_MIN_CASES = 5
+
+# 信息预警
+RECENT_DAYS = 30
+RECURRING_MIN_CASES = 3
+SPREADING_MIN_GRIDS = 3
+RISING_BASELINE_MONTHS = 3
+RISING_FACTOR = 1.5
+RISING_MIN_CASES = 5
+
+# 风险评估图: points per item, and the levels they lead to. One overdue open case makes
+# a grid medium and two make it high; an ordinary month of an ordinary grid (about 12
+# cases, 2–3 of them hard) stays low.
+RISK_WEIGHTS = {"overdue_open": 8, "hard_recent": 1, "recurring": 3, "spreading": 1}
+RISK_MEDIUM = 8
+RISK_HIGH = 16
+
+# Vote flags: flagged for review, never dropped from the numbers.
+FAST_VOTE_SECONDS = 60
+BURST_VOTES = 5
+BURST_WINDOW = timedelta(minutes=10)
+
+
+# --- Which cases count: one predicate per counter ------------------------------------
+
+
+def is_merged(record: Record) -> bool:
+    """A duplicate merged into its original (合并件): counted once, as ``merged`` only."""
+    return record.get("status") == Status.MERGED or record.get("outcome") == Outcome.MERGED
+
+
+def _deadline(record: Record, key: str) -> Any:
+    deadlines = record.get("deadlines")
+    return deadlines.get(key) if deadlines else None
+
+
+def _direct_answer(record: Record) -> bool:
+    # 直接解答 is a response and a resolution at the moment of answering.
+    return record.get("outcome") == Outcome.ANSWERED
+
+
+def _closed(record: Record) -> bool:
+    return record.get("outcome") is not None
+
+
+def _open(record: Record) -> bool:
+    return record.get("status") in OPEN_STATUSES
+
+
+def _response_due(record: Record) -> bool:
+    return _direct_answer(record) or _deadline(record, "contact_met") is not None
+
+
+def _responded_on_time(record: Record) -> bool:
+    return _direct_answer(record) or _deadline(record, "contact_met") is True
+
+
+def _resolution_base(record: Record) -> bool:
+    return record.get("outcome") in (Outcome.RESOLVED, Outcome.ANSWERED)
+
+
+def _resolved(record: Record) -> bool:
+    # The latest rating stands until the resident rates again, so a case re-resolved
+    # after an unsatisfied rating counts as unresolved until it is rated anew.
+    return _resolution_base(record) and record.get("rating") != Rating.UNSATISFIED
+
+
+def _deadline_judged(record: Record) -> bool:
+    return _closed(record) and _deadline(record, "met") is not None
+
+
+def _closed_on_time(record: Record) -> bool:
+    return _closed(record) and _deadline(record, "met") is True
+
+
+def _reopened(record: Record) -> bool:
+    return (record.get("reopen_count") or 0) > 0
+
+
+def _overdue_open(record: Record) -> bool:
+    return _open(record) and _deadline(record, "met") is False
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, RATE_DECIMALS) if denominator else None
+
+
+def _satisfaction(counts: Mapping[str, int]) -> float | None:
+    tenths = 10 * counts["satisfied"] + BASIC_SATISFIED_TENTHS * counts["basically_satisfied"]
+    return _ratio(tenths, 10 * counts["rated"])
+
+
+def _score(counts: Mapping[str, int]) -> float | None:
+    # From the unrounded rates, so rounding for display never moves the score.
+    parts = {
+        "response_rate": (counts["responded_on_time"], counts["response_due"]),
+        "resolution_rate": (counts["resolved"], counts["resolution_base"]),
+        "satisfaction_rate": (
+            10 * counts["satisfied"] + BASIC_SATISFIED_TENTHS * counts["basically_satisfied"],
+            10 * counts["rated"],
+        ),
+    }
+    if any(denominator == 0 for _, denominator in parts.values()):
+        return None
+    total = sum(SCORE_WEIGHTS[key] * num / den for key, (num, den) in parts.items())
+    return round(total, SCORE_DECIMALS)
+
+
+# --- The definitions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One published number: its Chinese name and formula, and the code that makes it.
+
+    A counter has ``counts``: the test a (non-merged) case passes to be counted. A
+    rate or score has ``value``: how it follows from a row's counters. Warnings, flags,
+    rankings and the risk map are defined by the module's constants, which their
+    formulas quote.
+    """
+
+    key: str
+    name: str
+    formula: str
+    description: str
+    kind: Kind
+    counts: Callable[[Record], bool] | None = None
+    value: Callable[[Mapping[str, int]], float | None] | None = None
+
+    def public(self) -> dict[str, str]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "formula": self.formula,
+            "description": self.description,
+        }
+
+
+def _count(
+    key: str, name: str, formula: str, description: str, test: Callable[[Record], bool]
+) -> Definition:
+    return Definition(key, name, formula, description, "count", counts=test)
+
+
+def _rate(
+    key: str,
+    name: str,
+    formula: str,
+    description: str,
+    numerator: str,
+    denominator: str,
+) -> Definition:
+    def value(counts: Mapping[str, int]) -> float | None:
+        return _ratio(counts[numerator], counts[denominator])
+
+    return Definition(key, name, formula, description, "rate", value=value)
+
+
+_MERGED_NOTE = "合并件不计入。"
+_W = SCORE_WEIGHTS
+
+DEFINITIONS: tuple[Definition, ...] = (
+    # Counters, in the order of each case's count vector.
+    _count(
+        "cases",
+        "案件数",
+        "按受理月份统计的案件数(不含合并件)",
+        "每件反映计一件,按受理时间(北京时间)所在月份归月。重复反映被合并到原件后只计入“合并件数”。",
+        lambda r: True,
+    ),
+    _count(
+        "resident_cases",
+        "群众反映件数",
+        "来源为“群众反映”的案件数",
+        "通过网上投诉、热线、微信等渠道由群众提出的案件。与巡查发现件数并列公布,"
+        "以免只看总量掩盖来源结构。" + _MERGED_NOTE,
+        lambda r: r.get("source") == Source.RESIDENT,
+    ),
+    _count(
+        "patrol_cases",
+        "巡查发现件数",
+        "来源为“巡查发现”的案件数",
+        "网格员巡查时主动上报的案件。" + _MERGED_NOTE,
+        lambda r: r.get("source") == Source.PATROL,
+    ),
+    _count(
+        "hard_cases",
+        "疑难件数",
+        "所属类别在服务事项清单中标为“疑难”的案件数",
+        "如消防隐患、违法建设、群租房等难办事项。" + _MERGED_NOTE,
+        lambda r: r.get("difficulty") == "hard",
+    ),
+    _count(
+        "response_due",
+        "应响应件数",
+        "已联系反映人或联系时限已到的案件数 + 直接解答件数",
+        "联系时限:一般、复杂件为受理后1个工作日,紧急件为2小时。"
+        "联系时限未到且尚未联系的案件,以及因工作日历未覆盖而无法计算时限的案件"
+        "(直接解答除外)不计入。" + _MERGED_NOTE,
+        _response_due,
+    ),
+    _count(
+        "responded_on_time",
+        "按时响应件数",
+        "在联系时限内联系反映人的案件数 + 直接解答件数",
+        "办结时告知反映人也视为联系;直接解答视为当即响应。",
+        _responded_on_time,
+    ),
+    _count(
+        "closed",
+        "办结件数",
+        "已有办理结果的案件数(已解决、直接解答、不予办理)",
+        "重办中的案件不计入,重新办结后再计入。" + _MERGED_NOTE,
+        _closed,
+    ),
+    _count(
+        "refused",
+        "不予办理件数",
+        "办理结果为“不予办理(已说明理由)”的案件数",
+        "超出法律政策范围、已向反映人说明理由的案件。不计入解决率的分子和分母,单独公布。",
+        lambda r: r.get("outcome") == Outcome.REFUSED,
+    ),
+    _count(
+        "resolution_base",
+        "应解决件数",
+        "办理结果为“已解决”或“直接解答”的案件数",
+        "解决率的分母。不予办理件与合并件不计入。",
+        _resolution_base,
+    ),
+    _count(
+        "resolved",
+        "已解决件数",
+        "应解决件中,最新评价不是“不满意”的案件数",
+        "未评价的视为已解决;评价“不满意”的不算已解决,直到重办后反映人重新评价。",
+        _resolved,
+    ),
+    _count(
+        "rated",
+        "评价件数",
+        "有满意度评价的案件数",
+        "每件取最新一次评价。评价不会因异常标记而被删除。" + _MERGED_NOTE,
+        lambda r: r.get("rating") is not None,
+    ),
+    _count(
+        "satisfied",
+        "满意件数",
+        "最新评价为“满意”的案件数",
+        "满意率按1个满意计。",
+        lambda r: r.get("rating") == Rating.SATISFIED,
+    ),
+    _count(
+        "basically_satisfied",
+        "基本满意件数",
+        "最新评价为“基本满意”的案件数",
+        f"满意率按0.{BASIC_SATISFIED_TENTHS}个满意计。",
+        lambda r: r.get("rating") == Rating.BASICALLY_SATISFIED,
+    ),
+    _count(
+        "unsatisfied",
+        "不满意件数",
+        "最新评价为“不满意”的案件数",
+        "满意率按0计;已解决或直接解答的案件评价为不满意时,不算已解决。",
+        lambda r: r.get("rating") == Rating.UNSATISFIED,
+    ),
+    _count(
+        "deadline_judged",
+        "有期限的办结件数",
+        "办结件中能计算办理时限的案件数",
+        "因工作日历未覆盖等原因无法计算时限的案件不计入按期办结率。",
+        _deadline_judged,
+    ),
+    _count(
+        "closed_on_time",
+        "按期办结件数",
+        "在办理时限(含批准的延期)内办结的案件数",
+        "时限:一般件5个工作日,复杂件15个工作日,紧急件24小时;延期后以新期限为准。",
+        _closed_on_time,
+    ),
+    _count(
+        "ever_closed",
+        "曾办结件数",
+        "办结件数 + 重办中的案件数",
+        "重办率的分母:办结过至少一次的案件。",
+        lambda r: _closed(r) or _reopened(r),
+    ),
+    _count(
+        "reopened",
+        "重办件数",
+        "重办次数大于0的案件数",
+        "因不满意或回访未通过而重新办理过的案件,无论现在是否再次办结。",
+        _reopened,
+    ),
+    _count(
+        "open",
+        "在办件数",
+        "状态为已受理、已研判、已转办、办理中或专报待批的案件数",
+        _MERGED_NOTE,
+        _open,
+    ),
+    _count(
+        "overdue_open",
+        "超期未办结件数",
+        "在办件中已超过办理时限的案件数",
+        "统计时点为数据生成时间;延期后以新期限为准。",
+        _overdue_open,
+    ),
+    # The merged counter is not a test on non-merged cases: see ``tally``.
+    Definition(
+        "merged",
+        "合并件数",
+        "状态为“已合并”的案件数",
+        "同一问题的重复反映合并到原件后,只在此计数,不计入其他任何指标。",
+        "count",
+    ),
+    # Shares, rates and the score.
+    _rate(
+        "hard_share",
+        "疑难占比",
+        "疑难件数 ÷ 案件数",
+        "与类别构成、来源结构一起公布,防止只报易办事项、回避难办事项。",
+        "hard_cases",
+        "cases",
+    ),
+    _rate(
+        "response_rate",
+        "响应率",
+        "按时响应件数 ÷ 应响应件数",
+        "在联系时限内联系反映人的比例;直接解答视为按时响应。",
+        "responded_on_time",
+        "response_due",
+    ),
+    _rate(
+        "resolution_rate",
+        "解决率",
+        "已解决件数 ÷ 应解决件数",
+        "办理结果为已解决或直接解答、且最新评价不是“不满意”的比例。"
+        "不予办理件(超出法律政策范围并已说明理由)不计入分子分母,其件数单独公布。",
+        "resolved",
+        "resolution_base",
+    ),
+    Definition(
+        "satisfaction_rate",
+        "满意率",
+        f"(满意件数 + 0.{BASIC_SATISFIED_TENTHS} × 基本满意件数) ÷ 评价件数",
+        f"基本满意按0.{BASIC_SATISFIED_TENTHS}个满意计算;没有评价时不计算。",
+        "rate",
+        value=_satisfaction,
+    ),
+    Definition(
+        "score",
+        "综合得分",
+        f"{_W['response_rate']} × 响应率 + {_W['resolution_rate']} × 解决率 + "
+        f"{_W['satisfaction_rate']} × 满意率(满分100)",
+        "参照北京市12345市民服务热线“接诉即办”考核的三率加权方法。三率中任一项无法计算时"
+        "不计算得分。由未四舍五入的三率计算。",
+        "score",
+        value=_score,
+    ),
+    _rate(
+        "on_time_rate",
+        "按期办结率",
+        "按期办结件数 ÷ 有期限的办结件数",
+        "办结件包括已解决、直接解答和不予办理。",
+        "closed_on_time",
+        "deadline_judged",
+    ),
+    _rate(
+        "reopen_rate",
+        "重办率",
+        "重办件数 ÷ 曾办结件数",
+        "办结后因不满意或回访未通过而重新办理的比例,反映“办结”是否真正解决问题。",
+        "reopened",
+        "ever_closed",
+    ),
+    Definition(
+        "mix",
+        "类别构成",
+        "按服务事项大类统计的案件数",
+        "与疑难占比、来源结构一起看,可以发现只报易办事项的情况。" + _MERGED_NOTE,
+        "mix",
+    ),
+    Definition(
+        "ranking",
+        "红黑榜",
+        f"最近一个完整月份中,案件数不少于{RANKING_MIN_CASES}件且有综合得分的部门,"
+        f"按得分取前{RANKING_SIZE}名(红榜)和后{RANKING_SIZE}名(黑榜)",
+        "得分相同时案件数多者在前,再按部门编号排序。符合条件的部门少于"
+        f"{2 * RANKING_SIZE}个时,红榜、黑榜各取一半(向下取整),同一部门不会同时上两榜。",
+        "ranking",
+    ),
+    Definition(
+        "warning_recurring",
+        "反复发生预警",
+        f"近{RECENT_DAYS}天同一网格同一类别案件 ≥ {RECURRING_MIN_CASES}件",
+        "按受理时间统计;合并件不计入。",
+        "warning",
+    ),
+    Definition(
+        "warning_spreading",
+        "扩散预警",
+        f"近{RECENT_DAYS}天同一社区有 ≥ {SPREADING_MIN_GRIDS}个网格出现同一类别案件",
+        "按受理时间统计;合并件不计入。",
+        "warning",
+    ),
+    Definition(
+        "warning_rising",
+        "上升预警",
+        f"最近一个完整月份某类别案件数 ≥ {RISING_FACTOR} × 前{RISING_BASELINE_MONTHS}个月"
+        f"月均件数,且 ≥ {RISING_MIN_CASES}件",
+        f"数据须覆盖前{RISING_BASELINE_MONTHS}个月,否则不作判断;合并件不计入。",
+        "warning",
+    ),
+    Definition(
+        "risk_score",
+        "风险分值",
+        f"{RISK_WEIGHTS['overdue_open']} × 超期未办结件数 + "
+        f"{RISK_WEIGHTS['hard_recent']} × 近{RECENT_DAYS}天疑难件数 + "
+        f"{RISK_WEIGHTS['recurring']} × 本网格反复发生预警数 + "
+        f"{RISK_WEIGHTS['spreading']} × 涉及本网格的扩散预警数",
+        f"低于{RISK_MEDIUM}分为低风险,{RISK_MEDIUM}至{RISK_HIGH - 1}分为中风险,"
+        f"{RISK_HIGH}分及以上为高风险。",
+        "risk",
+    ),
+    Definition(
+        "vote_fast_after_resolution",
+        "办结即评价",
+        f"评价时间在办结后{FAST_VOTE_SECONDS}秒以内",
+        "可能是办理人员代为评价。仅作标记供核查,评价照常计入满意率。",
+        "vote_flag",
+    ),
+    Definition(
+        "vote_burst",
+        "集中评价",
+        f"同一网格或同一部门在{int(BURST_WINDOW.total_seconds() // 60)}分钟内"
+        f"收到 ≥ {BURST_VOTES}条评价",
+        "可能是集中刷评。仅作标记供核查,评价照常计入满意率。",
+        "vote_flag",
+    ),
+)
+
+DEFINITIONS_BY_KEY: Mapping[str, Definition] = {d.key: d for d in DEFINITIONS}
+COUNTERS: tuple[Definition, ...] = tuple(d for d in DEFINITIONS if d.kind == "count")
+COUNT_KEYS: tuple[str, ...] = tuple(d.key for d in COUNTERS)
+_TESTS = tuple(d.counts for d in COUNTERS if d.counts is not None)
+_VALUES = tuple((d.key, d.value) for d in DEFINITIONS if d.value is not None)
+_MERGED_TALLY = (*(int(key == "merged") for key in COUNT_KEYS), None)
+assert COUNT_KEYS[len(_TESTS)] == "merged" == COUNT_KEYS[-1], "merged must be the last counter"
+
+# The keys of every row, in order; ``counts`` holds all counters.
+ROW_KEYS = (
+    "id",
+    "name",
+    "cases",
+    "resident_cases",
+    "patrol_cases",
+    "hard_cases",
+    "hard_share",
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "score",
+    "on_time_rate",
+    "reopen_rate",
+    "overdue_open",
+    "rated",
+    "closed",
+    "refused",
+    "merged",
+    "mix",
+    "counts",
+)
+_DIMENSIONS = (
+    # (report key, record key, record name key)
+    ("by_department", "unit", "unit_name"),
+    ("by_grid", "grid", "grid_name"),
+    ("by_community", "community", "community_name"),
+    ("by_category", "category", "category_name"),
+)
+
+
+# A case's tally: its counters (0/1, in ``COUNT_KEYS`` order), then its category group
+# (None for a merged case) for ``mix``. Rows sum tallies column by column.
+Tally = tuple[Any, ...]
+
+
+def tally(record: Record) -> Tally:
+    if is_merged(record):
+        return _MERGED_TALLY
+    counters = (1 if test(record) else 0 for test in _TESTS)
+    return (*counters, 0, record.get("category_group") or "")  # 0: not merged
+
+
+# --- The report ---------------------------------------------------------------------
+
+
+def compute_metrics(
+    records: Sequence[Record], district: District, *, now: datetime
+) -> dict[str, Any]:
+    """The metrics report of docs/metrics.md, as of ``now`` (a timezone-aware time)."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(BEIJING)
+    recent_since = now - timedelta(days=RECENT_DAYS)
+    latest_complete = _add_months(now.strftime("%Y-%m"), -1)
+
+    # The single pass: each case's tally is filed under every group it belongs to.
+    overall: list[Tally] = []
+    by: dict[str, defaultdict[str, list[Tally]]] = {
+        dim: defaultdict(list) for dim, _, _ in _DIMENSIONS
+    }
+    by_month: defaultdict[str, list[Tally]] = defaultdict(list)
+    by_month_dim: defaultdict[tuple[str, str], defaultdict[str, list[Tally]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    names: dict[str, dict[str, str]] = {dim: {} for dim, _, _ in _DIMENSIONS}
+    signals = _Signals(recent_since, now)
+
+    for record in records:
+        line = tally(record)
+        month = record.get("month") or str(record["received_at"])[:7]
+        overall.append(line)
+        by_month[month].append(line)
+        for dim, key_field, name_field in _DIMENSIONS:
+            key = record.get(key_field)
+            if key:
+                by[dim][key].append(line)
+                by_month_dim[month, dim][key].append(line)
+                if key not in names[dim]:
+                    names[dim][key] = record.get(name_field) or key
+        if line[-1] is not None:
+            signals.add(record, month)
+
+    reference = _reference_names(district)
+    for dim in names:
+        names[dim].update(reference[dim])
+
+    def rows(dim: str, grouped: Mapping[str, list[Tally]], everyone: bool) -> list[Row]:
+        # Reference order first (every known unit when ``everyone``), then unknown ids.
+        keys = [k for k in reference[dim] if everyone or k in grouped]
+        keys += sorted(k for k in grouped if k not in reference[dim])
+        return [_row(k, names[dim][k], grouped.get(k, [])) for k in keys]
+
+    months = _month_range(min(by_month), max(by_month)) if by_month else []
+    monthly: dict[str, dict[str, Any]] = {}
+    for month in months:
+        entry: dict[str, Any] = {"overall": _row("all", "全部", by_month[month])}
+        for dim, _, _ in _DIMENSIONS:
+            entry[dim] = rows(dim, by_month_dim.get((month, dim), {}), everyone=False)
+        monthly[month] = entry
+
+    ranking_month = max((m for m in by_month if m <= latest_complete), default=None)
+    red, black = _rankings(monthly[ranking_month]["by_department"] if ranking_month else [])
+    by_grid = rows("by_grid", by["by_grid"], everyone=True)
+    warnings = signals.warnings(names, latest_complete, min(by_month, default=None))
+
+    return {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "period": {
+            "first_month": months[0] if months else None,
+            "last_month": months[-1] if months else None,
+        },
+        "months": months,
+        "recent_since": recent_since.isoformat(timespec="seconds"),
+        "ranking_month": ranking_month,
+        "definitions": [d.public() for d in DEFINITIONS],
+        "overall": _row("all", "全部", overall),
+        "by_department": rows("by_department", by["by_department"], everyone=True),
+        "by_grid": by_grid,
+        "by_community": rows("by_community", by["by_community"], everyone=True),
+        "by_category": rows("by_category", by["by_category"], everyone=True),
+        "monthly": monthly,
+        "red_list": red,
+        "black_list": black,
+        "warnings": warnings,
+        "vote_flags": signals.vote_flags(names),
+        "risk_map": _risk_map(by_grid, signals, warnings),
+    }
+
+
+def _row(key: str, name: str, tallies: Sequence[Tally]) -> Row:
+    columns = list(zip(*tallies, strict=True)) or [()] * (len(COUNT_KEYS) + 1)
+    counts = {k: sum(column) for k, column in zip(COUNT_KEYS, columns[:-1], strict=True)}
+    values = {k: value(counts) for k, value in _VALUES}
+    mix = Counter(columns[-1])
+    mix.pop(None, None)
+    row: Row = {"id": key, "name": name}
+    for field in ROW_KEYS[2:]:
+        if field == "mix":
+            row["mix"] = dict(sorted(mix.items()))
+        elif field == "counts":
+            row["counts"] = counts
+        else:
+            row[field] = values[field] if field in values else counts[field]
+    return row
+
+
+def _reference_names(district: District) -> dict[str, dict[str, str]]:
+    return {
+        "by_department": {d.id: d.name for d in district.departments},
+        "by_grid": {g.id: g.name for g in district.grids},
+        "by_community": {c.id: c.name for c in district.communities},
+        "by_category": {s.code: s.name for s in district.services},
+    }
+
+
+def _rankings(rows: Iterable[Row]) -> tuple[list[Row], list[Row]]:
+    eligible = [r for r in rows if r["cases"] >= RANKING_MIN_CASES and r["score"] is not None]
+    size = min(RANKING_SIZE, len(eligible) // 2)
+    # Ties: more cases first (a score over more cases says more), then id.
+    best = sorted(eligible, key=lambda r: (-r["score"], -r["cases"], r["id"]))
+    worst = sorted(eligible, key=lambda r: (r["score"], -r["cases"], r["id"]))
+    return best[:size], worst[:size]
+
+
+# --- Warnings, vote flags, risk -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Vote:
+    at: datetime
+    case: str
+    grid: str
+    unit: str | None
+
+
+class _Signals:
+    """What the single pass collects for warnings, vote flags and the risk map."""
+
+    def __init__(self, since: datetime, now: datetime) -> None:
+        self.since, self.now = since, now
+        self.since_month = since.strftime("%Y-%m")
+        self.recent: Counter[tuple[str, str]] = Counter()  # (grid, category)
+        self.community_of: dict[str, str] = {}  # grid → community, as published
+        self.recent_grids: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+        self.hard_recent: Counter[str] = Counter()  # grid
+        self.monthly: Counter[tuple[str, str]] = Counter()  # (month, category)
+        self.votes: list[_Vote] = []
+        self.fast: list[tuple[_Vote, int]] = []
+
+    def add(self, record: Record, month: str) -> None:
+        category, grid = record.get("category") or "", record.get("grid") or ""
+        community = record.get("community") or ""
+        self.monthly[month, category] += 1
+        # Parsing times is the costly part; the month string rules most records out.
+        if month >= self.since_month and self.since < _at(record["received_at"]) <= self.now:
+            self.recent[grid, category] += 1
+            if community:
+                self.community_of[grid] = community
+                self.recent_grids[community, category].add(grid)
+            if record.get("difficulty") == "hard":
+                self.hard_recent[grid] += 1
+        rated_at = _parse(record.get("rated_at"))
+        if record.get("rating") is None or rated_at is None:
+            return
+        vote = _Vote(rated_at, record["id"], grid, record.get("unit"))
+        self.votes.append(vote)
+        resolved_at = _parse(record.get("resolved_at"))
+        if resolved_at is not None:
+            gap = (rated_at - resolved_at).total_seconds()
+            if 0 <= gap <= FAST_VOTE_SECONDS:
+                self.fast.append((vote, int(gap)))
+
+    def warnings(
+        self, names: Mapping[str, Mapping[str, str]], latest_month: str, first_month: str | None
+    ) -> list[dict[str, Any]]:
+        return [
+            *self._recurring(names),
+            *self._spreading(names),
+            *self._rising(names, latest_month, first_month),
+        ]
+
+    def _recurring(self, names: Mapping[str, Mapping[str, str]]) -> Iterable[dict[str, Any]]:
+        found = [(n, g, c) for (g, c), n in self.recent.items() if n >= RECURRING_MIN_CASES]
+        for count, grid, category in sorted(found, key=lambda t: (-t[0], t[1], t[2])):
+            grid_name = names["by_grid"].get(grid, grid)
+            name = names["by_category"].get(category, category)
+            yield _warning(
+                "recurring",
+                f"{grid_name} · {name}",
+                f"近{RECENT_DAYS}天{grid_name}共有{count}件“{name}”,同一问题反复发生,"
+                "请关注根源治理。",
+                grid=grid,
+                category=category,
+                community=self.community_of.get(grid),
+                count=count,
+                grids=[grid],
+            )
+
+    def _spreading(self, names: Mapping[str, Mapping[str, str]]) -> Iterable[dict[str, Any]]:
+        found = [
+            (len(grids), community, category, sorted(grids))
+            for (community, category), grids in self.recent_grids.items()
+            if len(grids) >= SPREADING_MIN_GRIDS
+        ]
+        for count, community, category, grids in sorted(found, key=lambda t: (-t[0], *t[1:3])):
+            community_name = names["by_community"].get(community, community)
+            name = names["by_category"].get(category, category)
+            listed = "、".join(names["by_grid"].get(g, g) for g in grids)
+            yield _warning(
+                "spreading",
+                f"{community_name} · {name}",
+                f"近{RECENT_DAYS}天{community_name}有{count}个网格出现“{name}”({listed}),"
+                "问题呈扩散趋势。",
+                grid=None,
+                category=category,
+                community=community,
+                count=count,
+                grids=grids,
+            )
+
+    def _rising(
+        self, names: Mapping[str, Mapping[str, str]], month: str, first_month: str | None
+    ) -> Iterable[dict[str, Any]]:
+        baseline_months = [_add_months(month, -k) for k in range(1, RISING_BASELINE_MONTHS + 1)]
+        if first_month is None or first_month > baseline_months[-1]:
+            return  # the data does not reach back over the baseline
+        found = []
+        for (when, category), count in self.monthly.items():
+            if when == month and count >= RISING_MIN_CASES:
+                baseline = sum(self.monthly.get((m, category), 0) for m in baseline_months)
+                if count * RISING_BASELINE_MONTHS >= RISING_FACTOR * baseline:
+                    found.append((count, category, baseline))
+        for count, category, baseline in sorted(found, key=lambda t: (-t[0], t[1])):
+            name = names["by_category"].get(category, category)
+            average = baseline / RISING_BASELINE_MONTHS
+            compared = (
+                f"是前{RISING_BASELINE_MONTHS}个月月均({average:.1f}件)的{count / average:.1f}倍"
+                if baseline
+                else f"前{RISING_BASELINE_MONTHS}个月没有此类案件"
+            )
+            yield _warning(
+                "rising",
+                name,
+                f"{_month_zh(month)}“{name}”共{count}件,{compared},呈上升趋势。",
+                grid=None,
+                category=category,
+                community=None,
+                count=count,
+                grids=[],
+            )
+
+    def vote_flags(self, names: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+        flags = [
+            _flag(
+                "fast_after_resolution",
+                "case",
+                vote.case,
+                vote.case,
+                f"案件{vote.case}在办结后{gap}秒即收到评价,请核实是否为反映人本人评价。",
+                [vote],
+            )
+            for vote, gap in self.fast
+        ]
+        scopes: tuple[tuple[str, str, Callable[[_Vote], str | None]], ...] = (
+            ("grid", "by_grid", lambda v: v.grid),
+            ("department", "by_department", lambda v: v.unit),
+        )
+        for scope, dim, key_of in scopes:
+            grouped: defaultdict[str, list[_Vote]] = defaultdict(list)
+            for vote in self.votes:
+                key = key_of(vote)
+                if key:
+                    grouped[key].append(vote)
+            for key, votes in grouped.items():
+                votes.sort(key=lambda v: (v.at, v.case))
+                name = names[dim].get(key, key)
+                for burst in _bursts(votes):
+                    first, last = burst[0].at, burst[-1].at
+                    message = (
+                        f"{name}在{first:%Y-%m-%d %H:%M}至{last:%H:%M}集中收到{len(burst)}条评价,"
+                        "请核实是否存在刷评。"
+                    )
+                    flags.append(_flag("burst", scope, key, name, message, burst))
+        # Newest first: the page lists what needs checking now at the top.
+        flags.sort(key=lambda f: (f["first_at"], f["kind"], f["subject"]), reverse=True)
+        return flags
+
+
+def _flag(
+    kind: str, scope: str, subject: str, name: str, message: str, votes: Sequence[_Vote]
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "scope": scope,
+        "subject": subject,
+        "subject_name": name,
+        "message": message + "评价已照常计入统计。",
+        "case_ids": [v.case for v in votes],
+        "first_at": votes[0].at.isoformat(timespec="seconds"),
+        "last_at": votes[-1].at.isoformat(timespec="seconds"),
+    }
+
+
+def _bursts(votes: Sequence[_Vote]) -> list[list[_Vote]]:
+    """Maximal runs of time-sorted votes covered by windows holding ≥ BURST_VOTES votes."""
+    runs: list[list[int]] = []
+    end = 0
+    for start in range(len(votes)):
+        end = max(end, start)
+        while end + 1 < len(votes) and votes[end + 1].at - votes[start].at <= BURST_WINDOW:
+            end += 1
+        if end - start + 1 >= BURST_VOTES:
+            if runs and start <= runs[-1][1]:
+                runs[-1][1] = end
+            else:
+                runs.append([start, end])
+    return [list(votes[a : b + 1]) for a, b in runs]
+
+
+def _warning(
+    kind: str,
+    subject: str,
+    message: str,
+    *,
+    grid: str | None,
+    category: str | None,
+    community: str | None,
+    count: int,
+    grids: list[str],
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "subject": subject,
+        "message": message,
+        "grid": grid,
+        "category": category,
+        "community": community,
+        "count": count,
+        "grids": grids,
+    }
+
+
+def _risk_map(
+    grid_rows: Sequence[Row], signals: _Signals, warnings: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    recurring: Counter[str] = Counter()
+    spreading: Counter[str] = Counter()
+    for warning in warnings:
+        if warning["kind"] == "recurring":
+            recurring[warning["grid"]] += 1
+        elif warning["kind"] == "spreading":
+            spreading.update(warning["grids"])
+    result = []
+    for row in grid_rows:
+        grid = row["id"]
+        parts = {
+            "overdue_open": row["overdue_open"],
+            "hard_recent": signals.hard_recent[grid],
+            "recurring": recurring[grid],
+            "spreading": spreading[grid],
+        }
+        score = float(sum(RISK_WEIGHTS[k] * n for k, n in parts.items()))
+        result.append(
+            {
+                "grid": grid,
+                "grid_name": row["name"],
+                "level": risk_level(score),
+                "score": score,
+                "parts": parts,
+            }
+        )
+    return result
+
+
+def risk_level(score: float) -> str:
+    if score >= RISK_HIGH:
+        return "high"
+    return "medium" if score >= RISK_MEDIUM else "low"
+
+
+# --- Small helpers ------------------------------------------------------------------
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(BEIJING)
+
+
+def _parse(value: Any) -> datetime | None:
+    return _at(value) if value else None
+
+
+def _month_zh(month: str) -> str:
+    return f"{month[:4]}年{int(month[5:7])}月"
+
+
+def _add_months(month: str, delta: int) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    total = year * 12 + number - 1 + delta
+    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+
+
+def _month_range(first: str, last: str) -> list[str]:
+    months = [first]
+    while months[-1] < last:
+        months.append(_add_months(months[-1], 1))
+    return months
