@@ -197,25 +197,24 @@ def _guarded(run: Any) -> None:
 @main.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", "source_system", required=True, help="Name of the source platform.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), help="Default: by extension.")
-def import_command(path: Path, source_system: str, fmt: str | None) -> None:
-    """Import cases and their events; the whole file or nothing."""
-    from datetime import UTC, datetime
+@click.option("--check", is_flag=True, help="Validate against the store; write nothing.")
+def import_command(path: Path, source_system: str, check: bool) -> None:
+    """Import cases and their events (CSV or JSON, docs/import.md): the whole file or nothing."""
+    from gridportal.importer import format_of, import_cases
 
-    from gridportal.importer import import_cases
-
-    chosen = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
+    portal = _runtime().portal
+    try:
+        fmt = format_of(path.name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
     report = import_cases(
-        path.read_text(encoding="utf-8-sig"),
-        fmt=chosen,  # type: ignore[arg-type]
-        portal=_runtime().portal,
+        path.read_text(encoding="utf-8"),
+        fmt=fmt,
+        portal=portal,
         source_system=source_system,
-        now=datetime.now(UTC),
+        now=portal.clock(),
+        dry_run=check,
     )
-    for line, message in report.errors:
-        click.echo(f"{path}:{line}: {message}", err=True)
-    click.echo(
-        f"created {report.created}, appended {report.appended}, unchanged {report.unchanged}"
-    )
-    if report.errors:
+    click.echo(report.summary())
+    if not report.ok:
         sys.exit(1)
