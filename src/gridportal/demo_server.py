@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,11 @@ import click
 
 from gridportal.adapters.embedded_aws import EmbeddedAws
 from gridportal.adapters.local_server import BucketSite, chalice_api, make_server
+from gridportal.adapters.s3_site import S3Site
 from gridportal.config import SOURCE_ROOT
 from gridportal.domain.model import Role
+from gridportal.publish import MARKER as BUILD_MARKER
+from gridportal.publish import publish
 
 SITE_BUCKET = "gridportal-site"
 DEMO_PASSWORD = "demo-2026"  # printed in the banner; the demo is local and private
@@ -35,6 +39,7 @@ def run_demo(root: Path, *, port: int, aws_port: int, reset: bool) -> None:
     if reset:
         for name in ("aws-state.json", "receipts.json"):
             (root / name).unlink(missing_ok=True)
+        shutil.rmtree(root / "build", ignore_errors=True)
     secret = _secret(root / "secret")
     click.echo("启动内置 AWS(moto,仅监听 127.0.0.1)…")
     with EmbeddedAws(port=aws_port, state_file=state_file, buckets=[SITE_BUCKET]) as aws:
@@ -53,14 +58,18 @@ def run_demo(root: Path, *, port: int, aws_port: int, reset: bool) -> None:
 
         runtime.cache_clear()
         rt = runtime()
+        site = S3Site(rt.s3(), SITE_BUCKET)
+        site.ensure_bucket()
+        work_dir = root / "build"
         if rt.store.get_marker(DEMO_MARKER) is None:
-            _load_demo(rt, root)
+            _load_demo(rt, site, work_dir)
             aws.snapshot()
-        click.echo("构建并发布公开站点…")
-        from gridportal.publish import publish_from_runtime
-
-        report = publish_from_runtime(rt, full=True, work_dir=root / "build")
-        click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
+        else:
+            click.echo("恢复上次发布的站点,并增量重建…")
+            if (work_dir / "site").is_dir():
+                site.publish(work_dir / "site")  # S3 is not kept between runs; the mirror is
+            report = publish(rt.portal, site, work_dir=work_dir, site_url=rt.settings.site_url)
+            click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
 
         sys.path.insert(0, str(SOURCE_ROOT / "functions"))
         import app as chalice_app
@@ -85,9 +94,9 @@ def _secret(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _load_demo(rt: Any, root: Path) -> None:
-    """Generate the demo through the real use cases on a fast in-memory store, then copy
-    every case history into DynamoDB with batch writes."""
+def _load_demo(rt: Any, site: S3Site, work_dir: Path) -> None:
+    """Generate the demo through the real use cases on a fast in-memory store, publish the
+    first build from it, then copy every case history into DynamoDB with batch writes."""
     from gridportal.adapters.memory import MemoryStore
     from gridportal.demo import ManualClock, generate_demo
     from gridportal.services import Portal
@@ -106,19 +115,28 @@ def _load_demo(rt: Any, root: Path) -> None:
     )
     click.echo("生成演示数据(约六个月的案件)…")
     summary = generate_demo(scratch, rt.portal.district, clock, start=start, end=end)
-    for tracking, record in memory.cases.items():
-        rt.store.put_history(record, memory.events[tracking], memory.votes.get(tracking))
+    click.echo(f"  {len(memory.cases)} 件案件,用时 {time.perf_counter() - started:.1f} 秒")
+    click.echo("构建并发布公开站点…")
+    report = publish(
+        scratch, site, work_dir=work_dir, site_url=rt.settings.site_url, full=True, now=end
+    )
+    click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
+    click.echo("写入内置 DynamoDB…")
+    rt.store.put_histories(
+        (record, memory.events[tracking], memory.votes.get(tracking))
+        for tracking, record in memory.cases.items()
+    )
     for member in _demo_staff(rt):
         rt.store.put_staff(member)
     receipts = [
         {"tracking": r[0], "lookup_code": r[1], "vote_token": r[2]}
         for r in getattr(summary, "receipts", ())
     ]
-    (root / "receipts.json").write_text(
+    rt.store.set_marker(BUILD_MARKER, memory.get_marker(BUILD_MARKER) or end.isoformat())
+    (work_dir.parent / "receipts.json").write_text(
         json.dumps(receipts, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     rt.store.set_marker(DEMO_MARKER, end.isoformat())
-    click.echo(f"  {len(memory.cases)} 件案件,用时 {time.perf_counter() - started:.1f} 秒")
 
 
 def _demo_staff(rt: Any) -> list[Any]:

@@ -8,7 +8,7 @@ happens whole or raises and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -160,5 +160,5 @@ class Store(Protocol):
 
     def set_marker(self, name: str, value: str) -> None: ...
 
-    def all_trackings(self) -> Iterable[str]:
-        """Every case (a full rebuild, on operator request only: this is a scan)."""
+    def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
+        """Every case with its events: the full rebuild only (on DynamoDB, one scan)."""

@@ -12,10 +12,9 @@ simply redone the next time.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +24,9 @@ from gridportal.adapters.s3_site import PublishResult, S3Site
 from gridportal.domain import opendata
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.metrics import compute_metrics
+from gridportal.domain.model import Event
 from gridportal.domain.publication import public_record
-from gridportal.ports import COMMAND_CENTRE, Store
+from gridportal.ports import COMMAND_CENTRE, CaseRecord, Store
 from gridportal.services import Portal
 
 MARKER = "build"
@@ -72,13 +72,18 @@ def trackings_to_refresh(
     return trackings
 
 
-def public_records(portal: Portal, trackings: Iterable[str]) -> list[dict[str, Any]]:
-    out = []
+def histories(portal: Portal, trackings: Iterable[str]) -> Iterator[tuple[CaseRecord, list[Event]]]:
     for tracking in trackings:
         record = portal.store.get_case(tracking)
-        if record is None:
-            continue
-        events = portal.store.get_events(tracking)
+        if record is not None:
+            yield record, portal.store.get_events(tracking)
+
+
+def public_records(
+    portal: Portal, cases: Iterable[tuple[CaseRecord, list[Event]]]
+) -> list[dict[str, Any]]:
+    out = []
+    for record, events in cases:
         state = replay(events)
         deadlines, note = portal.deadlines_of(state)
         out.append(
@@ -121,13 +126,14 @@ def publish(
     timer = _Timer(report)
 
     if full:
-        trackings: set[str] = set(store.all_trackings())
+        cases = store.all_histories()
         previous: list[Mapping[str, Any]] = []
     else:
         assert marker is not None and previous_data is not None
-        trackings = trackings_to_refresh(store, portal, datetime.fromisoformat(marker), now)
+        since = datetime.fromisoformat(marker)
+        cases = histories(portal, trackings_to_refresh(store, portal, since, now))
         previous = json.loads(previous_data)
-    fresh = public_records(portal, trackings)
+    fresh = public_records(portal, cases)
     records = merge(previous, fresh)
     report.changed, report.total = len(fresh), len(records)
     timer.lap("export")
@@ -135,8 +141,9 @@ def publish(
     metrics = compute_metrics(records, portal.district, now=now)
     timer.lap("metrics")
 
+    # The output directory is kept between builds: it mirrors the published site, so an
+    # incremental build only rewrites changed pages and the upload compares hashes.
     output = work_dir / "site"
-    shutil.rmtree(output, ignore_errors=True)
     build_site(
         output_dir=output,
         records=records,

@@ -319,7 +319,7 @@ class Portal:
                 record = self.store.append_event(view.record, event, state)
             except Conflict:
                 continue
-            return self._view(record, (*view.events, event))
+            return self._view(record, (*view.events, event), state)
         raise ConflictError("busy", "案件正在被他人更新,请刷新后重试。")
 
     def staff_view(self, tracking: str, actor: Actor) -> CaseView:
@@ -361,8 +361,10 @@ class Portal:
             return None, f"办理期限待定:{exc.date.year}年法定节假日安排尚未录入。"
         return report, ""
 
-    def _view(self, record: CaseRecord, events: tuple[Event, ...]) -> CaseView:
-        state = replay(events)
+    def _view(
+        self, record: CaseRecord, events: tuple[Event, ...], state: CaseState | None = None
+    ) -> CaseView:
+        state = state or replay(events)
         report, note = self.deadlines_of(state)
         vote = self.store.get_vote(record.tracking) if state.rating else None
         return CaseView(record, events, state, report, note, vote)
@@ -408,7 +410,7 @@ class Portal:
 
 def can_see(actor: Actor, state: CaseState) -> bool:
     """Who may read a case's private record (handlers: their unit's cases only)."""
-    if actor.role in (Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR):
+    if actor.role in (Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR, Role.SYSTEM):
         return True
     if actor.role is Role.HANDLER:
         return actor.unit is not None and (

@@ -269,21 +269,44 @@ class DynamoStore:
                     yield item["tracking"]
             day += timedelta(days=1)
 
-    def all_trackings(self) -> Iterable[str]:
-        # A full rebuild is an operator's choice, not a nightly path: this is the one scan.
+    def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
+        # The full rebuild reads everything once: one paginated scan beats two requests a
+        # case. It is an operator's choice (and the first build), never a nightly path.
+        cases: dict[str, dict[str, Any]] = {}
+        events: dict[str, list[Event]] = {}
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "FilterExpression": "sk = :case",
-            "ExpressionAttributeValues": _serialise({":case": "CASE"}),
-            "ProjectionExpression": "tracking",
+            "FilterExpression": "begins_with(pk, :case)",
+            "ExpressionAttributeValues": _serialise({":case": "CASE#"}),
         }
         while True:
             response = self._call(lambda: self.client.scan(**kwargs))
-            for item in response.get("Items", []):
-                yield _deserialise(item)["tracking"]
+            for raw in response.get("Items", []):
+                item = _deserialise(raw)
+                tracking = item["pk"].removeprefix("CASE#")
+                if item["sk"] == "CASE":
+                    cases[tracking] = item
+                elif item["sk"].startswith("EVENT#"):
+                    events.setdefault(tracking, []).append(_event(item))
             if "LastEvaluatedKey" not in response:
-                return
+                break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for tracking, item in cases.items():
+            yield _case_record(item), sorted(events.get(tracking, []), key=lambda e: e.seq)
+
+    def put_histories(
+        self, histories: Iterable[tuple[CaseRecord, Sequence[Event], Vote | None]]
+    ) -> None:
+        """Many case histories in as few batch writes as possible (demo loading)."""
+        self.batch_put(
+            item
+            for record, events, vote in histories
+            for item in (
+                _case_item(record),
+                *(_event_item(record.tracking, e) for e in events),
+                *([_vote_item(record.tracking, vote)] if vote else []),
+            )
+        )
 
     # ------------------------------------------------------------- bulk writes
     def put_history(self, record: CaseRecord, events: Sequence[Event], vote: Vote | None) -> None:

@@ -6,7 +6,7 @@ A lock makes each method atomic, as a DynamoDB transaction is.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -94,7 +94,7 @@ class MemoryStore:
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
         return self.idempotency.get(key_hash)
 
-    def cases_by_gridmonth_of(self, grid: str, month: str) -> list[CaseRecord]:
+    def cases_by_grid_month(self, grid: str, month: str) -> list[CaseRecord]:
         return sorted(
             (
                 r
@@ -134,5 +134,10 @@ class MemoryStore:
     def set_marker(self, name: str, value: str) -> None:
         self.markers[name] = value
 
-    def all_trackings(self) -> Iterable[str]:
+    def all_trackings(self) -> list[str]:
+        """Every tracking number in filing order (the fake's own convenience)."""
         return list(self.cases)
+
+    def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
+        for tracking, record in list(self.cases.items()):
+            yield record, list(self.events[tracking])

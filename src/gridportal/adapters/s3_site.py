@@ -13,6 +13,7 @@ import hashlib
 import json
 import mimetypes
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 MANIFEST = ".manifest.json"
+UPLOAD_WORKERS = 8  # boto3 clients are thread-safe
 ENTRY_PAGES = frozenset(
     {
         "index.html",
@@ -48,17 +50,22 @@ def file_hashes(root: Path) -> dict[str, str]:
     }
 
 
+def _tier(path: str) -> int:
+    if path in ENTRY_PAGES:
+        return 3
+    if path.endswith("index.html") and path.count("/") <= 2 and not _is_case_page(path):
+        return 2
+    return 1
+
+
 def publish_order(paths: Iterable[str]) -> list[str]:
     """Leaves first, listings next, entry pages last (so no link points at a missing page)."""
+    return sorted(paths, key=lambda path: (_tier(path), path))
 
-    def rank(path: str) -> tuple[int, str]:
-        if path in ENTRY_PAGES:
-            return (3, path)
-        if path.endswith("index.html") and path.count("/") <= 2 and not _is_case_page(path):
-            return (2, path)
-        return (1, path)
 
-    return sorted(paths, key=rank)
+def publish_tiers(paths: Iterable[str]) -> list[list[str]]:
+    ordered = publish_order(paths)
+    return [[p for p in ordered if _tier(p) == tier] for tier in (1, 2, 3)]
 
 
 def _is_case_page(path: str) -> bool:
@@ -107,19 +114,24 @@ class S3Site:
                 return None
             raise
 
+    def _upload(self, root: Path, path: str) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=path,
+            Body=(root / path).read_bytes(),
+            ContentType=content_type(path),
+            CacheControl=cache_control(path),
+        )
+
     def publish(self, root: Path, previous: Mapping[str, str] | None = None) -> PublishResult:
         """Upload the files under ``root`` whose content differs from the manifest."""
         online = dict(self.manifest() if previous is None else previous)
         built = file_hashes(root)
         changed = [path for path, digest in built.items() if online.get(path) != digest]
-        for path in publish_order(changed):
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=path,
-                Body=(root / path).read_bytes(),
-                ContentType=content_type(path),
-                CacheControl=cache_control(path),
-            )
+        # Uploads run in parallel within a tier; a tier starts only when the one before is in.
+        with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+            for tier in publish_tiers(changed):
+                list(pool.map(lambda path: self._upload(root, path), tier))
         # Files not rebuilt this time (unchanged case pages) stay online and in the manifest.
         online.update(built)
         self.s3.put_object(
