@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from api_helpers import COMPLAINT, act, login, post
 from gridportal.adapters.s3_site import MANIFEST, S3Site
@@ -159,3 +160,49 @@ def test_hostile_text_never_becomes_code_or_leaks(dynamodb: Any, tmp_path: Path)
             audit.feed(text)
             assert not audit.problems, f"{key}: {audit.problems}"
             assert "<script>alert" not in text
+
+
+def test_a_failed_render_leaves_the_site_as_it_was(dynamodb: Any, tmp_path: Path) -> None:
+    portal = runtime().portal
+    portal.file_complaint(Complaint("env-litter", "QB-LCJX-01", "路口", "垃圾没人清运。"))
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, BUCKET)
+    site.ensure_bucket()
+    publish(portal, site, work_dir=tmp_path)
+    before, marker = _bucket_text(s3), portal.store.get_marker("build")
+    # A corrupt record in last night's data set makes the next render refuse to run.
+    corrupt = [*json.loads(before["data/cases.json"]), {"id": "../../evil", "received_at": "x"}]
+    s3.put_object(Bucket=BUCKET, Key="data/cases.json", Body=json.dumps(corrupt).encode())
+    before = _bucket_text(s3)
+    portal.file_complaint(Complaint("env-litter", "QB-LCJX-01", "路口", "又满了。"))
+    with pytest.raises(ValueError):
+        publish(portal, site, work_dir=tmp_path)
+    assert _bucket_text(s3) == before
+    assert portal.store.get_marker("build") == marker
+
+
+def test_a_failed_upload_keeps_entry_pages_and_marker(dynamodb: Any, tmp_path: Path) -> None:
+    portal = runtime().portal
+    portal.file_complaint(Complaint("env-litter", "QB-LCJX-01", "路口", "垃圾没人清运。"))
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, BUCKET)
+    site.ensure_bucket()
+    publish(portal, site, work_dir=tmp_path)
+    home, marker = _bucket_text(s3)["index.html"], portal.store.get_marker("build")
+    portal.file_complaint(Complaint("env-litter", "QB-LCJX-01", "路口", "又满了。"))
+
+    uploads = {"count": 0}
+
+    def fail_after_two(params: dict[str, Any], **_: Any) -> None:
+        uploads["count"] += 1
+        if uploads["count"] > 2 and params.get("Key") != ".manifest.json":
+            raise ConnectionError("network gone")
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", fail_after_two)
+    with pytest.raises(ConnectionError):
+        publish(portal, S3Site(s3, BUCKET), work_dir=tmp_path)
+    s3.meta.events.unregister("provide-client-params.s3.PutObject", fail_after_two)
+    assert _bucket_text(s3)["index.html"] == home  # the entry page still shows last night
+    assert portal.store.get_marker("build") == marker  # so the next night redoes the work
+    retried = publish(portal, S3Site(s3, BUCKET), work_dir=tmp_path)
+    assert retried.published is not None and "index.html" in retried.published.uploaded

@@ -1,8 +1,8 @@
 """Settings from the environment, read once per process (every variable: docs/operations.md).
 
 GRIDPORTAL_TABLE, GRIDPORTAL_SITE_BUCKET, GRIDPORTAL_SECRET (or GRIDPORTAL_SECRET_PARAM, an SSM
-SecureString), GRIDPORTAL_CONTENT, GRIDPORTAL_SITE_URL, and boto3's own AWS_ENDPOINT_URL (which
-points every client at moto locally) and AWS_DEFAULT_REGION.
+SecureString), GRIDPORTAL_CONTENT, GRIDPORTAL_SITE_URL, GRIDPORTAL_PROJECT_ROOT, and boto3's own
+AWS_ENDPOINT_URL (which points every client at moto locally) and AWS_DEFAULT_REGION.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class Settings:
     site_url: str
     endpoint_url: str | None
     region: str
+    project_root: Path  # holds site/, themes/ and content/pages for the Pelican build
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -41,6 +42,7 @@ class Settings:
             site_url=env.get("GRIDPORTAL_SITE_URL", "").rstrip("/"),
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             region=env.get("AWS_DEFAULT_REGION", env.get("AWS_REGION", "cn-north-1")),
+            project_root=Path(env.get("GRIDPORTAL_PROJECT_ROOT", SOURCE_ROOT)),
         )
 
 

@@ -114,6 +114,7 @@ def publish(
     site_url: str = "",
     full: bool = False,
     now: datetime | None = None,
+    project_root: Path | None = None,
 ) -> BuildReport:
     from gridportal.adapters.pelican_site import build_site  # heavy: Pelican, Markdown
 
@@ -152,6 +153,7 @@ def publish(
         changed_ids=None if full else {r["id"] for r in fresh},
         site_url=site_url,
         build_time=now,
+        project_root=project_root,
     )
     write_open_data(output, records, metrics)
     timer.lap("render")
@@ -182,6 +184,7 @@ def publish_from_runtime(
         # On Lambda the temporary directory is the only writable place.
         work_dir=work_dir or Path(tempfile.gettempdir()) / "gridportal-build",
         site_url=rt.settings.site_url,
+        project_root=rt.settings.project_root,
         full=full,
         now=datetime.now(UTC),
     )
