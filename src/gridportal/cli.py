@@ -184,6 +184,25 @@ def case_act(
     _guarded(run)
 
 
+@case.command("patrol")
+@click.option("--as", "username", required=True, help="The grid worker reporting.")
+@click.option("--category", required=True, help="Service item code (事项类别).")
+@click.option("--location", required=True, help="Where, at grid level.")
+@click.option("--description", required=True)
+def case_patrol(username: str, category: str, location: str, description: str) -> None:
+    """File a patrol report (巡查上报) on the grid worker's own grid."""
+    from gridportal.domain.model import Channel, Complaint
+
+    rt, actor = _runtime(), _actor(username)
+
+    def run() -> None:
+        complaint = Complaint(category, actor.unit or "", location, description, Channel.PATROL)
+        receipt = rt.portal.file_complaint(complaint, actor=actor)
+        click.echo(f"{receipt.tracking}: {receipt.view.state.status}")
+
+    _guarded(run)
+
+
 def _guarded(run: Any) -> None:
     from gridportal.services import PortalError
 
