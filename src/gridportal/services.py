@@ -11,12 +11,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from gridportal.domain import credentials
 from gridportal.domain.calendar import CalendarNotCovered, WorkCalendar
 from gridportal.domain.credentials import Keys
-from gridportal.domain.deadlines import DeadlineReport, assess_deadlines
+from gridportal.domain.deadlines import BEIJING, DeadlineReport, assess_deadlines
 from gridportal.domain.lifecycle import (
     CaseState,
     Forbidden,
@@ -173,13 +173,16 @@ class Portal:
                 updated_at=now,
                 idempotency_key=key_hash,
             )
-            first = receive(
-                at=now,
-                actor=actor,
-                category=complaint.category,
-                grid=complaint.grid,
-                priority=service.priority,
-            )
+            try:
+                first = receive(
+                    at=now,
+                    actor=actor,
+                    category=complaint.category,
+                    grid=complaint.grid,
+                    priority=service.priority,
+                )
+            except Forbidden as exc:
+                raise AccessDenied(exc.code, "该角色不能登记案件。") from exc
             idempotency = (
                 IdempotencyRecord(key_hash, request_hash, tracking, now) if key_hash else None
             )
@@ -297,6 +300,8 @@ class Portal:
         if len(public_note) > MAX_NOTE or len(private_note) > MAX_NOTE:
             raise InvalidInput("too_long", f"说明不能超过{MAX_NOTE}字。", "public_note")
         data = dict(data or {})
+        if "into" in data:
+            data["into"] = credentials.normalise_tracking(data["into"])
         self._check_action_data(action, data, tracking)
         for _ in range(_RETRIES):
             view = self.staff_view(tracking, actor)
@@ -313,7 +318,11 @@ class Portal:
             except Forbidden as exc:
                 raise AccessDenied(exc.code, exc.message) from exc
             except TransitionRefused as exc:
-                raise ConflictError(exc.code, exc.message) from exc
+                # The case is not in a state for this (409); anything else is a bad request.
+                if exc.code in ("illegal_transition", "time_order"):
+                    raise ConflictError(exc.code, exc.message) from exc
+                raise InvalidInput(exc.code, exc.message) from exc
+            self._check_extension(action, data, view)
             state = apply(view.state, event)
             try:
                 record = self.store.append_event(view.record, event, state)
@@ -321,6 +330,18 @@ class Portal:
                 continue
             return self._view(record, (*view.events, event), state)
         raise ConflictError("busy", "案件正在被他人更新,请刷新后重试。")
+
+    @staticmethod
+    def _check_extension(action: Action, data: Mapping[str, str], view: CaseView) -> None:
+        """An extension must move the due date later than the one in force (original or
+        extended), judged by the Beijing date the deadline falls on."""
+        if action is not Action.EXTEND or view.deadlines is None:
+            return
+        current = view.deadlines.due.astimezone(BEIJING).date()
+        if date.fromisoformat(data["new_due"]) <= current:
+            raise InvalidInput(
+                "invalid_field", f"延期后的期限须晚于当前期限({current.isoformat()})。", "new_due"
+            )
 
     def staff_view(self, tracking: str, actor: Actor) -> CaseView:
         record = self.store.get_case(credentials.normalise_tracking(tracking))
@@ -392,7 +413,7 @@ class Portal:
             if actor.unit != complaint.grid:
                 raise AccessDenied("forbidden", "网格员只能上报本网格的事项。")
         elif complaint.channel is Channel.PATROL:
-            raise InvalidInput("invalid_channel", "只有网格员可以巡查上报。", "channel")
+            raise AccessDenied("forbidden", "只有网格员可以巡查上报。")
         return service
 
     def _check_action_data(self, action: Action, data: Mapping[str, str], tracking: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.model import (
     Action,
     Actor,
@@ -154,6 +155,7 @@ RULES: Mapping[Action, Rule] = {
 del S, R
 
 FOLLOW_UP_RESULTS = ("ok", "failed")
+_ESCALATED = frozenset({Route.ONSITE_SUPERVISION, Route.SPECIAL_REPORT})
 RECEIVE_ROLES = frozenset({Role.RESIDENT, Role.GRID_WORKER, Role.DISPATCHER, Role.SYSTEM})
 
 
@@ -235,10 +237,14 @@ def _check_data(state: CaseState, action: Action, data: Mapping[str, str], at: d
         except ValueError as exc:
             raise TransitionRefused("invalid_field", "延期日期格式应为 YYYY-MM-DD") from exc
         current = state.extended_due
-        if new_due <= at.date() or (current is not None and new_due <= current):
+        today = at.astimezone(BEIJING).date()  # deadlines are Beijing dates, not UTC ones
+        if new_due <= today or (current is not None and new_due <= current):
             raise TransitionRefused("invalid_field", "延期后的期限须晚于当前期限")
     elif action is Action.REOPEN and not (
-        state.rating is Rating.UNSATISFIED or state.follow_up_failed
+        # A rating judges the resolution it followed: after a reopen and a new
+        # resolution, the old "unsatisfied" stays on record but reopens nothing.
+        (state.status is Status.RATED and state.rating is Rating.UNSATISFIED)
+        or state.follow_up_failed
     ):
         raise TransitionRefused("illegal_transition", "仅“不满意”或回访未通过的案件可以重办")
     elif action is Action.MERGE and not data["into"].strip():
@@ -274,7 +280,9 @@ def apply(state: CaseState | None, event: Event) -> CaseState:
         case Action.ANSWER:
             return _closed(step, event, Route.DIRECT_ANSWER, Outcome.ANSWERED)
         case Action.DISPATCH:
-            return _assigned(step, data["unit"], Status.DISPATCHED, state.route or Route.DISPATCH)
+            # An escalated route sticks; a reopened direct answer now goes to a unit.
+            route = state.route if state.route in _ESCALATED else Route.DISPATCH
+            return _assigned(step, data["unit"], Status.DISPATCHED, route)
         case Action.ACCEPT:
             return replace(step, status=Status.IN_PROGRESS)
         case Action.RETURN:
@@ -292,7 +300,10 @@ def apply(state: CaseState | None, event: Event) -> CaseState:
                 supervised=True,
             )
         case Action.REPORT:
-            return replace(step, status=Status.AWAITING_DECISION, route=Route.SPECIAL_REPORT)
+            # No unit holds a case awaiting decision: it waits in the command centre's queue.
+            return replace(
+                step, status=Status.AWAITING_DECISION, route=Route.SPECIAL_REPORT, unit=None
+            )
         case Action.DECIDE:
             return _assigned(step, data["unit"], Status.DISPATCHED, Route.SPECIAL_REPORT)
         case Action.RESOLVE:
@@ -309,6 +320,7 @@ def apply(state: CaseState | None, event: Event) -> CaseState:
             return replace(
                 step,
                 status=Status.ASSESSED,
+                unit=None,  # back to the command centre to be dispatched again
                 outcome=None,
                 resolved_at=None,
                 follow_up_failed=False,
