@@ -1,0 +1,680 @@
+"""The API's written contract: an OpenAPI 3.1 document built from the code it describes.
+
+Request bodies come from ``requests.json_schema`` (declared once, validated there);
+response shapes mirror ``views``; the routes mirror ``functions/app.py``. Tests keep
+the three honest: every Chalice route is documented and nothing else is, real answers
+validate against the schemas below, and the committed ``docs/openapi.json`` equals
+this rendering. Regenerate it with::
+
+    python -m gridportal.openapi > docs/openapi.json
+
+Paths are the Chalice routes; the server URL ``/api`` is the API Gateway stage that
+the CDN serves on the site's own origin (``/api/complaints`` reaches ``/complaints``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from gridportal import requests
+from gridportal.domain.model import Action, Priority, Rating, Role, Route, Status
+from gridportal.requests import MAX_BODY_BYTES, Body
+
+API_VERSION = "1.0.0"
+SERVER_URL = "/api"
+
+# Error statuses a route can answer with, and what each means for the caller.
+ERROR_RESPONSES: dict[int, tuple[str, str]] = {
+    400: (
+        "BadRequest",
+        "The request is not valid: malformed JSON, an unknown field, a wrong type, a value "
+        "too long, a refused character, an unknown category/grid/unit. `field` names the "
+        "field when there is one.",
+    ),
+    401: ("Unauthenticated", "No valid staff session (missing, forged or expired token)."),
+    403: ("Forbidden", "The staff member's role or unit may not do this."),
+    404: (
+        "NotFound",
+        "No such case, or the secret does not match. Every failure looks the same.",
+    ),
+    409: (
+        "Conflict",
+        "The case's state does not allow this now (already voted, not resolved, illegal "
+        "transition), or the same request is still in flight: re-read and retry.",
+    ),
+    413: ("PayloadTooLarge", f"The body is larger than {MAX_BODY_BYTES} bytes."),
+    415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
+    422: (
+        "MismatchedRetry",
+        "The Idempotency-Key was already used for a request with a different body.",
+    ),
+    503: (
+        "Unavailable",
+        "The database kept refusing after every retry; nothing was written. Retry later "
+        "with the same Idempotency-Key.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route of ``functions/app.py`` as the contract describes it."""
+
+    method: str
+    path: str
+    operation_id: str
+    tag: str
+    summary: str
+    description: str
+    success: int
+    response: str  # schema name under components/schemas
+    errors: tuple[int, ...]
+    body: Body | None = None
+    staff: bool = False
+    idempotency_key: bool = False
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "post",
+        "/complaints",
+        "fileComplaint",
+        "residents",
+        "File a complaint (网上投诉)",
+        "Creates a case and answers with its tracking number and the two secrets "
+        "(lookup code, vote token). They are shown this once; only their hashes are "
+        "stored. A retry with the same Idempotency-Key and the same body returns the "
+        "same case and the same secrets.",
+        201,
+        "Receipt",
+        (400, 409, 413, 415, 422, 503),
+        body=requests.COMPLAINT,
+        idempotency_key=True,
+    ),
+    Operation(
+        "post",
+        "/cases/lookup",
+        "lookUpCase",
+        "residents",
+        "Look a case up (受理查询)",
+        "Tracking number and lookup code in the body, never in the URL. Every failure "
+        "(unknown number, wrong code, locked after 5 wrong codes in 24 hours) is the "
+        "same 404.",
+        200,
+        "ResidentCase",
+        (400, 404, 413, 415, 503),
+        body=requests.LOOKUP,
+    ),
+    Operation(
+        "post",
+        "/cases/{tracking}/vote",
+        "rateCase",
+        "residents",
+        "Rate a resolved case (满意度评价)",
+        "Once per case, with the vote token from the receipt, and only once the case is resolved.",
+        201,
+        "VoteResult",
+        (400, 404, 409, 413, 415, 503),
+        body=requests.VOTE,
+    ),
+    Operation(
+        "post",
+        "/staff/login",
+        "staffLogin",
+        "staff",
+        "Sign a staff member in",
+        "Answers a signed bearer token valid for 12 hours. Send it as "
+        "`Authorization: Bearer <token>` on every staff route.",
+        200,
+        "Session",
+        (400, 401, 413, 415, 503),
+        body=requests.LOGIN,
+    ),
+    Operation(
+        "get",
+        "/staff/queue",
+        "staffQueue",
+        "staff",
+        "The open cases on the caller's desk",
+        "A handler sees their department's open cases; dispatchers, supervisors and "
+        "auditors see the command centre's (cases no unit holds yet). Oldest first.",
+        200,
+        "Queue",
+        (401, 403, 503),
+        staff=True,
+    ),
+    Operation(
+        "get",
+        "/staff/cases/{tracking}",
+        "staffCase",
+        "staff",
+        "Read a case's private record",
+        "Contact data in clear only for dispatchers, supervisors and the handler of the "
+        "unit now responsible; masked for everyone else.",
+        200,
+        "StaffCase",
+        (401, 403, 404, 503),
+        staff=True,
+    ),
+    Operation(
+        "post",
+        "/staff/cases/{tracking}/actions",
+        "staffAction",
+        "staff",
+        "Move a case one step",
+        "The lifecycle rules decide who may do what from which status; a refused action "
+        "changes nothing.",
+        200,
+        "StaffCase",
+        (400, 401, 403, 404, 409, 413, 415, 503),
+        body=requests.STAFF_ACTION,
+        staff=True,
+    ),
+    Operation(
+        "post",
+        "/staff/patrol-reports",
+        "patrolReport",
+        "staff",
+        "A grid worker reports what they found on patrol (巡查上报)",
+        "Only grid workers, only for their own grid. Idempotent like complaints.",
+        201,
+        "StaffCase",
+        (400, 401, 403, 409, 413, 415, 422, 503),
+        body=requests.PATROL_REPORT,
+        staff=True,
+        idempotency_key=True,
+    ),
+)
+
+# ------------------------------------------------------------------ schemas
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_TIME = {"type": "string", "format": "date-time"}
+_TRACKING = {
+    "type": "string",
+    "pattern": r"^[0-9]{4}-[0-9]{4}-[0-9]{4}$",
+    "description": "tracking number (受理编号), shown grouped by four digits",
+}
+
+
+def _obj(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """A closed object: every documented key is always present, no other key ever is."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(properties),
+        "properties": properties,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _enum(values: Any, *, nullable: bool = False) -> dict[str, Any]:
+    codes: list[Any] = [str(v) for v in values]
+    if nullable:
+        return {"type": ["string", "null"], "enum": [*codes, None]}
+    return {"type": "string", "enum": codes}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _case_common() -> dict[str, Any]:
+    """The keys every case view shares (``views._common``)."""
+    return {
+        "tracking": _TRACKING,
+        "status": _enum(Status),
+        "status_label": {"type": "string"},
+        "category": {"type": "string"},
+        "category_name": {"type": "string"},
+        "grid": {"type": "string"},
+        "grid_name": {"type": "string"},
+        "priority": _enum(Priority),
+        "priority_label": {"type": "string"},
+        "route": _enum(Route, nullable=True),
+        "route_label": {"type": "string"},
+        "unit_name": {"type": "string", "description": "responsible department, or empty"},
+        "received_at": _TIME,
+        "resolved_at": _NULLABLE_TIME,
+        "deadlines": {"oneOf": [_ref("Deadlines"), {"type": "null"}]},
+        "deadline_note": {
+            "type": "string",
+            "description": "non-empty when the deadlines cannot be computed yet",
+        },
+        "answer": {"type": "string", "description": "the public answer or refusal reason"},
+        "rating": _enum(Rating, nullable=True),
+        "rating_label": {"type": "string"},
+        "timeline": {"type": "array", "items": _ref("TimelineStep")},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    common = _case_common()
+    contact = _obj(
+        {"name": {"type": "string"}, "phone": {"type": "string"}},
+        "the complainant's contact; masked (王**, 138****5678) unless the reader must call back",
+    )
+    schemas: dict[str, Any] = {
+        "Error": _obj(
+            {
+                "error": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {
+                            "type": "string",
+                            "pattern": "^[a-z_]+$",
+                            "description": "stable machine code (see docs/api.md)",
+                        },
+                        "message": {"type": "string", "description": "中文说明, for people"},
+                        "field": {"type": "string", "description": "the field at fault"},
+                    },
+                }
+            }
+        ),
+        "Deadlines": _obj(
+            {
+                "contact_due": _TIME,
+                "contact_met": {"type": ["boolean", "null"]},
+                "original_due": _TIME,
+                "due": _TIME,
+                "extended": {"type": "boolean"},
+                "met": {"type": ["boolean", "null"]},
+                "overdue_working_days": {"type": "integer", "minimum": 0},
+            },
+            "time limits (事项督办); `met` is null while pending and not yet due",
+        ),
+        "TimelineStep": _obj(
+            {
+                "at": _TIME,
+                "action": _enum(Action),
+                "label": {"type": "string"},
+                "role": _enum(Role),
+                "role_label": {"type": "string"},
+                "unit": {"type": ["string", "null"]},
+                "unit_name": {"type": "string"},
+                "note": {"type": "string"},
+            },
+            "one public step of the handling record: role and unit, never a person",
+        ),
+        "Receipt": _obj(
+            {
+                **common,
+                "lookup_code": {
+                    "type": "string",
+                    "pattern": "^[0-9]{8}$",
+                    "description": "查询码: shown once, needed to look the case up",
+                },
+                "vote_token": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_-]+$",
+                    "description": "评价凭证: shown once, needed to rate the case",
+                },
+                "public_id": {
+                    "type": "string",
+                    "pattern": "^[a-z0-9]{12}$",
+                    "description": "the case's id on the public site",
+                },
+            },
+            "the answer to a new complaint: the only time the two secrets are shown",
+        ),
+        "ResidentCase": _obj(
+            {
+                **common,
+                "location": {"type": "string"},
+                "description": {"type": "string"},
+                "contact": contact,
+                "can_vote": {"type": "boolean"},
+            },
+            "the complainant's own view of their case",
+        ),
+        "VoteResult": _obj({"rating": _enum(Rating), "rating_label": {"type": "string"}}),
+        "Session": _obj(
+            {"token": {"type": "string", "description": "bearer token, valid 12 hours"}}
+        ),
+        "QueueItem": _obj(
+            {
+                "tracking": _TRACKING,
+                "status": _enum(Status),
+                "status_label": {"type": "string"},
+                "category_name": {"type": "string"},
+                "grid_name": {"type": "string"},
+                "priority_label": {"type": "string"},
+                "received_at": _TIME,
+                "deadlines": {"oneOf": [_ref("Deadlines"), {"type": "null"}]},
+            }
+        ),
+        "Queue": _obj({"cases": {"type": "array", "items": _ref("QueueItem")}}),
+        "StaffCase": _obj(
+            {
+                **common,
+                "public_id": {"type": "string", "pattern": "^[a-z0-9]{12}$"},
+                "channel": {"type": "string", "enum": ["portal", "hotline", "wechat", "patrol"]},
+                "location": {"type": "string"},
+                "description": {"type": "string"},
+                "unit": {"type": ["string", "null"]},
+                "contact": contact,
+                "reopen_count": {"type": "integer", "minimum": 0},
+                "return_count": {"type": "integer", "minimum": 0},
+                "extensions": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "at": _TIME,
+                            "new_due": {"type": "string", "format": "date"},
+                            "reason": {"type": "string"},
+                        }
+                    ),
+                },
+                "events": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "seq": {"type": "integer", "minimum": 1},
+                            "at": _TIME,
+                            "action": _enum(Action),
+                            "label": {"type": "string"},
+                            "actor": {"type": "string"},
+                            "role": _enum(Role),
+                            "unit": {"type": ["string", "null"]},
+                            "public_note": {"type": "string"},
+                            "private_note": {"type": "string"},
+                            "data": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                        }
+                    ),
+                },
+            },
+            "a case's private record, for staff who may see it",
+        ),
+    }
+    for body in requests.BODIES:
+        schemas[f"{body.name}Request"] = requests.json_schema(body)
+    return schemas
+
+
+# ----------------------------------------------------------------- examples
+_DEADLINES_EXAMPLE = {
+    "contact_due": "2026-11-17T23:59:59+08:00",
+    "contact_met": None,
+    "original_due": "2026-11-23T23:59:59+08:00",
+    "due": "2026-11-23T23:59:59+08:00",
+    "extended": False,
+    "met": None,
+    "overdue_working_days": 0,
+}
+_COMMON_EXAMPLE: dict[str, Any] = {
+    "tracking": "2611-4827-3391",
+    "status": "received",
+    "status_label": "已受理",
+    "category": "env-litter",
+    "category_name": "垃圾堆放、乱扔垃圾",
+    "grid": "QB-LCJX-01",
+    "grid_name": "柳翠井巷社区第1网格",
+    "priority": "general",
+    "priority_label": "一般",
+    "route": None,
+    "route_label": "",
+    "unit_name": "",
+    "received_at": "2026-11-16T09:30:00+08:00",
+    "resolved_at": None,
+    "deadlines": _DEADLINES_EXAMPLE,
+    "deadline_note": "",
+    "answer": "",
+    "rating": None,
+    "rating_label": "",
+    "timeline": [
+        {
+            "at": "2026-11-16T09:30:00+08:00",
+            "action": "receive",
+            "label": "受理",
+            "role": "resident",
+            "role_label": "群众",
+            "unit": None,
+            "unit_name": "",
+            "note": "",
+        }
+    ],
+}
+REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    "Complaint": {
+        "category": "env-litter",
+        "grid": "QB-LCJX-01",
+        "location": "柳翠井巷北口垃圾桶旁",
+        "description": "垃圾桶满了三天没人清运,气味很大。",
+        "name": "王小明",
+        "phone": "13812345678",
+    },
+    "Lookup": {"tracking": "2611-4827-3391", "code": "40817266"},
+    "Vote": {"token": "Xq3v9kTzN0bq1mW2c8f4Ag", "rating": "satisfied", "comment": "处理及时。"},
+    "Login": {"username": "dispatch-01", "password": "correct horse battery staple"},
+    "StaffAction": {
+        "action": "dispatch",
+        "public_note": "转城市管理部办理。",
+        "data": {"unit": "dept-urban"},
+    },
+    "PatrolReport": {
+        "category": "safe-fire",
+        "grid": "QB-LCJX-01",
+        "location": "柳翠井巷7幢楼道",
+        "description": "楼道堆放电动车电池和纸箱,堵塞消防通道。",
+    },
+}
+RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "Receipt": {
+        **_COMMON_EXAMPLE,
+        "lookup_code": "40817266",
+        "vote_token": "Xq3v9kTzN0bq1mW2c8f4Ag",
+        "public_id": "mxlcdlztrjhn",
+    },
+    "ResidentCase": {
+        **_COMMON_EXAMPLE,
+        "location": "柳翠井巷北口垃圾桶旁",
+        "description": "垃圾桶满了三天没人清运,气味很大。",
+        "contact": {"name": "王**", "phone": "138****5678"},
+        "can_vote": False,
+    },
+    "VoteResult": {"rating": "satisfied", "rating_label": "满意"},
+    "Session": {
+        "token": "WyJkaXNwYXRjaC0wMSIsIDE3OTUxNDMyMDBd."
+        "37565b42743f0866bfdfbf6449666924108f3ac79231b201f8f4e4588c863ab7"
+    },
+    "Queue": {
+        "cases": [
+            {
+                "tracking": "2611-4827-3391",
+                "status": "received",
+                "status_label": "已受理",
+                "category_name": "垃圾堆放、乱扔垃圾",
+                "grid_name": "柳翠井巷社区第1网格",
+                "priority_label": "一般",
+                "received_at": "2026-11-16T09:30:00+08:00",
+                "deadlines": _DEADLINES_EXAMPLE,
+            }
+        ]
+    },
+    "StaffCase": {
+        **_COMMON_EXAMPLE,
+        "public_id": "mxlcdlztrjhn",
+        "channel": "portal",
+        "location": "柳翠井巷北口垃圾桶旁",
+        "description": "垃圾桶满了三天没人清运,气味很大。",
+        "unit": None,
+        "contact": {"name": "王小明", "phone": "13812345678"},
+        "reopen_count": 0,
+        "return_count": 0,
+        "extensions": [],
+        "events": [
+            {
+                "seq": 1,
+                "at": "2026-11-16T09:30:00+08:00",
+                "action": "receive",
+                "label": "受理",
+                "actor": "resident",
+                "role": "resident",
+                "unit": None,
+                "public_note": "",
+                "private_note": "",
+                "data": {"category": "env-litter", "grid": "QB-LCJX-01", "priority": "general"},
+            }
+        ],
+    },
+}
+ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"error": {"code": "too_long", "message": "不能超过2000字。", "field": "description"}},
+    401: {"error": {"code": "unauthenticated", "message": "请先登录。"}},
+    403: {"error": {"code": "forbidden", "message": "无权查看该案件。"}},
+    404: {
+        "error": {
+            "code": "not_found",
+            "message": "受理编号或查询码不正确,或该案件暂时无法查询。",
+        }
+    },
+    409: {"error": {"code": "already_voted", "message": "该案件已经评价过,每件只能评价一次。"}},
+    413: {"error": {"code": "too_large", "message": "请求内容过大(上限 16 KB)。"}},
+    415: {"error": {"code": "unsupported_media_type", "message": "请以 JSON 格式提交。"}},
+    422: {
+        "error": {
+            "code": "idempotency_mismatch",
+            "message": "同一请求编号已用于内容不同的投诉,请刷新页面后重新提交。",
+        }
+    },
+    503: {"error": {"code": "unavailable", "message": "系统繁忙,请稍后重试。"}},
+}
+
+
+# ---------------------------------------------------------------- document
+def _json_content(schema: dict[str, Any], example: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": schema, "example": example}}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    no_store = {"Cache-Control": {"$ref": "#/components/headers/CacheControl"}}
+    responses: dict[str, Any] = {
+        str(op.success): {
+            "description": "OK" if op.success == 200 else "Created",
+            "headers": no_store,
+            "content": _json_content(_ref(op.response), RESPONSE_EXAMPLES[op.response]),
+        }
+    }
+    for status in op.errors:
+        responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
+    document: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "tags": [op.tag],
+        "summary": op.summary,
+        "description": op.description,
+        "responses": responses,
+        "security": [{"staffBearer": []}] if op.staff else [],
+    }
+    parameters = []
+    if "{tracking}" in op.path:
+        parameters.append({"$ref": "#/components/parameters/Tracking"})
+    if op.idempotency_key:
+        parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    if parameters:
+        document["parameters"] = parameters
+    if op.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "description": f"JSON, at most {MAX_BODY_BYTES} bytes; unknown fields are refused.",
+            "content": _json_content(
+                _ref(f"{op.body.name}Request"), REQUEST_EXAMPLES[op.body.name]
+            ),
+        }
+    return document
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    error_responses = {
+        name: {
+            "description": description,
+            "headers": {"Cache-Control": {"$ref": "#/components/headers/CacheControl"}},
+            "content": _json_content(_ref("Error"), ERROR_EXAMPLES[status]),
+        }
+        for status, (name, description) in ERROR_RESPONSES.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "网格化管理公开平台 API (grid governance transparency portal)",
+            "version": API_VERSION,
+            "summary": "File complaints, look cases up, rate them; staff move cases.",
+            "description": (
+                "Residents file a complaint, look its handling up and rate the result; staff "
+                "sign in and move cases through the closed loop. Every answer is JSON and "
+                "carries `Cache-Control: no-store`. Every error is "
+                '`{"error": {"code", "message", "field"?}}` with a 4xx status (503 when the '
+                "database is unavailable). Semantics, examples and the table of error codes: "
+                "docs/api.md."
+            ),
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": SERVER_URL, "description": "the site's own origin"}],
+        "tags": [
+            {"name": "residents", "description": "公众:投诉、查询、评价"},
+            {"name": "staff", "description": "工作人员:登录、待办、办理"},
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "responses": error_responses,
+            "headers": {
+                "CacheControl": {
+                    "description": "API answers are never stored by browsers or the CDN.",
+                    "required": True,
+                    "schema": {"type": "string", "const": "no-store"},
+                }
+            },
+            "parameters": {
+                "Tracking": {
+                    "name": "tracking",
+                    "in": "path",
+                    "required": True,
+                    "description": "tracking number; separators are ignored (2611-4827-3391)",
+                    "schema": {"type": "string"},
+                },
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": (
+                        "A UUID the form makes once per submission and sends again on every "
+                        "retry. Same key and same body: the same case and secrets. Same key, "
+                        "different body: 422. The first request still being written: 409."
+                    ),
+                    "schema": {"type": "string", "minLength": 1},
+                },
+            },
+            "securitySchemes": {
+                "staffBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the token from POST /staff/login, valid 12 hours",
+                }
+            },
+        },
+    }
+
+
+def render() -> str:
+    """The committed text of docs/openapi.json."""
+    return json.dumps(openapi_document(), ensure_ascii=False, indent=2) + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main()
