@@ -12,7 +12,7 @@ from typing import Any
 
 from chalice.app import Chalice, Cron, Response
 
-from chalicelib.http import SECURITY_HEADERS, json_view, parse, staff
+from chalicelib.http import finish, json_view, parse, staff
 from gridportal import requests, views
 from gridportal.domain.model import Action, Channel, Complaint, Contact, Rating, label
 from gridportal.runtime import runtime
@@ -22,10 +22,7 @@ app = Chalice(app_name="gridportal")
 
 @app.middleware("http")
 def security_headers(event: Any, get_response: Any) -> Response:
-    response = get_response(event)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+    return finish(get_response(event))
 
 
 # ------------------------------------------------------------------ residents
@@ -44,7 +41,7 @@ def file_complaint() -> Response:
             channel=Channel.PORTAL,
             contact=Contact(body["name"], body["phone"]),
         ),
-        idempotency_key=request.headers.get("idempotency-key") or None,
+        idempotency_key=requests.idempotency_key(request.headers.get("idempotency-key")),
     )
     return Response(views.receipt(receipt, rt.portal.district), status_code=201)
 
@@ -123,7 +120,7 @@ def patrol_report() -> Response:
             channel=Channel.PATROL,
         ),
         actor=actor,
-        idempotency_key=request.headers.get("idempotency-key") or None,
+        idempotency_key=requests.idempotency_key(request.headers.get("idempotency-key")),
     )
     return Response(views.staff_case(receipt.view, rt.portal.district, actor), status_code=201)
 

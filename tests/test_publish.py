@@ -35,7 +35,7 @@ def test_whole_loop_publishes_an_anonymised_record(api: Any, tmp_path: Path) -> 
         "name": "司马晓岚",
         "phone": "13912345678",
     }
-    receipt = post(api, "/complaints", complaint, {"Idempotency-Key": "loop"}).json_body
+    receipt = post(api, "/complaints", complaint, {"Idempotency-Key": "whole-loop-01"}).json_body
     tracking = receipt["tracking"].replace("-", "")
     dispatcher = login(api, "dispatch-01", Role.DISPATCHER)
     handler = login(api, "urban-01", Role.HANDLER, "dept-urban")

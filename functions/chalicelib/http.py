@@ -10,6 +10,7 @@ from typing import Any
 from chalice.app import Request, Response
 
 from gridportal.domain.model import Actor
+from gridportal.ports import StoreUnavailable
 from gridportal.requests import Body
 from gridportal.runtime import Runtime, runtime
 from gridportal.services import PortalError, Unauthenticated
@@ -31,6 +32,17 @@ def error(status: int, code: str, message: str, field: str | None = None) -> Res
     return Response(body={"error": body}, status_code=status)
 
 
+def finish(response: Response) -> Response:
+    """Every answer: JSON in our error shape (also Chalice's own 415), with security headers."""
+    body = response.body
+    if response.status_code == 415 and isinstance(body, dict) and "Code" in body:
+        response = error(415, "unsupported_media_type", "请以 application/json 提交。")
+    response.headers.setdefault("Content-Type", "application/json; charset=utf-8")
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def json_view(view: Callable[..., Any]) -> Callable[..., Response]:
     """Run a view; a PortalError becomes its 4xx JSON answer, anything else a logged 500."""
 
@@ -40,6 +52,11 @@ def json_view(view: Callable[..., Any]) -> Callable[..., Response]:
             result = view(*args, **kwargs)
         except PortalError as exc:
             return error(exc.status, exc.code, exc.message, exc.field)
+        except StoreUnavailable:
+            log.warning("store unavailable in %s", view.__name__)
+            answer = error(503, "unavailable", "系统繁忙,请稍后重试;本次提交未被保存。")
+            answer.headers["Retry-After"] = "5"
+            return answer
         except Exception:
             log.exception("unhandled error in %s", view.__name__)  # no request data logged
             return error(

@@ -97,6 +97,10 @@ class StoreError(Exception):
     """Base for store failures the use cases translate into answers."""
 
 
+class StoreUnavailable(StoreError):
+    """The store kept throttling or failing after every retry; nothing was written."""
+
+
 class Conflict(StoreError):
     """A condition failed: someone else changed the item first (retry from a fresh read)."""
 

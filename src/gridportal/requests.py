@@ -26,6 +26,19 @@ from gridportal.services import (
 )
 
 MAX_BODY_BYTES = 16 * 1024
+_CODE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+IDEMPOTENCY_KEY_CHARS = frozenset(_CODE)
+
+
+def idempotency_key(header: str | None) -> str | None:
+    """The request key, if any: 8–128 characters of letters, digits, '-' and '_'."""
+    if not header:
+        return None
+    if not 8 <= len(header) <= 128 or not set(header) <= IDEMPOTENCY_KEY_CHARS:
+        raise InvalidInput(
+            "invalid_idempotency_key", "Idempotency-Key 须为 8–128 位字母、数字、- 或 _。"
+        )
+    return header
 
 
 class PayloadTooLarge(PortalError):
@@ -54,7 +67,6 @@ class Body:
         return validate(self, raw)
 
 
-_CODE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
 _DIGITS = "0123456789- "
 
 COMPLAINT = Body(
@@ -105,13 +117,13 @@ _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn"}  # controls, format (bidi
 
 def clean_text(value: str, *, multiline: bool) -> str:
     """NFKC, then refuse control and format characters (bidi overrides, zero-width)."""
-    text = unicodedata.normalize("NFKC", value)
+    text = unicodedata.normalize("NFKC", value).replace("\r\n", "\n").replace("\r", "\n")
     for ch in text:
         if multiline and ch in "\n\t":
             continue
         if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
             raise InvalidInput("bad_character", "内容含有不允许的控制字符。")
-    return text.replace("\r\n", "\n").strip()
+    return text.strip()
 
 
 def validate(body: Body, raw: bytes | None) -> dict[str, Any]:
@@ -119,7 +131,7 @@ def validate(body: Body, raw: bytes | None) -> dict[str, Any]:
         raise PayloadTooLarge("too_large", f"请求内容过大(上限 {MAX_BODY_BYTES // 1024} KB)。")
     try:
         data = json.loads(raw or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput("malformed_json", "请求内容不是有效的 JSON。") from exc
     if not isinstance(data, dict):
         raise InvalidInput("malformed_json", "请求内容应为 JSON 对象。")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import COMPLAINT, act, login, post
 
+from api_helpers import COMPLAINT, act, login, post
 from gridportal.domain.model import Role
 
+
 def test_file_look_up_resolve_and_vote(api: Any) -> None:
-    filed = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "k-1"})
+    filed = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "key-00000001"})
     assert filed.status_code == 201, filed.json_body
     receipt = filed.json_body
     tracking = receipt["tracking"].replace("-", "")
@@ -52,8 +53,8 @@ def test_file_look_up_resolve_and_vote(api: Any) -> None:
 
 
 def test_retry_with_same_key_returns_same_case(api: Any) -> None:
-    first = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "retry-me"}).json_body
-    second = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "retry-me"})
+    first = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "retry-me-0001"}).json_body
+    second = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "retry-me-0001"})
     assert second.status_code == 201
     assert second.json_body["tracking"] == first["tracking"]
     assert second.json_body["lookup_code"] == first["lookup_code"]
@@ -61,7 +62,7 @@ def test_retry_with_same_key_returns_same_case(api: Any) -> None:
         api,
         "/complaints",
         {**COMPLAINT, "description": "另一件事"},
-        {"Idempotency-Key": "retry-me"},
+        {"Idempotency-Key": "retry-me-0001"},
     )
     assert changed.status_code == 422
 

@@ -41,7 +41,7 @@ from gridportal.ports import (
     IdempotencyRecord,
     InFlight,
     StaffMember,
-    StoreError,
+    StoreUnavailable,
     Vote,
     month_of,
     queue_of,
@@ -58,10 +58,6 @@ _THROTTLED = {
     "ServiceUnavailable",
 }
 MAX_ATTEMPTS = 6
-
-
-class StoreUnavailable(StoreError):
-    """DynamoDB kept throttling or failing after every retry; nothing was written."""
 
 
 def _case_key(tracking: str) -> dict[str, str]:
@@ -262,7 +258,8 @@ class DynamoStore:
             for item in self._query(
                 IndexName="changed",
                 KeyConditionExpression="ch_pk = :day AND ch_sk > :after",
-                ExpressionAttributeValues={":day": day.isoformat(), ":after": _ts(moment)},
+                # "~" sorts after "#<tracking>": a change exactly at ``moment`` is not "since".
+                ExpressionAttributeValues={":day": day.isoformat(), ":after": _ts(moment) + "~"},
                 ProjectionExpression="tracking, updated_at",
             ):
                 if _dt(item["updated_at"]) <= until:
