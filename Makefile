@@ -1,0 +1,104 @@
+# The grid transparency portal's commands. `make demo` and `make test` are all a new
+# machine needs (Debian with Python 3.11, make and root); see docs/operations.md.
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Rebuilt when pyproject.toml changes; lives inside .venv so `make clean` drops it too.
+VENV_STAMP := $(VENV)/.installed
+
+# pytest-xdist workers; `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+# `make package`: Chalice's bundle and template for the functions (docs/deployment.md).
+STAGE ?= prod
+REGION ?= cn-north-1
+PACKAGE_DIR ?= build/chalice
+
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+
+.PHONY: help venv system-deps lint fmt test demo demo-reset rebuild bench package clean
+
+help:
+	@echo "make demo         run the whole portal locally (http://127.0.0.1:8000/)"
+	@echo "make demo-reset   the same, forgetting the saved demo data first"
+	@echo "make rebuild      the nightly build now, against the running demo"
+	@echo "make test         lint, type-check and run every test, browser tests included"
+	@echo "make lint         ruff and mypy only"
+	@echo "make fmt          format and auto-fix with ruff"
+	@echo "make bench        measure the speed targets (benchmarks/run.py)"
+	@echo "make package      bundle the functions with chalice package into $(PACKAGE_DIR)/"
+	@echo "make system-deps  install Debian's chromium and CJK fonts (needs root)"
+	@echo "make clean        remove .venv, var/, output/, build/ and functions/vendor/"
+
+$(VENV_STAMP): pyproject.toml
+	@if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+	    scripts/system-deps.sh python3-venv; fi
+	@echo "==> creating $(VENV) and installing the portal with its dev tools"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off \
+	    -e '.[dev]'
+	@touch $@
+
+venv: $(VENV_STAMP)
+
+system-deps:
+	@scripts/system-deps.sh $(SYSTEM_PACKAGES)
+
+lint: $(VENV_STAMP)
+	@echo "==> ruff check"
+	@$(BIN)/ruff check .
+	@echo "==> ruff format --check"
+	@$(BIN)/ruff format --check .
+	@echo "==> mypy"
+	@$(BIN)/mypy
+
+fmt: $(VENV_STAMP)
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+# GRIDPORTAL_REQUIRE_BROWSER=1 turns a missing browser into a failure, never a skip.
+test: $(VENV_STAMP) system-deps lint
+	@echo "==> pytest"
+	@GRIDPORTAL_REQUIRE_BROWSER=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+demo: $(VENV_STAMP)
+	@$(BIN)/portal demo $(DEMO_ARGS)
+
+demo-reset: $(VENV_STAMP)
+	@$(BIN)/portal demo --reset $(DEMO_ARGS)
+
+# While a demo runs, `portal` finds its settings in var/demo/portal.env.
+rebuild: $(VENV_STAMP)
+	@$(BIN)/portal build
+
+bench: $(VENV_STAMP)
+	@if [ ! -f benchmarks/run.py ]; then \
+	    echo "benchmarks/run.py does not exist yet" >&2; exit 1; fi
+	@$(BIN)/python benchmarks/run.py
+
+# Chalice puts the contents of functions/vendor/ at the root of the Lambda bundle, next to
+# app.py and chalicelib/; requirements.txt is resolved to Lambda wheels by chalice itself.
+# Packaging talks to no AWS account: credentials are cleared, only the region is set.
+package: $(VENV_STAMP)
+	@echo "==> vendoring the core, content, theme and site settings into functions/vendor"
+	@rm -rf functions/vendor $(PACKAGE_DIR)
+	@mkdir -p functions/vendor $(dir $(PACKAGE_DIR))
+	@cp -R src/gridportal functions/vendor/gridportal
+	@for dir in content site themes; do cp -R $$dir functions/vendor/; done
+	@find functions/vendor -name __pycache__ -type d -prune -exec rm -rf {} +
+	@echo "==> chalice package --stage $(STAGE) (region $(REGION), no credentials)"
+	@cd functions && env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+	    -u AWS_PROFILE -u AWS_ENDPOINT_URL \
+	    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	    AWS_DEFAULT_REGION=$(REGION) \
+	    ../$(BIN)/chalice package --stage $(STAGE) $(abspath $(PACKAGE_DIR))
+	@echo "==> $(PACKAGE_DIR)/: sam.json and deployment.zip (next: docs/deployment.md)"
+
+clean:
+	rm -rf $(VENV) var output build functions/vendor

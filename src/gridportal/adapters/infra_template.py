@@ -1,0 +1,472 @@
+"""The CloudFormation template of the portal's storage and edge (存储与分发), rendered from code.
+
+One stack holds what outlives a deployment of the functions: the DynamoDB table (from
+``tables.table_definition()``, the one definition the local set-up and the tests use too),
+the private site bucket and the CloudFront distribution that serves the site at ``/*`` and
+the API (the stack ``chalice package`` makes, see docs/deployment.md) at ``/api/*`` on one
+origin. The local server (local_server.py) copies this edge's headers and index rules.
+
+``infra/template.json`` is this module's output, committed; regenerate it with::
+
+    python -m gridportal.adapters.infra_template > infra/template.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from gridportal.adapters.tables import table_definition
+
+# Headers on every response, site and API alike (the edge adds them; so does the local server).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+)
+# API answers are personal (a lookup shows one resident's case): no cache may keep them.
+API_HEADERS: tuple[tuple[str, str], ...] = (("Cache-Control", "no-store"),)
+
+API_PATH_PATTERN = "/api/*"
+# The site's HTML changes every night; five minutes at the edge keeps it fresh without
+# invalidations. Files with their own Cache-Control (set by the publisher) keep theirs.
+SITE_DEFAULT_TTL = 300
+SITE_MAX_TTL = 86400
+
+# AWS-managed CloudFront policies, referred to by their fixed ids.
+CACHING_DISABLED_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+# Behind Origin Access Control S3 has no index documents: this viewer-request function maps
+# /x/ to /x/index.html and sends /x (no extension) to /x/, as the local server does.
+INDEX_FUNCTION_CODE = """\
+function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.endsWith('/')) {
+    request.uri = uri + 'index.html';
+    return request;
+  }
+  var last = uri.substring(uri.lastIndexOf('/') + 1);
+  if (last.indexOf('.') !== -1) {
+    return request;
+  }
+  // One leading slash only: '//host' would be a redirect to another site.
+  var location = '/' + uri.replace(/^\\/+/, '') + '/' + querySuffix(request.querystring);
+  return {
+    statusCode: 301,
+    statusDescription: 'Moved Permanently',
+    headers: { location: { value: location } }
+  };
+}
+
+function querySuffix(querystring) {
+  var parts = [];
+  for (var name in querystring) {
+    var entry = querystring[name];
+    var values = entry.multiValue ? entry.multiValue : [entry];
+    for (var i = 0; i < values.length; i++) {
+      parts.push(values[i].value === '' ? name : name + '=' + values[i].value);
+    }
+  }
+  return parts.length ? '?' + parts.join('&') : '';
+}
+"""
+
+# Keys of table_definition() that CloudFormation spells exactly as DynamoDB's API does.
+_SAME_IN_CLOUDFORMATION = (
+    "BillingMode",
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def _sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def _if(condition: str, then: Any, otherwise: Any = None) -> dict[str, Any]:
+    return {"Fn::If": [condition, then, otherwise or _ref("AWS::NoValue")]}
+
+
+def table_resource(definition: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The table as a CloudFormation resource (``definition``: tables.table_definition())."""
+    definition = definition or table_definition()
+    unknown = set(definition) - {"TableName", *_SAME_IN_CLOUDFORMATION}
+    if unknown:
+        raise ValueError(f"map these table settings to CloudFormation first: {sorted(unknown)}")
+    properties: dict[str, Any] = {"TableName": _ref("TableName")}
+    properties.update({key: definition[key] for key in _SAME_IN_CLOUDFORMATION})
+    properties.update(
+        {
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "DeletionProtectionEnabled": True,
+        }
+    )
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": properties,
+    }
+
+
+def _site_bucket() -> dict[str, Any]:
+    return {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketName": _if("HasSiteBucketName", _ref("SiteBucketName")),
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {
+                        # Every nightly upload leaves the old page as a version: keep a month.
+                        "Id": "expire-old-versions",
+                        "Status": "Enabled",
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                    }
+                ]
+            },
+        },
+    }
+
+
+def _site_bucket_policy() -> dict[str, Any]:
+    from_this_distribution = {
+        "StringEquals": {
+            "AWS:SourceArn": _sub(
+                "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"
+            )
+        }
+    }
+    cloudfront = {"Service": "cloudfront.amazonaws.com"}
+    return {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": _ref("SiteBucket"),
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "CloudFrontReadsObjects",
+                        "Effect": "Allow",
+                        "Principal": cloudfront,
+                        "Action": "s3:GetObject",
+                        "Resource": _sub("${SiteBucket.Arn}/*"),
+                        "Condition": from_this_distribution,
+                    },
+                    {
+                        # Lets a missing page be a 404 rather than S3's 403.
+                        "Sid": "CloudFrontListsKeys",
+                        "Effect": "Allow",
+                        "Principal": cloudfront,
+                        "Action": "s3:ListBucket",
+                        "Resource": _sub("${SiteBucket.Arn}"),
+                        "Condition": from_this_distribution,
+                    },
+                    {
+                        "Sid": "TlsOnly",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [_sub("${SiteBucket.Arn}"), _sub("${SiteBucket.Arn}/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                ],
+            },
+        },
+    }
+
+
+def _headers_policy(name: str, comment: str, extra: tuple[tuple[str, str], ...]) -> dict:
+    values = dict(SECURITY_HEADERS)
+    config: dict[str, Any] = {
+        "Name": _sub("${AWS::StackName}-" + name),
+        "Comment": comment,
+        "SecurityHeadersConfig": {
+            "ContentSecurityPolicy": {
+                "ContentSecurityPolicy": values["Content-Security-Policy"],
+                "Override": True,
+            },
+            "ContentTypeOptions": {"Override": True},
+            "ReferrerPolicy": {"ReferrerPolicy": values["Referrer-Policy"], "Override": True},
+            "StrictTransportSecurity": {
+                "AccessControlMaxAgeSec": 63072000,
+                "IncludeSubdomains": False,
+                "Preload": False,
+                "Override": True,
+            },
+        },
+    }
+    if extra:
+        config["CustomHeadersConfig"] = {
+            "Items": [
+                {"Header": header, "Value": value, "Override": True} for header, value in extra
+            ]
+        }
+    return {
+        "Type": "AWS::CloudFront::ResponseHeadersPolicy",
+        "Properties": {"ResponseHeadersPolicyConfig": config},
+    }
+
+
+def _site_cache_policy() -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudFront::CachePolicy",
+        "Properties": {
+            "CachePolicyConfig": {
+                "Name": _sub("${AWS::StackName}-site"),
+                "Comment": "Static site: short default TTL, no cookies or query strings",
+                "MinTTL": 0,
+                "DefaultTTL": SITE_DEFAULT_TTL,
+                "MaxTTL": SITE_MAX_TTL,
+                "ParametersInCacheKeyAndForwardedToOrigin": {
+                    "EnableAcceptEncodingGzip": True,
+                    "EnableAcceptEncodingBrotli": True,
+                    "HeadersConfig": {"HeaderBehavior": "none"},
+                    "CookiesConfig": {"CookieBehavior": "none"},
+                    "QueryStringsConfig": {"QueryStringBehavior": "none"},
+                },
+            }
+        },
+    }
+
+
+def _distribution() -> dict[str, Any]:
+    site_origin = {
+        "Id": "site",
+        "DomainName": {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]},
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+        "OriginAccessControlId": {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]},
+    }
+    api_origin = {
+        "Id": "api",
+        "DomainName": _ref("ApiDomainName"),
+        "CustomOriginConfig": {
+            "OriginProtocolPolicy": "https-only",
+            "OriginSSLProtocols": ["TLSv1.2"],
+            "HTTPSPort": 443,
+            "OriginReadTimeout": 30,
+        },
+    }
+    api_behaviour = {
+        # API Gateway's stage is named "api" (Chalice's default), so /api/x reaches route /x.
+        "PathPattern": API_PATH_PATTERN,
+        "TargetOriginId": "api",
+        "ViewerProtocolPolicy": "https-only",
+        "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+        "CachedMethods": ["GET", "HEAD"],
+        "Compress": True,
+        "CachePolicyId": CACHING_DISABLED_POLICY,
+        # With caching disabled this forwards Authorization and Idempotency-Key too.
+        "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY,
+        "ResponseHeadersPolicyId": _ref("ApiHeadersPolicy"),
+    }
+    return {
+        "Type": "AWS::CloudFront::Distribution",
+        "Properties": {
+            "DistributionConfig": {
+                "Enabled": True,
+                "Comment": _sub("${AWS::StackName}: site and /api on one origin"),
+                "DefaultRootObject": "index.html",
+                "HttpVersion": "http2and3",
+                "IPV6Enabled": True,
+                "PriceClass": _ref("PriceClass"),
+                "Aliases": _if("HasSiteDomain", [_ref("SiteDomainName")]),
+                "ViewerCertificate": _if(
+                    "HasSiteDomain",
+                    {
+                        "AcmCertificateArn": _ref("CertificateArn"),
+                        "SslSupportMethod": "sni-only",
+                        "MinimumProtocolVersion": "TLSv1.2_2021",
+                    },
+                    {"CloudFrontDefaultCertificate": True},
+                ),
+                "Origins": [site_origin, _if("HasApi", api_origin)],
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "site",
+                    "ViewerProtocolPolicy": "redirect-to-https",
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "CachedMethods": ["GET", "HEAD"],
+                    "Compress": True,
+                    "CachePolicyId": _ref("SiteCachePolicy"),
+                    "ResponseHeadersPolicyId": _ref("SiteHeadersPolicy"),
+                    "FunctionAssociations": [
+                        {
+                            "EventType": "viewer-request",
+                            "FunctionARN": {
+                                "Fn::GetAtt": ["IndexFunction", "FunctionMetadata.FunctionARN"]
+                            },
+                        }
+                    ],
+                },
+                # No CustomErrorResponses: they would apply to /api/* too and replace the
+                # API's JSON errors (a lookup's 404) with a page.
+                "CacheBehaviors": _if("HasApi", [api_behaviour]),
+            }
+        },
+    }
+
+
+def render() -> dict[str, Any]:
+    """The whole template as a dict (CloudFormation JSON)."""
+    default_table = table_definition()["TableName"]
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": (
+            "Grid transparency portal: case table, private site bucket and the CloudFront "
+            "distribution serving the site and /api on one origin. Generated by "
+            "gridportal.adapters.infra_template; do not edit by hand."
+        ),
+        "Parameters": {
+            "TableName": {
+                "Type": "String",
+                "Default": default_table,
+                "AllowedPattern": "[a-zA-Z0-9_.-]{3,255}",
+                "Description": "Name of the DynamoDB table (GRIDPORTAL_TABLE of the functions)",
+            },
+            "ApiDomainName": {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": "[a-z0-9.-]*",
+                "Description": (
+                    "Domain of the API Gateway REST API from the chalice stack, such as "
+                    "abc123.execute-api.cn-north-1.amazonaws.com.cn; empty until it exists"
+                ),
+            },
+            "SiteBucketName": {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": "([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?",
+                "Description": (
+                    "Name of the site bucket (GRIDPORTAL_SITE_BUCKET of the functions); "
+                    "empty lets CloudFormation choose one"
+                ),
+            },
+            "SiteDomainName": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The portal's own domain name (optional)",
+            },
+            "CertificateArn": {
+                "Type": "String",
+                "Default": "",
+                "Description": "ACM certificate (us-east-1) for SiteDomainName (optional)",
+            },
+            "PriceClass": {
+                "Type": "String",
+                "Default": "PriceClass_All",
+                "AllowedValues": ["PriceClass_100", "PriceClass_200", "PriceClass_All"],
+                "Description": "CloudFront edge locations to use",
+            },
+        },
+        "Conditions": {
+            "HasApi": {"Fn::Not": [{"Fn::Equals": [_ref("ApiDomainName"), ""]}]},
+            "HasSiteBucketName": {"Fn::Not": [{"Fn::Equals": [_ref("SiteBucketName"), ""]}]},
+            "HasSiteDomain": {
+                "Fn::And": [
+                    {"Fn::Not": [{"Fn::Equals": [_ref("SiteDomainName"), ""]}]},
+                    {"Fn::Not": [{"Fn::Equals": [_ref("CertificateArn"), ""]}]},
+                ]
+            },
+        },
+        "Resources": {
+            "CaseTable": table_resource(),
+            "SiteBucket": _site_bucket(),
+            "SiteBucketPolicy": _site_bucket_policy(),
+            "SiteOriginAccessControl": {
+                "Type": "AWS::CloudFront::OriginAccessControl",
+                "Properties": {
+                    "OriginAccessControlConfig": {
+                        "Name": _sub("${AWS::StackName}-site"),
+                        "Description": "CloudFront signs its requests to the site bucket",
+                        "OriginAccessControlOriginType": "s3",
+                        "SigningBehavior": "always",
+                        "SigningProtocol": "sigv4",
+                    }
+                },
+            },
+            "IndexFunction": {
+                "Type": "AWS::CloudFront::Function",
+                "Properties": {
+                    "Name": _sub("${AWS::StackName}-index"),
+                    "AutoPublish": True,
+                    "FunctionCode": INDEX_FUNCTION_CODE,
+                    "FunctionConfig": {
+                        "Comment": "/x/ -> /x/index.html; /x -> /x/",
+                        "Runtime": "cloudfront-js-2.0",
+                    },
+                },
+            },
+            "SiteCachePolicy": _site_cache_policy(),
+            "SiteHeadersPolicy": _headers_policy("site-headers", "Security headers", ()),
+            "ApiHeadersPolicy": _headers_policy(
+                "api-headers", "Security headers; API answers are never stored", API_HEADERS
+            ),
+            "Distribution": _distribution(),
+        },
+        "Outputs": {
+            "TableName": _output(_ref("CaseTable"), "GRIDPORTAL_TABLE of the functions"),
+            "TableArn": _output({"Fn::GetAtt": ["CaseTable", "Arn"]}, "For the IAM policy"),
+            "SiteBucketName": _output(
+                _ref("SiteBucket"), "GRIDPORTAL_SITE_BUCKET of the nightly build"
+            ),
+            "SiteBucketArn": _output({"Fn::GetAtt": ["SiteBucket", "Arn"]}, "For the IAM policy"),
+            "DistributionId": _output(_ref("Distribution"), "For invalidations"),
+            "DistributionDomainName": _output(
+                {"Fn::GetAtt": ["Distribution", "DomainName"]},
+                "Where the portal answers (point the site's domain here)",
+            ),
+        },
+    }
+
+
+def _output(value: Any, description: str) -> dict[str, Any]:
+    return {"Value": value, "Description": description}
+
+
+def render_json() -> str:
+    """The template as committed in infra/template.json."""
+    return json.dumps(render(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(render_json())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The CloudFormation template: rendered from the table definition, committed, self-consistent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridportal.adapters import infra_template
+from gridportal.adapters.infra_template import (
+    ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY,
+    API_HEADERS,
+    CACHING_DISABLED_POLICY,
+    INDEX_FUNCTION_CODE,
+    SECURITY_HEADERS,
+    render,
+    render_json,
+    table_resource,
+)
+from gridportal.adapters.tables import table_definition
+from support.browser import chromium
+
+COMMITTED = Path(__file__).resolve().parents[2] / "infra" / "template.json"
+PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region"}
+PSEUDO_PARAMETERS |= {"AWS::StackName", "AWS::URLSuffix"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return render()
+
+
+def resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def distribution(template: dict[str, Any]) -> dict[str, Any]:
+    (only,) = resources(template, "AWS::CloudFront::Distribution")
+    config: dict[str, Any] = only["DistributionConfig"]
+    return config
+
+
+def test_the_committed_template_is_the_rendered_one() -> None:
+    assert COMMITTED.read_text(encoding="utf-8") == render_json(), (
+        "infra/template.json is out of date; regenerate it with "
+        "`python -m gridportal.adapters.infra_template > infra/template.json`"
+    )
+
+
+def test_the_table_is_the_one_definition(template: dict[str, Any]) -> None:
+    (table,) = resources(template, "AWS::DynamoDB::Table")
+    definition = table_definition()
+    for key in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"):
+        assert table[key] == definition[key]
+    assert table["TableName"] == {"Ref": "TableName"}
+    assert template["Parameters"]["TableName"]["Default"] == definition["TableName"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert template["Resources"]["CaseTable"]["DeletionPolicy"] == "Retain"
+
+
+def test_a_table_setting_without_a_mapping_is_an_error() -> None:
+    with pytest.raises(ValueError, match="StreamSpecification"):
+        table_resource({**table_definition(), "StreamSpecification": {}})
+
+
+def test_the_site_bucket_is_private_and_versioned(template: dict[str, Any]) -> None:
+    (bucket,) = resources(template, "AWS::S3::Bucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    (policy,) = resources(template, "AWS::S3::BucketPolicy")
+    allowed = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allowed and all(
+        s["Principal"] == {"Service": "cloudfront.amazonaws.com"} for s in allowed
+    )
+    for statement in allowed:  # this distribution only, through Origin Access Control
+        source = statement["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+        assert source.endswith(":distribution/${Distribution}")
+
+
+def test_the_site_is_served_through_origin_access_control(template: dict[str, Any]) -> None:
+    config = distribution(template)
+    site_origin = next(
+        o for o in config["Origins"] if isinstance(o, dict) and o.get("Id") == "site"
+    )
+    assert site_origin["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}
+    default = config["DefaultCacheBehavior"]
+    assert default["TargetOriginId"] == "site"
+    assert default["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert default["ResponseHeadersPolicyId"] == {"Ref": "SiteHeadersPolicy"}
+    assert "CustomErrorResponses" not in config  # they would rewrite the API's JSON errors
+
+
+def test_api_is_uncached_and_gets_every_viewer_header(template: dict[str, Any]) -> None:
+    config = distribution(template)
+    condition, (behaviour,), _ = config["CacheBehaviors"]["Fn::If"]
+    assert condition == "HasApi"
+    assert behaviour["PathPattern"] == "/api/*" and behaviour["TargetOriginId"] == "api"
+    assert behaviour["CachePolicyId"] == CACHING_DISABLED_POLICY
+    assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY
+    assert {"POST", "OPTIONS"} <= set(behaviour["AllowedMethods"])
+    assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "ApiHeadersPolicy"}
+    api_origin = config["Origins"][1]["Fn::If"][1]
+    assert api_origin["DomainName"] == {"Ref": "ApiDomainName"}
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+
+
+def test_the_edge_adds_the_same_headers_as_the_local_server(template: dict[str, Any]) -> None:
+    expected = dict(SECURITY_HEADERS)
+    for name in ("SiteHeadersPolicy", "ApiHeadersPolicy"):
+        config = template["Resources"][name]["Properties"]["ResponseHeadersPolicyConfig"]
+        security = config["SecurityHeadersConfig"]
+        csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+        assert csp == expected["Content-Security-Policy"]
+        assert security["ReferrerPolicy"]["ReferrerPolicy"] == expected["Referrer-Policy"]
+        assert security["ContentTypeOptions"] == {"Override": True}  # nosniff
+    assert set(expected) == {"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"}
+    custom = template["Resources"]["ApiHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    items = custom["CustomHeadersConfig"]["Items"]
+    assert [(item["Header"], item["Value"]) for item in items] == list(API_HEADERS)
+
+
+def walk(node: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_every_reference_names_something_defined(template: dict[str, Any]) -> None:
+    known = set(template["Parameters"]) | set(template["Resources"]) | PSEUDO_PARAMETERS
+    conditions = set(template["Conditions"])
+    for key, value in walk(template):
+        if key == "Ref":
+            assert value in known, value
+        elif key == "Fn::GetAtt":
+            assert value[0] in template["Resources"], value
+        elif key == "Fn::Sub":
+            for name in _sub_names(value):
+                assert name.split(".")[0] in known, name
+        elif key == "Fn::If":
+            assert value[0] in conditions, value
+
+
+def _sub_names(text: str) -> list[str]:
+    names, rest = [], text
+    while "${" in rest:
+        rest = rest.split("${", 1)[1]
+        name, rest = rest.split("}", 1)
+        names.append(name)
+    return names
+
+
+def test_the_module_prints_the_template(capsys: pytest.CaptureFixture[str]) -> None:
+    infra_template.main()
+    assert json.loads(capsys.readouterr().out) == render()
+
+
+@pytest.mark.browser
+def test_the_index_function_rewrites_like_the_local_server() -> None:
+    # CloudFront Functions are JavaScript: run the very code in Chromium's engine.
+    cases = [
+        ({"uri": "/", "querystring": {}}, {"uri": "/index.html"}),
+        ({"uri": "/cases/abc/", "querystring": {}}, {"uri": "/cases/abc/index.html"}),
+        ({"uri": "/theme.css", "querystring": {}}, {"uri": "/theme.css"}),
+        ({"uri": "/cases/abc", "querystring": {}}, {"location": "/cases/abc/"}),
+        (
+            {"uri": "/cases/abc", "querystring": {"from": {"value": "qr"}}},
+            {"location": "/cases/abc/?from=qr"},
+        ),
+        (
+            {
+                "uri": "/g",
+                "querystring": {
+                    "a": {"value": "1", "multiValue": [{"value": "1"}, {"value": "2"}]}
+                },
+            },
+            {"location": "/g/?a=1&a=2"},
+        ),
+        ({"uri": "//evil.example", "querystring": {}}, {"uri": "//evil.example"}),
+        ({"uri": "//evil", "querystring": {}}, {"location": "/evil/"}),
+    ]
+    with chromium() as browser:
+        page = browser.new_page()
+        for request, expected in cases:
+            result = page.evaluate(
+                "([code, request]) => {"
+                "  const handler = new Function(code + '; return handler;')();"
+                "  const out = handler({request: request});"
+                "  return out.statusCode === 301"
+                "    ? {location: out.headers.location.value} : {uri: out.uri};"
+                "}",
+                [INDEX_FUNCTION_CODE, request],
+            )
+            assert result == expected, request
