@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, Cron, Response
+from chalice.app import Chalice, Cron, Request, Response
 
 from chalicelib.http import finish, json_view, parse, staff
 from gridportal import requests, views
@@ -18,6 +18,12 @@ from gridportal.domain.model import Action, Channel, Complaint, Contact, Rating,
 from gridportal.runtime import runtime
 
 app = Chalice(app_name="gridportal")
+
+
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None, "routes run inside a request"
+    return request
 
 
 @app.middleware("http")
@@ -29,7 +35,7 @@ def security_headers(event: Any, get_response: Any) -> Response:
 @app.route("/complaints", methods=["POST"])
 @json_view
 def file_complaint() -> Response:
-    request = app.current_request
+    request = _request()
     body = parse(request, requests.COMPLAINT)
     rt = runtime()
     receipt = rt.portal.file_complaint(
@@ -49,7 +55,7 @@ def file_complaint() -> Response:
 @app.route("/cases/lookup", methods=["POST"])
 @json_view
 def lookup_case() -> dict[str, Any]:
-    body = parse(app.current_request, requests.LOOKUP)
+    body = parse(_request(), requests.LOOKUP)
     rt = runtime()
     return views.resident_case(rt.portal.lookup(body["tracking"], body["code"]), rt.portal.district)
 
@@ -57,9 +63,10 @@ def lookup_case() -> dict[str, Any]:
 @app.route("/cases/{tracking}/vote", methods=["POST"])
 @json_view
 def vote(tracking: str) -> Response:
-    body = parse(app.current_request, requests.VOTE)
+    body = parse(_request(), requests.VOTE)
     view = runtime().portal.vote(tracking, body["token"], Rating(body["rating"]), body["comment"])
     rating = view.state.rating
+    assert rating is not None
     return Response({"rating": str(rating), "rating_label": label(rating)}, status_code=201)
 
 
@@ -67,7 +74,7 @@ def vote(tracking: str) -> Response:
 @app.route("/staff/login", methods=["POST"])
 @json_view
 def staff_login() -> dict[str, Any]:
-    body = parse(app.current_request, requests.LOGIN)
+    body = parse(_request(), requests.LOGIN)
     return {"token": runtime().portal.login(body["username"], body["password"])}
 
 
@@ -75,7 +82,7 @@ def staff_login() -> dict[str, Any]:
 @json_view
 def staff_queue() -> dict[str, Any]:
     rt = runtime()
-    actor = staff(app.current_request, rt)
+    actor = staff(_request(), rt)
     return {"cases": [views.queue_item(v, rt.portal.district) for v in rt.portal.queue(actor)]}
 
 
@@ -83,7 +90,7 @@ def staff_queue() -> dict[str, Any]:
 @json_view
 def staff_case(tracking: str) -> dict[str, Any]:
     rt = runtime()
-    actor = staff(app.current_request, rt)
+    actor = staff(_request(), rt)
     return views.staff_case(rt.portal.staff_view(tracking, actor), rt.portal.district, actor)
 
 
@@ -91,8 +98,8 @@ def staff_case(tracking: str) -> dict[str, Any]:
 @json_view
 def staff_action(tracking: str) -> dict[str, Any]:
     rt = runtime()
-    actor = staff(app.current_request, rt)
-    body = parse(app.current_request, requests.STAFF_ACTION)
+    actor = staff(_request(), rt)
+    body = parse(_request(), requests.STAFF_ACTION)
     view = rt.portal.act(
         tracking,
         Action(body["action"]),
@@ -107,7 +114,7 @@ def staff_action(tracking: str) -> dict[str, Any]:
 @app.route("/staff/patrol-reports", methods=["POST"])
 @json_view
 def patrol_report() -> Response:
-    request = app.current_request
+    request = _request()
     rt = runtime()
     actor = staff(request, rt)
     body = parse(request, requests.PATROL_REPORT)

@@ -179,11 +179,9 @@ def copy_cases(source: Store, target: Store) -> int:
     generated on the in-memory store and then copied whole with ``put_history``.
     """
     count = 0
-    for tracking in source.all_trackings():
-        record = source.get_case(tracking)
-        if record is not None:
-            target.put_history(record, source.get_events(tracking), source.get_vote(tracking))
-            count += 1
+    for record, events in source.all_histories():
+        target.put_history(record, events, source.get_vote(record.tracking))
+        count += 1
     return count
 
 

@@ -9,9 +9,11 @@ site and the API. Ctrl-C stops everything and saves what was filed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
+import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,7 +35,15 @@ DEMO_PASSWORD = "demo-2026"  # printed in the banner; the demo is local and priv
 DEMO_MARKER = "demo-loaded"
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # `kill <pid>` stops the demo as cleanly as Ctrl-C, saving state
+
+
 def run_demo(root: Path, *, port: int, aws_port: int, reset: bool) -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server is chatty
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     root.mkdir(parents=True, exist_ok=True)
     state_file = root / "aws-state.json"
     if reset:

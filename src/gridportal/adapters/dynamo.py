@@ -162,7 +162,7 @@ class DynamoStore:
     ) -> list[dict[str, Any]]:
         condition = "seq = :expected" + (f" AND {extra_condition}" if extra_condition else "")
         case_put = self._put(_case_item(updated), condition)
-        values = {":expected": record.seq}
+        values: dict[str, Any] = {":expected": record.seq}
         if extra_condition:
             values |= {":resolved": str(Status.RESOLVED), ":vote_hash": record.vote_hash}
         case_put["Put"]["ExpressionAttributeValues"] = _serialise(values)
