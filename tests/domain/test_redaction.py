@@ -1,0 +1,700 @@
+"""Tests for the redactor: example tables, property tests, idempotence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridportal.domain.redaction import (
+    PLACEHOLDERS,
+    mask_name,
+    mask_phone,
+    normalise,
+    redact,
+)
+
+PROPERTY = settings(max_examples=200, deadline=None)
+
+# ---------------------------------------------------------------------------
+# Validators, written independently of the module under test
+# ---------------------------------------------------------------------------
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+
+
+def id_check_char(first17: str) -> str:
+    return ID_CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+
+
+def is_mobile(s: str) -> bool:
+    return re.fullmatch(r"1[3-9]\d{9}", s) is not None
+
+
+def _plausible_date(yyyymmdd: str) -> bool:
+    try:
+        date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
+def is_id18_shape(s: str) -> bool:
+    """Any 18-character ID with a plausible region and birth date, check digit ignored."""
+    return (
+        re.fullmatch(r"[1-6]\d{16}[\dX]", s) is not None
+        and s[6:8] in ("19", "20")
+        and _plausible_date(s[6:14])
+    )
+
+
+def is_valid_id18(s: str) -> bool:
+    return is_id18_shape(s) and id_check_char(s[:17]) == s[17]
+
+
+def is_id15(s: str) -> bool:
+    return re.fullmatch(r"[1-6]\d{14}", s) is not None and _plausible_date("19" + s[6:12])
+
+
+def is_luhn(s: str) -> bool:
+    if not s.isdigit() or not 13 <= len(s) <= 19:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(s)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+CHINESE_NUMERALS = "〇一二三四五六七八九"
+READ_CHINESE_NUMERALS = str.maketrans(CHINESE_NUMERALS, "0123456789")
+
+
+def digit_runs(published: str) -> list[str]:
+    """Digit runs of the output with every separator a number could hide behind removed."""
+    squashed = re.sub(r"[\s./\-－–—()（）+]", "", normalise(published))
+    return re.findall(r"[\dX]+", squashed.translate(READ_CHINESE_NUMERALS))
+
+
+def surviving(published: str, width: int, accept: Callable[[str], bool]) -> list[str]:
+    return [
+        run[i : i + width]
+        for run in digit_runs(published)
+        for i in range(len(run) - width + 1)
+        if accept(run[i : i + width])
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Strategies: valid numbers, obfuscation, Chinese surroundings
+# ---------------------------------------------------------------------------
+REGIONS = ("110101", "310104", "330102", "330106", "440305", "510107", "420111", "610113")
+INVISIBLES = (
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202c",
+    "\u202e",
+    "\u2066",
+    "\u2069",
+    "\u061c",
+)
+SEPARATORS = (" ", "-", ".", "/", " - ", "－", "\u3000", "  ", "\t", "–", "．")
+PUNCTUATION = "，。！？、；：“”‘’（）《》【】…·"
+
+cjk_text = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+        st.sampled_from(PUNCTUATION),
+    ),
+    max_size=20,
+)
+
+DIGITS = "0123456789"
+
+
+def digit_strings(size: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=DIGITS, min_size=size, max_size=size)
+
+
+mobiles = st.builds(
+    lambda second, rest: "1" + second + rest,
+    st.sampled_from("3456789"),
+    digit_strings(9),
+)
+
+
+@st.composite
+def id18_first17(draw: st.DrawFn) -> str:
+    region = draw(st.one_of(st.sampled_from(REGIONS), st.integers(100000, 699999).map(str)))
+    born = draw(st.dates(min_value=date(1920, 1, 1), max_value=date(2025, 12, 31)))
+    return region + born.strftime("%Y%m%d") + draw(digit_strings(3))
+
+
+valid_ids18 = id18_first17().map(lambda s: s + id_check_char(s))
+
+
+@st.composite
+def wrong_check_ids18(draw: st.DrawFn) -> str:
+    first17 = draw(id18_first17())
+    wrong = draw(st.sampled_from([c for c in "0123456789X" if c != id_check_char(first17)]))
+    return first17 + wrong
+
+
+@st.composite
+def ids15(draw: st.DrawFn) -> str:
+    region = draw(st.sampled_from(REGIONS))
+    born = draw(st.dates(min_value=date(1920, 1, 1), max_value=date(1999, 12, 31)))
+    return region + born.strftime("%y%m%d") + draw(digit_strings(3))
+
+
+@st.composite
+def luhn_cards(draw: st.DrawFn) -> str:
+    length = draw(st.integers(min_value=13, max_value=19))
+    prefix = draw(st.sampled_from(["62", "4", "5", "3", "9"]))
+    body = prefix + draw(digit_strings(length - 1 - len(prefix)))
+    for check in "0123456789":
+        if is_luhn(body + check):
+            return body + check
+    raise AssertionError("unreachable: one check digit always fits")
+
+
+DIGIT_STYLES = ("ascii", "ascii", "full-width", "chinese")
+
+
+@st.composite
+def obfuscated(
+    draw: st.DrawFn,
+    number: str,
+    groups: str = "random",
+    separators: tuple[str, ...] = SEPARATORS,
+    mixed_numerals: bool = True,
+) -> str:
+    """Write ``number`` the way people dodge filters: full-width digits, Chinese
+    numerals, invisible characters, spaces and dashes between groups."""
+    if groups == "fours":
+        cuts = list(range(4, len(number), 4)) if draw(st.booleans()) else []
+    else:
+        cuts = sorted(
+            draw(st.sets(st.integers(min_value=1, max_value=len(number) - 1), max_size=10))
+        )
+    pieces = [number[a:b] for a, b in zip([0, *cuts], [*cuts, len(number)], strict=True)]
+    # Either every digit gets its own style, or the whole number is Chinese or not.
+    whole_style = draw(st.sampled_from(("ascii-or-full-width", "chinese")))
+    out = []
+    for k, piece in enumerate(pieces):
+        if k:
+            out.append(draw(st.sampled_from(separators)))
+        for ch in piece:
+            if ch in DIGITS:
+                if mixed_numerals:
+                    style = draw(st.sampled_from(DIGIT_STYLES))
+                elif whole_style == "chinese":
+                    style = "chinese"
+                else:
+                    style = draw(st.sampled_from(DIGIT_STYLES[:3]))
+                if style == "full-width":
+                    ch = chr(0xFF10 + int(ch))
+                elif style == "chinese":
+                    ch = CHINESE_NUMERALS[int(ch)]
+            out.append(ch)
+            if draw(st.integers(min_value=0, max_value=4)) == 0:
+                out.append(draw(st.sampled_from(INVISIBLES)))
+    return "".join(out)
+
+
+def embed(before: str, number: str, after: str) -> str:
+    return f"{before}开始{number}结束{after}"
+
+
+def assert_surroundings_survive(published: str, before: str, after: str) -> None:
+    assert normalise(before) + "开始" in published
+    assert "结束" + normalise(after) in published
+
+
+# ---------------------------------------------------------------------------
+# normalise
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("１３８１２３４５６７８", "13812345678"),
+        ("138\u200b1234\u200d5678", "13812345678"),
+        ("\u202e8765\u202c\u2066", "8765"),
+        ("\ufeff开头", "开头"),
+        ("软\u00ad连字符", "软连字符"),
+        ("a  \t b", "a b"),
+        ("全角\u3000空格", "全角 空格"),
+        ("第一段\r\n第二段", "第一段\n第二段"),
+        ("第一段\n\n\n\n第二段", "第一段\n\n第二段"),
+        ("  行尾空格  \n  下一行 ", "行尾空格\n下一行"),
+        ("ＡＢＣ＠ｑｑ．ｃｏｍ", "ABC@qq.com"),
+        ("您好，请问：几点？（上午）！；", "您好，请问：几点？（上午）！；"),
+    ],
+)
+def test_normalise(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@PROPERTY
+@given(st.text())
+def test_normalise_is_idempotent(text: str) -> None:
+    assert normalise(normalise(text)) == normalise(text)
+
+
+# ---------------------------------------------------------------------------
+# redact: example tables per kind
+# ---------------------------------------------------------------------------
+MOBILE, LANDLINE, ID_NUMBER, BANK_CARD = (
+    PLACEHOLDERS[k] for k in ("mobile", "landline", "id_number", "bank_card")
+)
+LONG, EMAIL, WECHAT, QQ = (PLACEHOLDERS[k] for k in ("long_number", "email", "wechat", "qq"))
+PLATE, ADDRESS, NAME = (PLACEHOLDERS[k] for k in ("plate", "address", "name"))
+LOOKUP_CODE, TOKEN = PLACEHOLDERS["lookup_code"], PLACEHOLDERS["token"]
+
+MASKED = [
+    # mobile numbers
+    ("电话13812345678请回电", f"电话{MOBILE}请回电"),
+    ("手机 138 1234 5678", f"手机 {MOBILE}"),
+    ("138-1234-5678", MOBILE),
+    ("138.1234.5678", MOBILE),
+    ("1 3 8 1 2 3 4 5 6 7 8", MOBILE),
+    ("138 1234-5678", MOBILE),
+    ("+86 138 1234 5678", MOBILE),
+    ("+8613812345678", MOBILE),
+    ("0086-13812345678", MOBILE),
+    ("86 13812345678", MOBILE),
+    ("１３８１２３４５６７８", MOBILE),
+    ("１３８－１２３４－５６７８", MOBILE),
+    ("138\u200b1234\u200b5678", MOBILE),
+    ("\u202e13812345678\u202c", MOBILE),
+    ("1\u00ad38 12\u200d34 56\u206078", MOBILE),
+    ("138/1234/5678", MOBILE),
+    ("(138)1234-5678", MOBILE),
+    ("(13812345678)", f"({MOBILE})"),
+    ("一三八一二三四五六七八", MOBILE),  # Chinese numerals
+    ("幺三八 一二三四 五六七八", MOBILE),
+    ("١٣٨١٢٣٤٥٦٧٨", MOBILE),  # Arabic-Indic digits survive NFKC
+    ("2026-11-22 13812345678", f"2026-11-22 {MOBILE}"),
+    ("李四13812345678", f"李四{MOBILE}"),
+    ("13812345678X", f"{MOBILE}X"),
+    ("姓名：张三13800000000元", f"姓名：{NAME}{MOBILE}元"),
+    ("13812345678、13912345678", f"{MOBILE}、{MOBILE}"),
+    # landlines
+    ("0571-87654321", LANDLINE),
+    ("(0571)8765 4321", LANDLINE),
+    ("（0571）87654321", LANDLINE),
+    ("010 12345678", LANDLINE),
+    ("021-6543 2109", LANDLINE),
+    ("0571 8765432", LANDLINE),
+    ("+86 571 87654321", LANDLINE),
+    ("电话：8765 4321", f"电话：{LANDLINE}"),
+    ("座机87654321", f"座机{LANDLINE}"),
+    ("Tel: 8765-4321", f"Tel: {LANDLINE}"),
+    ("联系电话是6543210", f"联系电话是{LANDLINE}"),
+    # ID numbers
+    ("身份证330106199001011234", f"身份证{ID_NUMBER}"),
+    ("身份证号：11010119800101001X", f"身份证号：{ID_NUMBER}"),
+    ("11010119800101001x", ID_NUMBER),
+    ("330106199001011235", ID_NUMBER),  # wrong check digit, still masked
+    ("330106 19900101 1234", ID_NUMBER),
+    ("3301-0619-9001-0112-34", ID_NUMBER),
+    ("３３０１０６１９９００１０１１２３４", ID_NUMBER),
+    ("330106900101123", ID_NUMBER),  # 15 digits
+    ("12345678901234567X", ID_NUMBER),  # implausible but ends in X
+    # bank cards
+    ("卡号4111111111111111", f"卡号{BANK_CARD}"),
+    ("6222 0202 0000 0000 006", BANK_CARD),
+    ("4111-1111-1111-1111", BANK_CARD),
+    ("3782 822463 10005", BANK_CARD),
+    # other long numbers
+    ("编号12345678901234", f"编号{LONG}"),
+    ("1234 5678 9012 3456", LONG),  # card-shaped, Luhn fails
+    ("订单20261122123456789", f"订单{LONG}"),
+    ("坐标120.155123456", f"坐标{LONG}"),
+    ("受理编号2611-4827-3391", f"受理编号{LONG}"),  # a tracking number is private
+    # lookup codes and tokens pasted into free text
+    ("查询码：12345678", f"查询码：{LOOKUP_CODE}"),
+    ("vote?token=q3Zk-9fJx_Lm2Pq7Rt8Vw1", f"vote?token={TOKEN}"),
+    # email, WeChat, QQ
+    ("邮箱abc.def@qq.com谢谢", f"邮箱{EMAIL}谢谢"),
+    ("ｚｈａｎｇ＠１６３．ｃｏｍ", EMAIL),
+    ("13812345678@163.com", EMAIL),
+    ("微信号: wxid_abc123", f"微信号: {WECHAT}"),
+    ("加我微信zhang_san88", f"加我微信{WECHAT}"),
+    ("vx：Li-Si-2026", f"vx：{WECHAT}"),
+    ("微信：12345678", f"微信：{WECHAT}"),
+    ("微信 138 1234 5678", f"微信 {MOBILE}"),
+    ("QQ：123456789", f"QQ：{QQ}"),
+    ("qq号 12345", f"qq号 {QQ}"),
+    ("QQ 1234 5678 9", f"QQ {QQ}"),
+    # vehicle plates
+    ("车牌浙A12345违停", f"车牌{PLATE}违停"),
+    ("浙A·12345", PLATE),
+    ("浙A 1234学", PLATE),
+    ("浙AD12345", PLATE),
+    ("浙A12345F", PLATE),
+    ("粤B-8X123", PLATE),
+    ("京ａ１２３４５", PLATE),
+    ("浙 A12345", PLATE),
+    # addresses below community level
+    ("清河坊社区3幢2单元501室", f"清河坊社区{ADDRESS}"),
+    ("12号楼3单元402漏水", f"{ADDRESS}漏水"),
+    ("5栋1802", ADDRESS),
+    ("家住2-3-501", f"家住{ADDRESS}"),
+    ("XX小区3号楼", f"XX小区{ADDRESS}"),
+    ("XX小区3-501", f"XX小区{ADDRESS}"),
+    ("A座1203", ADDRESS),
+    ("三幢二单元", ADDRESS),
+    ("第3幢18层", ADDRESS),
+    ("501室", ADDRESS),
+    ("定安路28号", f"定安路{ADDRESS}"),
+    ("柳翠井巷12-1号", f"柳翠井巷{ADDRESS}"),
+    ("XX路123弄4号", f"XX路{ADDRESS}"),
+    ("XX路123弄", f"XX路{ADDRESS}"),
+    ("定安路28号3幢", f"定安路{ADDRESS}"),
+    ("XX大院12号", f"XX大院{ADDRESS}"),
+    ("3栋楼道堆物", f"{ADDRESS}楼道堆物"),
+    ("1幢-1单元-1001", ADDRESS),
+    # names
+    ("张先生反映", f"{NAME}反映"),
+    ("李女士", NAME),
+    ("王阿姨家", f"{NAME}家"),
+    ("刘大爷", NAME),
+    ("陈师傅", NAME),
+    ("赵老师", NAME),
+    ("王小明先生", NAME),
+    ("欧阳先生", NAME),
+    ("司马小姐", NAME),
+    ("王哥", NAME),
+    ("居民张先生称", f"居民{NAME}称"),
+    ("楼下的王阿姨", f"楼下的{NAME}"),
+    ("向王先生反映", f"向{NAME}反映"),
+    ("求助于李女士", f"求助于{NAME}"),
+    ("我叫王小明，住在这里", f"我叫{NAME}，住在这里"),
+    ("姓名：李四", f"姓名：{NAME}"),
+    ("姓名：李四电话：", f"姓名：{NAME}电话："),
+    ("联系人张三", f"联系人{NAME}"),
+    ("联系人：阿不都", f"联系人：{NAME}"),
+    ("投诉人张某某", f"投诉人{NAME}"),
+    ("联系人王先生", f"联系人{NAME}"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), MASKED)
+def test_redact_masks(raw: str, expected: str) -> None:
+    assert redact(raw) == expected
+
+
+KEPT = [
+    # dates, times, amounts, counts
+    "2026-11-22",
+    "2026年11月22日",
+    "2026/11/22",
+    "2026.11.22",
+    "11月22号",
+    "2026.11.22-2026.11.30",
+    "2026-11-22 2026-11-30",
+    "2026.11-2026.12",
+    "14:30",
+    "下午2:30到17:45",
+    "罚款500元",
+    "赔偿12345678901元",
+    "本月受理案件1234件",
+    "涉及300户900人",
+    "3.5万元",
+    "满意率98.5%",
+    # grids, grid-level places and public numbers
+    "第3网格",
+    "3号网格",
+    "1-12-103网格",
+    "网格编号330102001001001",
+    "网格编号：330102001001",
+    "定安路口",
+    "清河坊社区东门",
+    "清波街道2号网格",
+    "行政服务中心2楼3号窗口",
+    "地铁1号线2号出口",
+    "3楼大厅",
+    "18层",
+    "B1层停车场",
+    "3室1厅",
+    "有3栋楼存在问题",
+    "共有5幢楼",
+    "法院3号法庭",
+    "2026/11/22-2026/11/30",
+    "拨打12345热线",
+    "110报警",
+    "400-123-4567",
+    "电话回访 2026-11-22",
+    "编号1234567890",
+    "验证码 6543",
+    "art_1229063382_59074613.html",
+    "统一社会信用代码91330100MA2B3C4D5E",
+    # words that only look like names or plates
+    "王府井",
+    "张贴告示",
+    "小王说",
+    "老李",
+    "语文老师",
+    "保安师傅",
+    "房东阿姨",
+    "对方女士",
+    "这位先生",
+    "各位老师",
+    "联系人电话",
+    "联系人：电话",
+    "投诉人于今日",
+    "我是高层住户",
+    "新ABCDE",
+]
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_redact_keeps(text: str) -> None:
+    assert redact(text) == normalise(text)
+
+
+def test_redact_full_case_description() -> None:
+    raw = (
+        "2026年11月22日14:30，清河坊社区3幢2单元501室的王阿姨（电话１３８ １２３４ ５６７８）"
+        "反映楼道堆物，第3网格网格员已到场。车牌浙A·12345长期占用消防通道，罚款500元。"
+    )
+    assert redact(raw) == (
+        f"2026年11月22日14:30，清河坊社区{ADDRESS}的{NAME}（电话{MOBILE}）"
+        f"反映楼道堆物，第3网格网格员已到场。车牌{PLATE}长期占用消防通道，罚款500元。"
+    )
+
+
+def test_redact_leaves_input_unchanged() -> None:
+    raw = "张先生 13812345678"
+    redact(raw)
+    assert raw == "张先生 13812345678"
+
+
+def test_placeholders_are_distinct_and_bracketed() -> None:
+    values = list(PLACEHOLDERS.values())
+    assert len(set(values)) == len(values)
+    assert all(v.startswith("[") and v.endswith("]") for v in values)
+
+
+# ---------------------------------------------------------------------------
+# Property tests: generated valid numbers, obfuscated and embedded
+# ---------------------------------------------------------------------------
+@PROPERTY
+@given(
+    before=cjk_text,
+    after=cjk_text,
+    number=mobiles.flatmap(obfuscated),
+    prefix=st.sampled_from(["", "+86", "+86 ", "0086", "0086-", "86 ", "＋８６"]),
+)
+def test_mobiles_never_survive(before: str, after: str, number: str, prefix: str) -> None:
+    published = redact(embed(before, prefix + number, after))
+    assert surviving(published, 11, is_mobile) == []
+    assert_surroundings_survive(published, before, after)
+
+
+@PROPERTY
+@given(before=cjk_text, after=cjk_text, number=valid_ids18.flatmap(obfuscated))
+def test_valid_ids_never_survive(before: str, after: str, number: str) -> None:
+    published = redact(embed(before, number, after))
+    assert surviving(published, 18, is_valid_id18) == []
+    assert_surroundings_survive(published, before, after)
+
+
+@PROPERTY
+@given(before=cjk_text, after=cjk_text, number=wrong_check_ids18().flatmap(obfuscated))
+def test_ids_with_wrong_check_digit_never_survive(before: str, after: str, number: str) -> None:
+    published = redact(embed(before, number, after))
+    assert surviving(published, 18, is_id18_shape) == []
+    assert_surroundings_survive(published, before, after)
+
+
+@PROPERTY
+@given(before=cjk_text, after=cjk_text, number=ids15().flatmap(obfuscated))
+def test_15_digit_ids_never_survive(before: str, after: str, number: str) -> None:
+    published = redact(embed(before, number, after))
+    assert surviving(published, 15, is_id15) == []
+    assert_surroundings_survive(published, before, after)
+
+
+@PROPERTY
+@given(
+    before=cjk_text,
+    after=cjk_text,
+    number=luhn_cards().flatmap(lambda card: obfuscated(card, groups="fours")),
+)
+def test_bank_cards_never_survive(before: str, after: str, number: str) -> None:
+    published = redact(embed(before, number, after))
+    for width in range(13, 20):
+        assert surviving(published, width, is_luhn) == []
+    assert_surroundings_survive(published, before, after)
+
+
+# Dates stay visible even inside a digit run ("2026-11-22 13812345678"), so a
+# random split with dashes can make "2026-1" out of an unknown number and keep
+# it; and an unknown number is judged one script at a time ("李四1234…": the 四
+# is not part of it). Known kinds are matched before either split (properties
+# above); here only separators that cannot form a date, and one script per
+# number, are used.
+@PROPERTY
+@given(
+    before=cjk_text,
+    after=cjk_text,
+    number=st.from_regex(r"[1-9][0-9]{10,24}", fullmatch=True).flatmap(
+        lambda n: obfuscated(n, separators=(" ", "\u3000", "  ", "\t"), mixed_numerals=False)
+    ),
+)
+def test_long_numbers_never_survive(before: str, after: str, number: str) -> None:
+    published = redact(embed(before, number, after))
+    assert all(len(run) < 11 for run in digit_runs(published))
+    assert_surroundings_survive(published, before, after)
+
+
+@PROPERTY
+@given(
+    before=cjk_text,
+    after=cjk_text,
+    when=st.dates(min_value=date(2004, 1, 1), max_value=date(2030, 12, 31)),
+    style=st.sampled_from(["%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d", "%Y年%m月%d日", "%m月%d号"]),
+    amount=st.integers(min_value=0, max_value=10**9),
+    unit=st.sampled_from(["元", "万元", "件", "户", "人", "次"]),
+    grid=st.integers(min_value=1, max_value=1558),
+)
+def test_dates_amounts_and_grids_survive(
+    before: str, after: str, when: date, style: str, amount: int, unit: str, grid: int
+) -> None:
+    plain = f"{when.strftime(style)}，{amount}{unit}，第{grid}网格，{grid}号网格"
+    published = redact(embed(before, plain, after))
+    assert f"开始{plain}结束" in published
+
+
+SNIPPETS = [
+    "张先生",
+    "我叫王小明",
+    "姓名：李四",
+    "联系人",
+    "电话",
+    "QQ",
+    "微信",
+    "3幢2单元501室",
+    "小区",
+    "定安路",
+    "浙A12345",
+    "2026-11-22",
+    "500元",
+    "第3网格",
+    "@qq.com",
+    "[手机号]",
+    "（0571）",
+    "+86",
+    " ",
+    "\n",
+    "-",
+]
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(SNIPPETS),
+            cjk_text,
+            mobiles.flatmap(obfuscated),
+            valid_ids18.flatmap(obfuscated),
+            st.text(alphabet="0123456789 -.Xx号楼幢单元室先生女士王李", max_size=20),
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_redact_is_idempotent_on_mixed_text(text: str) -> None:
+    once = redact(text)
+    assert redact(once) == once
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Cases hypothesis found: a later rule cut a digit run the digit rules had judged.
+        "第3网格13000000000 130000000000",
+        "3幢2单元501室2026-11-222026-11-22",
+        "浙A12345一 3 0 1900-1 000",
+        "1234567 2026-3幢",
+        "第3网格31010420000101419X13000000000",
+        "姓名：李四3幢2单元501室",
+        "姓名：李四13000000000元",
+        "1300000000〇X幢",
+    ],
+)
+def test_redact_is_idempotent_on_known_traps(text: str) -> None:
+    once = redact(text)
+    assert redact(once) == once
+
+
+@PROPERTY
+@given(st.text())
+def test_redact_is_idempotent_on_any_text(text: str) -> None:
+    once = redact(text)
+    assert redact(once) == once
+
+
+# ---------------------------------------------------------------------------
+# Partial masks for the complainant's own view
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("phone", "expected"),
+    [
+        ("13812345678", "138****5678"),
+        ("138 1234 5678", "138****5678"),
+        ("+86 138-1234-5678", "138****5678"),
+        ("１３８１２３４５６７８", "138****5678"),
+        ("١٣٨١٢٣٤٥٦٧٨", "138****5678"),
+        ("0571-87654321", "0571-****4321"),
+        ("(0571)8765432", "0571-****432"),
+        ("010 12345678", "010-****5678"),
+        ("+86 21 65432109", "021-****2109"),
+        ("87654321", "******21"),
+        ("12345", "***45"),
+        ("110", "***"),
+        ("", ""),
+    ],
+)
+def test_mask_phone(phone: str, expected: str) -> None:
+    assert mask_phone(phone) == expected
+
+
+@PROPERTY
+@given(mobiles)
+def test_mask_phone_hides_the_middle_of_every_mobile(mobile: str) -> None:
+    masked = mask_phone(mobile)
+    assert masked == mobile[:3] + "****" + mobile[-4:]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("张三", "张*"),
+        ("王小明", "王**"),
+        ("欧阳小明", "欧阳**"),
+        ("司马光", "司马*"),
+        ("欧阳", "欧*"),
+        ("李", "*"),
+        ("阿不都", "阿**"),
+        ("John Smith", "J*** *****"),
+        ("", ""),
+    ],
+)
+def test_mask_name(name: str, expected: str) -> None:
+    assert mask_name(name) == expected
