@@ -14,7 +14,7 @@ from chalice.app import Chalice, Cron, Request, Response
 
 from chalicelib.http import finish, json_view, parse, staff
 from gridportal import requests, views
-from gridportal.domain.model import Action, Channel, Complaint, Contact, Rating, label
+from gridportal.domain.model import Action, Channel, Rating, label
 from gridportal.runtime import runtime
 
 app = Chalice(app_name="gridportal")
@@ -39,14 +39,7 @@ def file_complaint() -> Response:
     body = parse(request, requests.COMPLAINT)
     rt = runtime()
     receipt = rt.portal.file_complaint(
-        Complaint(
-            category=body["category"],
-            grid=body["grid"],
-            location=body["location"],
-            description=body["description"],
-            channel=Channel.PORTAL,
-            contact=Contact(body["name"], body["phone"]),
-        ),
+        requests.complaint(body, Channel.PORTAL),
         idempotency_key=requests.idempotency_key(request.headers.get("idempotency-key")),
     )
     return Response(views.receipt(receipt, rt.portal.district), status_code=201)
@@ -119,13 +112,7 @@ def patrol_report() -> Response:
     actor = staff(request, rt)
     body = parse(request, requests.PATROL_REPORT)
     receipt = rt.portal.file_complaint(
-        Complaint(
-            category=body["category"],
-            grid=body["grid"],
-            location=body["location"],
-            description=body["description"],
-            channel=Channel.PATROL,
-        ),
+        requests.complaint(body, Channel.PATROL),
         actor=actor,
         idempotency_key=requests.idempotency_key(request.headers.get("idempotency-key")),
     )

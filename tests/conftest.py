@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from gridportal.adapters.calendar_file import load_calendar
 from gridportal.adapters.dynamo import DynamoStore
@@ -21,6 +20,7 @@ from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.credentials import Keys
 from gridportal.domain.reference import District, parse_district
 from gridportal.services import Portal
+from support.aws import mocked_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-not-for-production"
@@ -67,17 +67,8 @@ def portal(district: District, calendar: WorkCalendar, keys: Keys, clock: Clock)
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "cn-north-1",
-        "GRIDPORTAL_SECRET": SECRET,
-        "GRIDPORTAL_CONTENT": str(ROOT / "content"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+def aws_env() -> Iterator[None]:
+    with mocked_aws(SECRET):
         yield
 
 
@@ -98,11 +89,7 @@ def api(dynamodb: Any) -> Iterator[Any]:
     """The Chalice app on moto, through Chalice's own test client."""
     from chalice.test import Client
 
-    from gridportal.runtime import runtime
-
-    runtime.cache_clear()
     import app as chalice_app
 
     with Client(chalice_app.app) as client:
         yield client
-    runtime.cache_clear()

@@ -23,7 +23,6 @@ import boto3
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from moto import mock_aws
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -41,6 +40,7 @@ from gridportal.adapters.local_server import (
 from gridportal.adapters.tables import create_table
 from gridportal.domain.model import Action, Channel, Complaint, Contact, Role
 from gridportal.openapi import SERVER_URL, openapi_document
+from support.aws import mocked_aws
 
 pytestmark = pytest.mark.slow
 
@@ -129,31 +129,16 @@ def _seed(portal: Any, base_url: str) -> LiveApi:
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "cn-north-1",
-        "GRIDPORTAL_SECRET": SECRET,
-        "GRIDPORTAL_CONTENT": str(ROOT / "content"),
-    }
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for name, value in env.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mocked_aws(SECRET):
         create_table(boto3.client("dynamodb", region_name="cn-north-1"))
 
+        import app as chalice_app
         from gridportal.runtime import runtime
 
-        runtime.cache_clear()
-        import app as chalice_app
-
         site = DirectorySite(tmp_path_factory.mktemp("site"))  # no site: the API is under test
-        try:
-            api = chalice_api(chalice_app.app)
-            with LocalPortal(site=site, api=api) as local:
-                yield _seed(runtime().portal, local.base_url + SERVER_URL)
-        finally:
-            runtime.cache_clear()
+        api = chalice_api(chalice_app.app)
+        with LocalPortal(site=site, api=api) as local:
+            yield _seed(runtime().portal, local.base_url + SERVER_URL)
 
 
 def steer(case: Any, live: LiveApi, staff_case: str = "") -> None:

@@ -143,7 +143,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "auditors see the command centre's (cases no unit holds yet). Oldest first.",
         200,
         "Queue",
-        (401, 403, 503),
+        (401, 403, 415, 503),  # 415: a non-JSON Content-Type header, even on a GET
         staff=True,
     ),
     Operation(
@@ -156,7 +156,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "unit now responsible; masked for everyone else.",
         200,
         "StaffCase",
-        (401, 403, 404, 503),
+        (401, 403, 404, 415, 503),
         staff=True,
     ),
     Operation(

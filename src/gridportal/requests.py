@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gridportal.domain.model import Action, Rating
+from gridportal.domain.model import Action, Channel, Complaint, Contact, Rating
 from gridportal.services import (
     MAX_DESCRIPTION,
     MAX_LOCATION,
@@ -113,6 +113,18 @@ BODIES = (COMPLAINT, LOOKUP, VOTE, LOGIN, STAFF_ACTION, PATROL_REPORT)
 
 _DATA_KEYS = ("priority", "category", "unit", "new_due", "result", "into")
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn"}  # controls, format (bidi), unassigned
+
+
+def complaint(body: Mapping[str, Any], channel: Channel) -> Complaint:
+    """A validated complaint or patrol-report body as the domain's value."""
+    return Complaint(
+        category=body["category"],
+        grid=body["grid"],
+        location=body["location"],
+        description=body["description"],
+        channel=channel,
+        contact=Contact(body.get("name", ""), body.get("phone", "")),
+    )
 
 
 def clean_text(value: str, *, multiline: bool) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from gridportal.adapters.local_server import BucketSite, LocalPortal, chalice_api
 from gridportal.adapters.s3_site import S3Site
@@ -22,6 +21,7 @@ from gridportal.adapters.tables import create_table
 from gridportal.domain.model import Action, Actor, Role
 from gridportal.publish import publish
 from gridportal.runtime import runtime
+from support.aws import mocked_aws
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,19 +32,8 @@ HANDLER = Actor(Role.HANDLER, "dept-urban-handler", "dept-urban")
 
 @pytest.fixture(scope="module")
 def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "cn-north-1",
-        "GRIDPORTAL_SECRET": "browser-test-secret",
-        "GRIDPORTAL_CONTENT": str(ROOT / "content"),
-    }
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for name, value in env.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mocked_aws("browser-test-secret"):
         create_table(boto3.client("dynamodb", region_name="cn-north-1"))
-        runtime.cache_clear()
         rt = runtime()
         site = S3Site(rt.s3(), BUCKET)
         site.ensure_bucket()
@@ -54,7 +43,6 @@ def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
         with LocalPortal(site=BucketSite(rt.s3(), BUCKET), api=chalice_api(app.app)) as local:
             yield local.base_url
-        runtime.cache_clear()
 
 
 @pytest.fixture(scope="module")

@@ -636,6 +636,7 @@ def test_redact_is_idempotent_on_mixed_text(text: str) -> None:
         "姓名：李四3幢2单元501室",
         "姓名：李四13000000000元",
         "1300000000〇X幢",
+        "楼师傅师傅先生",
     ],
 )
 def test_redact_is_idempotent_on_known_traps(text: str) -> None:

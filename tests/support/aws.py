@@ -40,3 +40,33 @@ def all_items(aws: EmbeddedAws, table: str) -> list[dict[str, Any]]:
     """Every item of ``table`` (a scan: fine for a test's assertions, never in the portal)."""
     paginator = aws.client("dynamodb").get_paginator("scan")
     return [item for page in paginator.paginate(TableName=table) for item in page["Items"]]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "cn-north-1"
+
+
+@contextmanager
+def mocked_aws(secret: str) -> Iterator[None]:
+    """moto in-process with the portal's settings in the environment, for one test or a
+    module; the cached runtime is dropped on the way in and out."""
+    from moto import mock_aws
+
+    from gridportal.runtime import runtime
+
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "GRIDPORTAL_SECRET": secret,
+        "GRIDPORTAL_CONTENT": str(ROOT / "content"),
+    }
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        runtime.cache_clear()
+        try:
+            yield
+        finally:
+            runtime.cache_clear()

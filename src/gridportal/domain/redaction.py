@@ -603,8 +603,8 @@ def _given_ok(chars: str) -> bool:
     return all(_is_cjk(c) and c not in _STOP_CHARS for c in chars)
 
 
-def _name_before(text: str, end: int, max_given: int) -> int | None:
-    """Start of a surname + given name ending at ``end``, or None.
+def _name_before(text: str, end: int, max_given: int, min_start: int) -> int | None:
+    """Start of a surname + given name ending at ``end`` (not before ``min_start``).
 
     The longest plausible reading wins (privacy); a reading whose surname is
     also a preposition (于, 向) yields to a shorter one.
@@ -613,7 +613,7 @@ def _name_before(text: str, end: int, max_given: int) -> int | None:
     for given in range(max_given, -1, -1):
         for s_len, table in ((2, COMPOUND_SURNAMES), (1, SINGLE_SURNAMES)):
             start = end - given - s_len
-            if start < 0:
+            if start < min_start:
                 continue
             surname = text[start : start + s_len]
             if surname not in table or not _given_ok(text[start + s_len : end]):
@@ -638,8 +638,8 @@ def _mask_honorifics(text: str) -> str:
     last = 0
     for m in _HONORIFIC_RE.finditer(text):
         max_given = 0 if m.group() in _HONORIFICS_SHORT else 2
-        start = _name_before(text, m.start(), max_given)
-        if start is None or start < last:
+        start = _name_before(text, m.start(), max_given, last)
+        if start is None:
             continue
         out.append(text[last:start])
         out.append(NAME)
