@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,3 +126,16 @@ def test_handler_cannot_touch_another_units_case(api: Any) -> None:
     assert refused.status_code == 403
     seen = api.http.get(f"/staff/cases/{tracking}", headers=dispatcher).json_body
     assert seen["status"] == "dispatched"
+
+
+def test_the_api_cold_start_imports_no_site_builder() -> None:
+    """Residents' Lambdas stay light: importing the app pulls in neither Pelican nor Markdown."""
+    code = (
+        "import sys, app; heavy = [m for m in ('pelican', 'markdown', 'jinja2') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=functions, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
