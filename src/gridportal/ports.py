@@ -68,6 +68,15 @@ class Vote:
 
 
 @dataclass(frozen=True)
+class CaseHistory:
+    """Everything stored under one case: the record, its events in order, the vote."""
+
+    record: CaseRecord
+    events: tuple[Event, ...]
+    vote: Vote | None
+
+
+@dataclass(frozen=True)
 class StaffMember:
     username: str
     display_name: str
@@ -130,6 +139,9 @@ class Store(Protocol):
     def get_case(self, tracking: str) -> CaseRecord | None: ...
 
     def get_events(self, tracking: str) -> list[Event]: ...
+
+    def get_history(self, tracking: str) -> CaseHistory | None:
+        """The case, its events and its vote in one read (on DynamoDB, one query)."""
 
     def append_event(self, record: CaseRecord, event: Event, state: CaseState) -> CaseRecord:
         """Append ``event`` if the case is still at ``record.seq``; raises Conflict otherwise."""

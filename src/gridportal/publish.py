@@ -74,9 +74,9 @@ def trackings_to_refresh(
 
 def histories(portal: Portal, trackings: Iterable[str]) -> Iterator[tuple[CaseRecord, list[Event]]]:
     for tracking in trackings:
-        record = portal.store.get_case(tracking)
-        if record is not None:
-            yield record, portal.store.get_events(tracking)
+        history = portal.store.get_history(tracking)
+        if history is not None:
+            yield history.record, list(history.events)
 
 
 def public_records(

@@ -44,6 +44,7 @@ from gridportal.ports import (
     COMMAND_CENTRE,
     AlreadyExists,
     AlreadyVoted,
+    CaseHistory,
     CaseRecord,
     Conflict,
     IdempotencyRecord,
@@ -204,55 +205,56 @@ class Portal:
             raise MismatchedRetry(
                 "idempotency_mismatch", "同一请求编号已用于内容不同的投诉,请刷新页面后重新提交。"
             )
-        record = self.store.get_case(earlier.tracking)
-        if record is None:  # the idempotency record is written with the case, so this is a bug
+        history = self.store.get_history(earlier.tracking)
+        if history is None:  # the idempotency record is written with the case: cannot happen
             raise ConflictError("in_flight", "相同的请求正在处理中,请稍后重试。")
         lookup_code, vote_token = self.keys.resident_codes(idempotency_key)
-        events = tuple(self.store.get_events(record.tracking))
-        return Receipt(record.tracking, lookup_code, vote_token, self._view(record, events))
+        return Receipt(history.record.tracking, lookup_code, vote_token, self._view_of(history))
 
     def lookup(self, tracking: str, code: str) -> CaseView:
         """Tracking number + lookup code. Every failure looks the same from outside."""
         tracking = credentials.normalise_tracking(tracking)
-        record = self.store.get_case(tracking) if tracking else None
+        history = self.store.get_history(tracking) if tracking else None
         now = self.clock()
-        stored_hash = record.lookup_hash if record else "0" * 64
+        stored_hash = history.record.lookup_hash if history else "0" * 64
         code_ok = self.keys.matches("lookup", code.strip(), stored_hash)  # also when unknown
-        if record is None:
+        if history is None:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
-        recent = [t for t in record.failed_lookups if now - t < LOOKUP_LOCK_WINDOW]
+        recent = [t for t in history.record.failed_lookups if now - t < LOOKUP_LOCK_WINDOW]
         if len(recent) >= LOOKUP_LOCK_FAILURES:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
         if not code_ok:
             self.store.record_failed_lookup(tracking, now)
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
-        return self._view(record, tuple(self.store.get_events(tracking)))
+        return self._view_of(history)
 
     def vote(self, tracking: str, token: str, rating: Rating, comment: str = "") -> CaseView:
         tracking = credentials.normalise_tracking(tracking)
         if len(comment) > MAX_NOTE:
             raise InvalidInput("too_long", f"评价内容不能超过{MAX_NOTE}字。", "comment")
         for _ in range(_RETRIES):
-            record = self.store.get_case(tracking) if tracking else None
-            if record is None or not self.keys.matches("vote", token.strip(), record.vote_hash):
+            history = self.store.get_history(tracking) if tracking else None
+            if history is None or not self.keys.matches(
+                "vote", token.strip(), history.record.vote_hash
+            ):
                 raise NotFound("not_found", "受理编号或评价凭证不正确。")
-            if self.store.get_vote(tracking) is not None:
+            if history.vote is not None:
                 raise ConflictError("already_voted", "该案件已经评价过,每件只能评价一次。")
-            events = self.store.get_events(tracking)
+            record, events = history.record, history.events
             state = replay(events)
             if state.status is not Status.RESOLVED:
                 raise ConflictError("not_resolved", "案件办结后才能评价。")
             now = self.clock()
             event = decide(state, Action.RATE, RESIDENT, at=now, data={"rating": str(rating)})
+            vote = Vote(rating, comment.strip(), now)
+            rated = apply(state, event)
             try:
-                record = self.store.record_vote(
-                    record, Vote(rating, comment.strip(), now), event, apply(state, event)
-                )
+                record = self.store.record_vote(record, vote, event, rated)
             except AlreadyVoted as exc:
                 raise ConflictError("already_voted", "该案件已经评价过,每件只能评价一次。") from exc
             except Conflict:
                 continue
-            return self._view(record, (*events, event))
+            return self._view(record, (*events, event), rated, vote)
         raise ConflictError("busy", "案件正在更新,请稍后重试。")
 
     # --------------------------------------------------------------------- staff
@@ -328,7 +330,7 @@ class Portal:
                 record = self.store.append_event(view.record, event, state)
             except Conflict:
                 continue
-            return self._view(record, (*view.events, event), state)
+            return self._view(record, (*view.events, event), state, view.vote)
         raise ConflictError("busy", "案件正在被他人更新,请刷新后重试。")
 
     @staticmethod
@@ -344,10 +346,10 @@ class Portal:
             )
 
     def staff_view(self, tracking: str, actor: Actor) -> CaseView:
-        record = self.store.get_case(credentials.normalise_tracking(tracking))
-        if record is None:
+        history = self.store.get_history(credentials.normalise_tracking(tracking))
+        if history is None:
             raise NotFound("not_found", "没有这个案件。")
-        view = self._view(record, tuple(self.store.get_events(record.tracking)))
+        view = self._view_of(history)
         if not can_see(actor, view.state):
             raise AccessDenied("forbidden", "无权查看该案件。")
         return view
@@ -360,7 +362,8 @@ class Portal:
             records = self.store.unit_queue(COMMAND_CENTRE)
         else:
             raise AccessDenied("forbidden", "该角色没有待办队列。")
-        return [self._view(r, tuple(self.store.get_events(r.tracking))) for r in records]
+        histories = (self.store.get_history(r.tracking) for r in records)
+        return [self._view_of(h) for h in histories if h is not None]
 
     # ------------------------------------------------------------------- helpers
     def deadlines_of(self, state: CaseState) -> tuple[DeadlineReport | None, str]:
@@ -383,12 +386,18 @@ class Portal:
         return report, ""
 
     def _view(
-        self, record: CaseRecord, events: tuple[Event, ...], state: CaseState | None = None
+        self,
+        record: CaseRecord,
+        events: tuple[Event, ...],
+        state: CaseState | None = None,
+        vote: Vote | None = None,
     ) -> CaseView:
         state = state or replay(events)
         report, note = self.deadlines_of(state)
-        vote = self.store.get_vote(record.tracking) if state.rating else None
         return CaseView(record, events, state, report, note, vote)
+
+    def _view_of(self, history: CaseHistory) -> CaseView:
+        return self._view(history.record, history.events, vote=history.vote)
 
     def _check_complaint(self, complaint: Complaint, actor: Actor) -> ServiceItem:
         service = self.district.service(complaint.category)

@@ -139,6 +139,17 @@ class StoreContract:
         assert store.get_events("999999999999") == []
         assert store.get_idempotency("z" * 64) is None
 
+    def test_a_history_is_the_record_its_events_in_order_and_the_vote(self, store: Store) -> None:
+        record = resolve(store, create(store).tracking)
+        vote, _, rated = vote_on(store, record, Rating.SATISFIED, T0 + timedelta(hours=1))
+        history = store.get_history(record.tracking)
+        assert history is not None
+        assert history.record == rated
+        assert [e.seq for e in history.events] == [1, 2, 3, 4, 5, 6]
+        assert history.events[-1].action is Action.RATE
+        assert history.vote == vote
+        assert store.get_history("999999999999") is None
+
     def test_a_taken_tracking_number_is_refused_and_nothing_half_written(
         self, store: Store
     ) -> None:

@@ -36,6 +36,7 @@ from gridportal.domain.model import (
 from gridportal.ports import (
     AlreadyExists,
     AlreadyVoted,
+    CaseHistory,
     CaseRecord,
     Conflict,
     IdempotencyRecord,
@@ -147,6 +148,24 @@ class DynamoStore:
         )
         return [_event(item) for item in items]
 
+    def get_history(self, tracking: str) -> CaseHistory | None:
+        # A case's item collection holds its record, events and vote: one query reads all.
+        record: CaseRecord | None = None
+        events: list[Event] = []
+        vote: Vote | None = None
+        for item in self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": f"CASE#{tracking}"},
+            ConsistentRead=True,
+        ):
+            if item["sk"] == "CASE":
+                record = _case_record(item)
+            elif item["sk"] == "VOTE":
+                vote = _vote(item)
+            elif item["sk"].startswith("EVENT#"):
+                events.append(_event(item))
+        return CaseHistory(record, tuple(events), vote) if record else None
+
     def append_event(self, record: CaseRecord, event: Event, state: CaseState) -> CaseRecord:
         updated = record.with_state(state)
         try:
@@ -195,9 +214,7 @@ class DynamoStore:
 
     def get_vote(self, tracking: str) -> Vote | None:
         item = self._get({"pk": f"CASE#{tracking}", "sk": "VOTE"})
-        if item is None:
-            return None
-        return Vote(Rating(item["rating"]), item.get("comment", ""), _dt(item["at"]))
+        return _vote(item) if item else None
 
     def record_failed_lookup(self, tracking: str, at: datetime) -> None:
         # Appends to a capped list on the case item; the service counts those in the window.
@@ -484,6 +501,10 @@ def _vote_item(tracking: str, vote: Vote) -> dict[str, Any]:
         "comment": vote.comment,
         "at": _ts(vote.at),
     }
+
+
+def _vote(item: dict[str, Any]) -> Vote:
+    return Vote(Rating(item["rating"]), item.get("comment", ""), _dt(item["at"]))
 
 
 def _idempotency_item(record: IdempotencyRecord) -> dict[str, Any]:

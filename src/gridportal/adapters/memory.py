@@ -15,6 +15,7 @@ from gridportal.domain.model import Event, Status
 from gridportal.ports import (
     AlreadyExists,
     AlreadyVoted,
+    CaseHistory,
     CaseRecord,
     Conflict,
     IdempotencyRecord,
@@ -53,6 +54,13 @@ class MemoryStore:
 
     def get_events(self, tracking: str) -> list[Event]:
         return list(self.events.get(tracking, ()))
+
+    def get_history(self, tracking: str) -> CaseHistory | None:
+        with self._lock:
+            record = self.cases.get(tracking)
+            if record is None:
+                return None
+            return CaseHistory(record, tuple(self.events[tracking]), self.votes.get(tracking))
 
     def append_event(self, record: CaseRecord, event: Event, state: CaseState) -> CaseRecord:
         with self._lock:

@@ -189,7 +189,7 @@ _DIGIT = r"[\d" + _CN_DIGITS + r"]"
 # ahead fast; a "+86" or "(0571" prefix is picked up by _run_start.
 _RUN_RE = re.compile(
     _DIGIT + r"+(?:(?:[" + _SEPARATORS + r"]{1,3}|[)）] ?)" + _DIGIT + r"+)*"
-    r"(?:[ \-]?[Xx](?![A-Za-z]))?"
+    r"(?:[" + _SEPARATORS + r"]{0,3}[Xx](?![A-Za-z]))?"
 )
 # Chinese numerals and digits form separate groups: in "李四13812345678" the
 # 四 belongs to a name, not to the number.
