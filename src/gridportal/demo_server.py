@@ -44,6 +44,7 @@ def run_demo(root: Path, *, port: int, aws_port: int, reset: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server is chatty
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("pelican").setLevel(logging.WARNING)  # one line per written page
     root.mkdir(parents=True, exist_ok=True)
     state_file = root / "aws-state.json"
     if reset:

@@ -638,6 +638,7 @@ def test_redact_is_idempotent_on_mixed_text(text: str) -> None:
         "姓名：李四13000000000元",
         "1300000000〇X幢",
         "楼师傅师傅先生",
+        "姓名：的电话姓名：查询码",
     ],
 )
 def test_redact_is_idempotent_on_known_traps(text: str) -> None:

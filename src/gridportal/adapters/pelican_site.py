@@ -42,7 +42,7 @@ from pelican.generators import Generator
 from pelican.log import console as pelican_console
 from pelican.settings import read_settings
 
-from gridportal.domain.model import LABELS, OPEN_STATUSES, Priority, Rating
+from gridportal.domain.model import OPEN_STATUSES, Priority, Rating, label
 from gridportal.domain.reference import TEAM_ROLE_LABELS, District, Grid, ServiceItem, TeamRole
 from gridportal.services import MAX_DESCRIPTION, MAX_LOCATION, MAX_NAME, MAX_NOTE, MAX_PHONE
 
@@ -342,7 +342,7 @@ class PortalGenerator(Generator):
             "vote/index.html",
             nav="vote",
             title="满意度评价",
-            ratings=[(str(r), LABELS[r]) for r in Rating],
+            ratings=[(str(r), label(r)) for r in Rating],
             limits=FORM_LIMITS,
         )
         self._write(writer, "data", "data/index.html", nav="data", title="开放数据")
@@ -548,7 +548,7 @@ class PortalGenerator(Generator):
             "service_count": len(services),
             "departments": district.departments,
             "department_names": {d.id: d.name for d in district.departments},
-            "priority_labels": {str(p): LABELS[p] for p in Priority},
+            "priority_labels": {str(p): label(p) for p in Priority},
             "difficulty_labels": DIFFICULTY_LABELS,
             "department_kinds": DEPARTMENT_KINDS,
         }

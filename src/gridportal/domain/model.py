@@ -118,68 +118,89 @@ class Action(StrEnum):
     ARCHIVE = "archive"  # 归档
 
 
-LABELS: Mapping[StrEnum, str] = MappingProxyType(
+# Labels per enum: values repeat across enums (Status.RESOLVED and Outcome.RESOLVED are
+# both "resolved"), and StrEnum members compare equal to their value, so one flat dict
+# would let one overwrite the other.
+LABELS: Mapping[type[StrEnum], Mapping[StrEnum, str]] = MappingProxyType(
     {
-        Priority.URGENT: "紧急",
-        Priority.GENERAL: "一般",
-        Priority.COMPLEX: "复杂",
-        Route.DIRECT_ANSWER: "直接解答",
-        Route.DISPATCH: "分类转办",
-        Route.ONSITE_SUPERVISION: "现场督办",
-        Route.SPECIAL_REPORT: "专报批办",
-        Channel.PORTAL: "网上投诉",
-        Channel.HOTLINE: "热线电话",
-        Channel.WECHAT: "微信",
-        Channel.PATROL: "网格员巡查上报",
-        Source.RESIDENT: "群众反映",
-        Source.PATROL: "巡查发现",
-        Status.RECEIVED: "已受理",
-        Status.ASSESSED: "已研判",
-        Status.DISPATCHED: "已转办",
-        Status.IN_PROGRESS: "办理中",
-        Status.AWAITING_DECISION: "专报待批",
-        Status.RESOLVED: "已办结",
-        Status.RATED: "已评价",
-        Status.ARCHIVED: "已归档",
-        Status.MERGED: "已合并",
-        Outcome.RESOLVED: "已解决",
-        Outcome.ANSWERED: "已直接解答",
-        Outcome.REFUSED: "不予办理(已说明理由)",
-        Outcome.MERGED: "已合并至原件",
-        Rating.SATISFIED: "满意",
-        Rating.BASICALLY_SATISFIED: "基本满意",
-        Rating.UNSATISFIED: "不满意",
-        Role.DISPATCHER: "指挥中心",
-        Role.HANDLER: "承办部门",
-        Role.GRID_WORKER: "网格员",
-        Role.SUPERVISOR: "督查员",
-        Role.AUDITOR: "审计员",
-        Role.RESIDENT: "群众",
-        Role.SYSTEM: "系统",
-        Action.RECEIVE: "受理",
-        Action.ASSESS: "研判分类",
-        Action.ANSWER: "直接解答",
-        Action.DISPATCH: "转办",
-        Action.ACCEPT: "签收",
-        Action.RETURN: "退回",
-        Action.CONTACT: "联系反映人",
-        Action.EXTEND: "延期",
-        Action.SUPERVISE: "现场督办",
-        Action.REPORT: "专报",
-        Action.DECIDE: "专报批办",
-        Action.RESOLVE: "办结",
-        Action.REFUSE: "不予办理",
-        Action.FOLLOW_UP: "回访",
-        Action.RATE: "评价",
-        Action.REOPEN: "重办",
-        Action.MERGE: "合并",
-        Action.ARCHIVE: "归档",
+        Priority: {
+            Priority.URGENT: "紧急",
+            Priority.GENERAL: "一般",
+            Priority.COMPLEX: "复杂",
+        },
+        Route: {
+            Route.DIRECT_ANSWER: "直接解答",
+            Route.DISPATCH: "分类转办",
+            Route.ONSITE_SUPERVISION: "现场督办",
+            Route.SPECIAL_REPORT: "专报批办",
+        },
+        Channel: {
+            Channel.PORTAL: "网上投诉",
+            Channel.HOTLINE: "热线电话",
+            Channel.WECHAT: "微信",
+            Channel.PATROL: "网格员巡查上报",
+        },
+        Source: {
+            Source.RESIDENT: "群众反映",
+            Source.PATROL: "巡查发现",
+        },
+        Status: {
+            Status.RECEIVED: "已受理",
+            Status.ASSESSED: "已研判",
+            Status.DISPATCHED: "已转办",
+            Status.IN_PROGRESS: "办理中",
+            Status.AWAITING_DECISION: "专报待批",
+            Status.RESOLVED: "已办结",
+            Status.RATED: "已评价",
+            Status.ARCHIVED: "已归档",
+            Status.MERGED: "已合并",
+        },
+        Outcome: {
+            Outcome.RESOLVED: "已解决",
+            Outcome.ANSWERED: "已直接解答",
+            Outcome.REFUSED: "不予办理(已说明理由)",
+            Outcome.MERGED: "已合并至原件",
+        },
+        Rating: {
+            Rating.SATISFIED: "满意",
+            Rating.BASICALLY_SATISFIED: "基本满意",
+            Rating.UNSATISFIED: "不满意",
+        },
+        Role: {
+            Role.DISPATCHER: "指挥中心",
+            Role.HANDLER: "承办部门",
+            Role.GRID_WORKER: "网格员",
+            Role.SUPERVISOR: "督查员",
+            Role.AUDITOR: "审计员",
+            Role.RESIDENT: "群众",
+            Role.SYSTEM: "系统",
+        },
+        Action: {
+            Action.RECEIVE: "受理",
+            Action.ASSESS: "研判分类",
+            Action.ANSWER: "直接解答",
+            Action.DISPATCH: "转办",
+            Action.ACCEPT: "签收",
+            Action.RETURN: "退回",
+            Action.CONTACT: "联系反映人",
+            Action.EXTEND: "延期",
+            Action.SUPERVISE: "现场督办",
+            Action.REPORT: "专报",
+            Action.DECIDE: "专报批办",
+            Action.RESOLVE: "办结",
+            Action.REFUSE: "不予办理",
+            Action.FOLLOW_UP: "回访",
+            Action.RATE: "评价",
+            Action.REOPEN: "重办",
+            Action.MERGE: "合并",
+            Action.ARCHIVE: "归档",
+        },
     }
 )
 
 
 def label(value: StrEnum) -> str:
-    return LABELS[value]
+    return LABELS[type(value)][value]
 
 
 @dataclass(frozen=True)

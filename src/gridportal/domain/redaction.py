@@ -653,7 +653,8 @@ def _mask_honorifics(text: str) -> str:
 _ROLE_WORDS = "联系人|投诉人|反映人|举报人|申请人|来电人|当事人|报案人|求助人"
 # After an explicit label and colon, whatever name follows is masked.
 _LABEL_WORDS = "姓名|名字|称呼|户主|业主|租户|房东|" + _ROLE_WORDS
-_LABEL_COLON_RE = re.compile(r"((?:" + _LABEL_WORDS + r")\s?[:：]\s?)([\u4e00-\u9fff·]{1,4})")
+_LABEL_COLON_RE = re.compile(r"(?:" + _LABEL_WORDS + r")\s?[:：]\s?(?=[\u4e00-\u9fff·])")
+_NAME_CHARS_RE = re.compile(r"[\u4e00-\u9fff·]{1,4}")
 # Without a colon, only a known surname followed by a given name counts.
 _LABEL_PLAIN_RE = re.compile(r"(?:我叫|名叫|叫做|姓名|" + _ROLE_WORDS + r")(?=[\u4e00-\u9fff])")
 _FIELD_WORDS_RE = re.compile(
@@ -665,33 +666,38 @@ _FIELD_WORDS_RE = re.compile(
 _COLON_STOP_CHARS = frozenset("的了是在和与及或说称向等")
 
 
-def _label_colon_sub(m: re.Match[str]) -> str:
-    value = m.group(2)
+def _name_after_colon(text: str, pos: int) -> int | None:
+    """Length of the name after "姓名：" and the like, or None."""
+    m = _NAME_CHARS_RE.match(text, pos)
+    if m is None:
+        return None
+    value = m.group()
     cut = _FIELD_WORDS_RE.search(value)
     if cut:
         if cut.start() == 0:
-            return m.group()  # "联系人：电话…": a field, not a name
+            return None  # "联系人：电话…": a field, not a name
         value = value[: cut.start()]
     for i, ch in enumerate(value):
         if i > 0 and ch in _COLON_STOP_CHARS:
-            value = value[:i]
-            break
-    return m.group(1) + NAME + m.group(2)[len(value) :]
+            return i
+    return len(value)
 
 
-def _mask_plain_labels(text: str) -> str:
+def _mask_labels(
+    text: str, pattern: re.Pattern[str], name_length: Callable[[str, int], int | None]
+) -> str:
+    """Mask the name that follows each match of ``pattern``."""
     out: list[str] = []
     last = 0
-    for m in _LABEL_PLAIN_RE.finditer(text):
-        pos = m.end()
-        if pos < last:
+    for m in pattern.finditer(text):
+        if m.start() < last:
+            continue  # the label is part of a name masked just before
+        length = name_length(text, m.end())
+        if not length:
             continue
-        length = _name_after(text, pos)
-        if length is None:
-            continue
-        out.append(text[last:pos])
+        out.append(text[last : m.end()])
         out.append(NAME)
-        last = pos + length
+        last = m.end() + length
     if not out:
         return text
     out.append(text[last:])
@@ -721,8 +727,8 @@ def _name_after(text: str, pos: int) -> int | None:
 def _mask_names(text: str) -> str:
     text = _mask_honorifics(text)
     if ":" in text or "：" in text:
-        text = _LABEL_COLON_RE.sub(_label_colon_sub, text)
-    return _mask_plain_labels(text)
+        text = _mask_labels(text, _LABEL_COLON_RE, _name_after_colon)
+    return _mask_labels(text, _LABEL_PLAIN_RE, _name_after)
 
 
 # --------------------------------------------------------------------------
