@@ -520,6 +520,7 @@ class PortalGenerator(Generator):
             sections=sections(metrics, "全部时段", latest_rows),
             red_list=metrics.get("red_list", ()),
             black_list=metrics.get("black_list", ()),
+            ranking_month=metrics.get("ranking_month"),
             warnings=metrics.get("warnings", ()),
             risk_map=metrics.get("risk_map", ()),
             vote_flags=metrics.get("vote_flags", ()),
