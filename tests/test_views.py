@@ -178,3 +178,23 @@ def test_a_queue_item_is_short(portal: Portal, receipt: Receipt, district: Distr
         "deadlines",
     }
     assert NAME not in dump(item) and "柳翠井巷北口" not in dump(item)
+
+
+def test_readers_who_may_not_call_back_get_the_free_text_redacted(
+    portal: Portal, district: District
+) -> None:
+    complaint = Complaint(
+        "env-litter",
+        "QB-LCJX-01",
+        "清河坊社区3幢2单元501室门口",
+        "我叫王小明,电话13812345678,垃圾没人清运。",
+        contact=Contact("王小明", "13812345678"),
+    )
+    receipt = portal.file_complaint(complaint)
+    worker = Actor(Role.GRID_WORKER, "w-01", "QB-LCJX-01")
+    seen = views.staff_case(portal.staff_view(receipt.tracking, worker), district, worker)
+    flat = json.dumps(seen, ensure_ascii=False)
+    assert "13812345678" not in flat and "501室" not in flat and "王小明" not in flat
+    dispatcher = Actor(Role.DISPATCHER, "dispatch-01")
+    full = views.staff_case(portal.staff_view(receipt.tracking, dispatcher), district, dispatcher)
+    assert "13812345678" in full["description"]

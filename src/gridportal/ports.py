@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import CaseFile, Event, Rating, Role, Status
 
@@ -33,7 +32,6 @@ class CaseRecord:
     unit: str | None
     seq: int
     updated_at: datetime
-    failed_lookups: tuple[datetime, ...] = ()
     idempotency_key: str | None = None  # hash of the request key, if the case came with one
 
     @property
@@ -97,11 +95,6 @@ def queue_of(record: CaseRecord) -> str | None:
     return record.unit or COMMAND_CENTRE
 
 
-def month_of(moment: datetime) -> str:
-    """Cases are grouped by the month of receipt in Beijing time."""
-    return moment.astimezone(BEIJING).strftime("%Y-%m")
-
-
 class StoreError(Exception):
     """Base for store failures the use cases translate into answers."""
 
@@ -154,7 +147,13 @@ class Store(Protocol):
 
     def get_vote(self, tracking: str) -> Vote | None: ...
 
-    def record_failed_lookup(self, tracking: str, at: datetime) -> None: ...
+    def reserve_lookup(self, tracking: str, now: datetime, window: timedelta, limit: int) -> bool:
+        """Take one lookup attempt atomically, before the code is compared: False when
+        ``limit`` attempts were taken in the window that began at the first of them
+        (the case is locked). Concurrent guesses cannot slip past the limit."""
+
+    def release_lookup(self, tracking: str) -> None:
+        """Give an attempt back: the code was right, so it was no failure."""
 
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None: ...
 

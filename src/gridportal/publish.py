@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,13 @@ from gridportal.services import Portal
 
 MARKER = "build"
 DATASET = "data/cases.json"
+# A step's time is taken before its write lands, and the ``changed`` index is eventually
+# consistent: re-read a margin before the last build so no late write is missed for good.
+OVERLAP = timedelta(minutes=15)
+# Bump when what a published record holds changes (allowlist, redactor): the next build
+# is then a full one, so no page published under the old rules stays online.
+PUBLICATION_VERSION = "2026-11-22.1"
+VERSION_MARKER = "publication-version"
 
 
 @dataclass
@@ -121,6 +128,8 @@ def publish(
     now = now or portal.clock()
     store = portal.store
     marker = store.get_marker(MARKER)
+    if store.get_marker(VERSION_MARKER) != PUBLICATION_VERSION:
+        full = True
     previous_data = None if (full or marker is None) else site.read(DATASET)
     full = previous_data is None
     report = BuildReport(full=full, changed=0, total=0)
@@ -131,7 +140,7 @@ def publish(
         previous: list[Mapping[str, Any]] = []
     else:
         assert marker is not None and previous_data is not None
-        since = datetime.fromisoformat(marker)
+        since = datetime.fromisoformat(marker) - OVERLAP
         cases = histories(portal, trackings_to_refresh(store, portal, since, now))
         previous = json.loads(previous_data)
     fresh = public_records(portal, cases)
@@ -160,6 +169,7 @@ def publish(
 
     report.published = site.publish(output)
     store.set_marker(MARKER, now.isoformat())
+    store.set_marker(VERSION_MARKER, PUBLICATION_VERSION)
     timer.lap("upload")
     return report
 

@@ -17,8 +17,10 @@ from gridportal.domain.credentials import Keys
 from gridportal.domain.reference import District, parse_district
 from gridportal.services import Portal
 
-# Standard retry mode backs off on throttling; the store adds its own layer for transactions.
-_BOTO = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+# Standard retry mode backs off on throttling and dropped connections; the store adds its
+# own layer for throttled transactions. Two layers stay short so that the API answers 503
+# within its 10 s timeout.
+_BOTO = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=10)
 
 
 @dataclass(frozen=True)

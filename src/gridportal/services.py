@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 from gridportal.domain import credentials
 from gridportal.domain.calendar import CalendarNotCovered, WorkCalendar
@@ -220,12 +221,13 @@ class Portal:
         code_ok = self.keys.matches("lookup", code.strip(), stored_hash)  # also when unknown
         if history is None:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
-        recent = [t for t in history.record.failed_lookups if now - t < LOOKUP_LOCK_WINDOW]
-        if len(recent) >= LOOKUP_LOCK_FAILURES:
+        # An attempt is taken before the answer is given, so parallel guesses count too;
+        # a right code gives its attempt back.
+        if not self.store.reserve_lookup(tracking, now, LOOKUP_LOCK_WINDOW, LOOKUP_LOCK_FAILURES):
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
         if not code_ok:
-            self.store.record_failed_lookup(tracking, now)
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
+        self.store.release_lookup(tracking)
         return self._view_of(history)
 
     def vote(self, tracking: str, token: str, rating: Rating, comment: str = "") -> CaseView:
@@ -260,7 +262,7 @@ class Portal:
     # --------------------------------------------------------------------- staff
     def login(self, username: str, password: str) -> str:
         member = self.store.get_staff(username)
-        stored = member.password_hash if member else credentials.hash_password("x")
+        stored = member.password_hash if member else _unknown_user_hash()
         ok = credentials.verify_password(password, stored)
         if member is None or not ok or not member.active:
             raise Unauthenticated("bad_credentials", "用户名或密码错误。")
@@ -436,6 +438,13 @@ class Portal:
             into = credentials.normalise_tracking(data.get("into", ""))
             if into == credentials.normalise_tracking(tracking) or not self.store.get_case(into):
                 raise InvalidInput("unknown_case", "合并目标须为另一件已有案件。", "into")
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """An unknown username is checked against this, so it costs one scrypt like a known one
+    (made on first use, not at import: the API's cold start stays light)."""
+    return credentials.hash_password(credentials.new_tracking())
 
 
 def can_see(actor: Actor, state: CaseState) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gridportal.domain.credentials import format_tracking
 from gridportal.domain.model import Actor, Status, label
 from gridportal.domain.publication import iso, public_step
-from gridportal.domain.redaction import mask_name, mask_phone
+from gridportal.domain.redaction import mask_name, mask_phone, redact
 from gridportal.domain.reference import District
 from gridportal.services import CaseView, Receipt, may_see_contact
 
@@ -16,7 +17,9 @@ def _deadlines(view: CaseView) -> dict[str, Any] | None:
     return view.deadlines.to_dict() if view.deadlines else None
 
 
-def _common(view: CaseView, district: District) -> dict[str, Any]:
+def _common(
+    view: CaseView, district: District, scrub: Callable[[str], str] = str
+) -> dict[str, Any]:
     state = view.state
     service = district.service(state.category)
     grid = district.grid(state.grid)
@@ -38,10 +41,10 @@ def _common(view: CaseView, district: District) -> dict[str, Any]:
         "resolved_at": iso(state.resolved_at),
         "deadlines": _deadlines(view),
         "deadline_note": view.deadline_note,
-        "answer": state.answer,
+        "answer": scrub(state.answer),
         "rating": str(state.rating) if state.rating else None,
         "rating_label": label(state.rating) if state.rating else "",
-        "timeline": [public_step(e, district, str) for e in view.events],
+        "timeline": [public_step(e, district, scrub) for e in view.events],
     }
 
 
@@ -72,12 +75,15 @@ def staff_case(view: CaseView, district: District, actor: Actor) -> dict[str, An
     complaint = view.record.file.complaint
     contact = complaint.contact
     show = may_see_contact(actor, view.state)
+    # Readers who may not call the complainant back get the free text redacted too:
+    # residents write phone numbers and home addresses into it.
+    text: Callable[[str], str] = (lambda value: value) if show else redact
     return {
-        **_common(view, district),
+        **_common(view, district, text),
         "public_id": view.record.file.public_id,
         "channel": str(complaint.channel),
-        "location": complaint.location,
-        "description": complaint.description,
+        "location": text(complaint.location),
+        "description": text(complaint.description),
         "unit": view.state.unit,
         "contact": {
             "name": contact.name if show else mask_name(contact.name),
@@ -86,7 +92,7 @@ def staff_case(view: CaseView, district: District, actor: Actor) -> dict[str, An
         "reopen_count": view.state.reopen_count,
         "return_count": view.state.return_count,
         "extensions": [
-            {"at": iso(x.at), "new_due": x.new_due.isoformat(), "reason": x.reason}
+            {"at": iso(x.at), "new_due": x.new_due.isoformat(), "reason": text(x.reason)}
             for x in view.state.extensions
         ],
         "events": [
@@ -98,9 +104,9 @@ def staff_case(view: CaseView, district: District, actor: Actor) -> dict[str, An
                 "actor": e.actor.id,
                 "role": str(e.actor.role),
                 "unit": e.actor.unit,
-                "public_note": e.public_note,
-                "private_note": e.private_note,
-                "data": dict(e.data),
+                "public_note": text(e.public_note),
+                "private_note": text(e.private_note),
+                "data": {k: v for k, v in e.data.items() if show or k != "into"},
             }
             for e in view.events
         ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -240,20 +241,43 @@ class StoreContract:
             vote_on(store, forged, Rating.SATISFIED, T0 + timedelta(hours=2))
         assert store.get_vote(resolved.tracking) is None
 
-    # --------------------------------------------------------- failed lookups
-    def test_failed_lookups_are_kept_last_ten_in_order(self, store: Store) -> None:
+    # ------------------------------------------------------- lookup attempts
+    def test_lookup_attempts_run_out_within_the_window(self, store: Store) -> None:
         record = create(store)
-        moments = [T0 + timedelta(minutes=n) for n in range(12)]
-        for moment in moments:
-            store.record_failed_lookup(record.tracking, moment)
-        current = store.get_case(record.tracking)
-        assert current is not None and current.failed_lookups == tuple(moments[-10:])
-        assert (current.seq, current.status) == (record.seq, record.status)
+        window = timedelta(hours=24)
+        taken = [store.reserve_lookup(record.tracking, T0, window, 5) for _ in range(7)]
+        assert taken == [True] * 5 + [False] * 2
+        later = T0 + timedelta(hours=23)
+        assert not store.reserve_lookup(record.tracking, later, window, 5)
+        fresh = T0 + timedelta(hours=24, seconds=1)
+        assert store.reserve_lookup(record.tracking, fresh, window, 5)  # a new window
 
-    def test_a_failed_lookup_of_an_unknown_case_creates_nothing(self, store: Store) -> None:
-        store.record_failed_lookup("999999999999", T0)
-        assert store.get_case("999999999999") is None
-        assert trackings(store) == []
+    def test_a_released_attempt_is_not_a_failure(self, store: Store) -> None:
+        record = create(store)
+        window = timedelta(hours=24)
+        for _ in range(10):  # the right code, ten times
+            assert store.reserve_lookup(record.tracking, T0, window, 5)
+            store.release_lookup(record.tracking)
+        assert store.reserve_lookup(record.tracking, T0, window, 5)
+
+    def test_lookup_attempts_survive_new_steps(self, store: Store) -> None:
+        record = create(store)
+        window = timedelta(hours=24)
+        for _ in range(5):
+            store.reserve_lookup(record.tracking, T0, window, 5)
+        resolve(store, record.tracking)  # rewrites the case item
+        assert not store.reserve_lookup(record.tracking, T0, window, 5)
+
+    def test_concurrent_guesses_cannot_pass_the_limit(self, store: Store) -> None:
+        record = create(store)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            taken = list(
+                pool.map(
+                    lambda _: store.reserve_lookup(record.tracking, T0, timedelta(hours=24), 5),
+                    range(20),
+                )
+            )
+        assert taken.count(True) == 5
 
     # ---------------------------------------------------------------- queries
     def test_cases_by_grid_and_month_of_receipt_in_beijing_time(self, store: Store) -> None:
@@ -352,7 +376,7 @@ class StoreContract:
     def test_all_histories_gives_every_case_once_with_its_events(self, store: Store) -> None:
         for n in range(1, 4):
             create(store, f"10000000000{n}")
-        store.record_failed_lookup("100000000001", T0)
+        store.reserve_lookup("100000000001", T0, timedelta(hours=24), 5)
         step(store, "100000000002", Action.ASSESS, DISPATCHER, T0, data={"priority": "general"})
         store.put_staff(StaffMember("dispatch-01", "张调度", Role.DISPATCHER, None, "x"))
         store.set_marker("build", "2026-11-16")

@@ -8,6 +8,8 @@ again. Batch writes resend their unprocessed items until none remain.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +35,7 @@ from gridportal.domain.model import (
     Role,
     Status,
 )
+from gridportal.domain.publication import month_of
 from gridportal.ports import (
     AlreadyExists,
     AlreadyVoted,
@@ -44,7 +47,6 @@ from gridportal.ports import (
     StaffMember,
     StoreUnavailable,
     Vote,
-    month_of,
     queue_of,
 )
 
@@ -58,7 +60,7 @@ _THROTTLED = {
     "InternalServerError",
     "ServiceUnavailable",
 }
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 4  # with botocore's own 2 attempts each, within the API's 10 s timeout
 
 
 def _case_key(tracking: str) -> dict[str, str]:
@@ -100,7 +102,13 @@ class DynamoStore:
         raise AssertionError("unreachable")
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
-        self._call(lambda: self.client.transact_write_items(TransactItems=items))
+        # The same items always carry the same token, so DynamoDB applies a retried
+        # transaction once even when the first attempt's answer was lost.
+        payload = json.dumps(items, sort_keys=True, default=str).encode()
+        token = hashlib.sha256(payload).hexdigest()[:36]
+        self._call(
+            lambda: self.client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+        )
 
     def _put(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self.table, "Item": _serialise(item)}
@@ -216,20 +224,61 @@ class DynamoStore:
         item = self._get({"pk": f"CASE#{tracking}", "sk": "VOTE"})
         return _vote(item) if item else None
 
-    def record_failed_lookup(self, tracking: str, at: datetime) -> None:
-        # Appends to a capped list on the case item; the service counts those in the window.
-        record = self.get_case(tracking)
-        if record is None:
-            return
-        recent = [*(_ts(t) for t in record.failed_lookups[-9:]), _ts(at)]
-        self._call(
-            lambda: self.client.update_item(
-                TableName=self.table,
-                Key=_serialise(_case_key(tracking)),
-                UpdateExpression="SET failed_lookups = :failed",
-                ExpressionAttributeValues=_serialise({":failed": recent}),
+    def reserve_lookup(self, tracking: str, now: datetime, window: timedelta, limit: int) -> bool:
+        # The counter lives in its own item of the case's collection, so that writes of
+        # the case item (a new step) never reset it; each attempt is one conditional ADD.
+        key = _serialise({"pk": f"CASE#{tracking}", "sk": "LOOKUP"})
+        cutoff = _ts(now - window)
+        try:
+            self._call(
+                lambda: self.client.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="SET window_start = if_not_exists(window_start, :now) "
+                    "ADD attempts :one",
+                    ConditionExpression="(attribute_not_exists(attempts) OR attempts < :limit) "
+                    "AND (attribute_not_exists(window_start) OR window_start > :cutoff)",
+                    ExpressionAttributeValues=_serialise(
+                        {":now": _ts(now), ":one": 1, ":limit": limit, ":cutoff": cutoff}
+                    ),
+                )
             )
-        )
+            return True
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+        try:  # the window has run out: start a new one with this attempt
+            self._call(
+                lambda: self.client.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="SET window_start = :now, attempts = :one",
+                    ConditionExpression="window_start <= :cutoff",
+                    ExpressionAttributeValues=_serialise(
+                        {":now": _ts(now), ":one": 1, ":cutoff": cutoff}
+                    ),
+                )
+            )
+            return True
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False  # locked
+
+    def release_lookup(self, tracking: str) -> None:
+        try:
+            self._call(
+                lambda: self.client.update_item(
+                    TableName=self.table,
+                    Key=_serialise({"pk": f"CASE#{tracking}", "sk": "LOOKUP"}),
+                    UpdateExpression="ADD attempts :minus",
+                    ConditionExpression="attempts > :zero",
+                    ExpressionAttributeValues=_serialise({":minus": -1, ":zero": 0}),
+                )
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
         item = self._get({"pk": f"IDEM#{key_hash}", "sk": "IDEM"})
@@ -425,7 +474,6 @@ def _case_item(record: CaseRecord) -> dict[str, Any]:
         "unit": record.unit,
         "seq": record.seq,
         "updated_at": _ts(record.updated_at),
-        "failed_lookups": [_ts(t) for t in record.failed_lookups] or None,
         "idempotency_key": record.idempotency_key,
         # index keys
         "gm_pk": f"{complaint.grid}#{month_of(filed)}",
@@ -460,7 +508,6 @@ def _case_record(item: dict[str, Any]) -> CaseRecord:
         unit=item.get("unit"),
         seq=int(item["seq"]),
         updated_at=_dt(item["updated_at"]),
-        failed_lookups=tuple(_dt(t) for t in item.get("failed_lookups", [])),
         idempotency_key=item.get("idempotency_key"),
     )
 
@@ -518,8 +565,12 @@ def _idempotency_item(record: IdempotencyRecord) -> dict[str, Any]:
     }
 
 
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def _is_throttled(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code", "")
+    code = _code(exc)
     if code in _THROTTLED:
         return True
     return code == "TransactionCanceledException" and "ThrottlingError" in _cancellation_reasons(

@@ -329,6 +329,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -- site
 
     def _serve_site(self, path: str, query: str) -> None:
+        if self.headers.get("Content-Length", "0") != "0" or self.headers.get("Transfer-Encoding"):
+            # A body the site never reads must not be taken for the next request.
+            self.close_connection = True
         if self.command not in {"GET", "HEAD"}:
             self._send(
                 405, [("Allow", "GET, HEAD"), _text_plain()], "仅支持 GET 与 HEAD。".encode()

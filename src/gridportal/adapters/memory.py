@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import Event, Status
+from gridportal.domain.publication import month_of
 from gridportal.ports import (
     AlreadyExists,
     AlreadyVoted,
@@ -21,7 +21,6 @@ from gridportal.ports import (
     IdempotencyRecord,
     StaffMember,
     Vote,
-    month_of,
     queue_of,
 )
 
@@ -35,6 +34,7 @@ class MemoryStore:
         self.idempotency: dict[str, IdempotencyRecord] = {}
         self.staff: dict[str, StaffMember] = {}
         self.markers: dict[str, str] = {}
+        self.lookups: dict[str, tuple[int, datetime]] = {}  # attempts, window start
 
     def create_case(
         self, record: CaseRecord, first: Event, idempotency: IdempotencyRecord | None
@@ -92,12 +92,23 @@ class MemoryStore:
     def get_vote(self, tracking: str) -> Vote | None:
         return self.votes.get(tracking)
 
-    def record_failed_lookup(self, tracking: str, at: datetime) -> None:
+    def reserve_lookup(self, tracking: str, now: datetime, window: timedelta, limit: int) -> bool:
         with self._lock:
-            record = self.cases.get(tracking)
-            if record is not None:
-                failed = (*record.failed_lookups, at)[-10:]
-                self.cases[tracking] = replace(record, failed_lookups=failed)
+            if tracking not in self.cases:
+                return False
+            attempts, started = self.lookups.get(tracking, (0, now))
+            if now - started >= window:
+                attempts, started = 0, now
+            if attempts >= limit:
+                return False
+            self.lookups[tracking] = (attempts + 1, started)
+            return True
+
+    def release_lookup(self, tracking: str) -> None:
+        with self._lock:
+            attempts, started = self.lookups.get(tracking, (0, datetime.min))
+            if attempts > 0:
+                self.lookups[tracking] = (attempts - 1, started)
 
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
         return self.idempotency.get(key_hash)

@@ -10,18 +10,15 @@ pins it, so adding a field is a visible decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from gridportal.domain.deadlines import DeadlineReport
+from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import CaseFile, Event, label
 from gridportal.domain.redaction import redact
 from gridportal.domain.reference import District
-
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 PUBLIC_FIELDS = (
     "id",
@@ -71,6 +68,11 @@ PUBLIC_FIELDS = (
 TIMELINE_FIELDS = ("at", "action", "label", "role", "role_label", "unit", "unit_name", "note")
 
 
+def month_of(moment: datetime) -> str:
+    """Cases are grouped by the month of receipt in Beijing time."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m")
+
+
 def iso(moment: datetime | None) -> str | None:
     """Published times are in Beijing time, to the second."""
     return moment.astimezone(BEIJING).isoformat(timespec="seconds") if moment else None
@@ -116,7 +118,7 @@ def public_record(
         "unit": state.unit,
         "unit_name": _unit_name(district, state.unit),
         "units": list(state.units_involved),
-        "month": state.received_at.astimezone(BEIJING).strftime("%Y-%m"),
+        "month": month_of(state.received_at),
         "received_at": iso(state.received_at),
         "contacted_at": iso(state.contacted_at),
         "resolved_at": iso(state.resolved_at),
@@ -161,7 +163,3 @@ def public_step(event: Event, district: District, scrub: Callable[[str], str]) -
 def _unit_name(district: District, unit: str | None) -> str:
     department = district.department(unit) if unit else None
     return department.name if department else ""
-
-
-def records_by_id(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {record["id"]: record for record in records}
