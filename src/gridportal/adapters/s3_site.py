@@ -4,7 +4,9 @@ A manifest (``.manifest.json`` in the bucket: path → SHA-256 of the content) s
 what is online. A build uploads the files whose hash differs, in an order that
 never shows a page linking to something not yet there: case pages, assets and
 data first, listing pages next, the entry pages (home, lists) last, the manifest
-at the very end. If the build fails before that, the site stays as it was.
+at the very end. A build that fails before uploading changes nothing online; one that
+fails part-way may have replaced some case pages and data files, but never the listings
+or entry pages, nor the manifest, so the next build uploads everything again.
 """
 
 from __future__ import annotations

@@ -7,14 +7,14 @@ One table holds every item; keys say what an item is (see docs/data.md):
 | case            | CASE#<tracking>     | CASE           | by_grid_month, by_unit, changed  |
 | event           | CASE#<tracking>     | EVENT#<seq:05> |                                  |
 | vote            | CASE#<tracking>     | VOTE           |                                  |
-| public id       | PUBLIC#<public_id>  | PUBLIC         |                                  |
+| lookup attempts | CASE#<tracking>     | LOOKUP         |                                  |
 | idempotency key | IDEM#<key hash>     | IDEM           |                                  |
 | staff member    | STAFF#<username>    | STAFF          |                                  |
 | build marker    | META#build          | META           |                                  |
 
 Access patterns, each one key read or one query, never a scan:
 - a case by tracking number: GetItem(CASE#t, CASE)
-- a case's events: Query(pk=CASE#t, sk begins_with EVENT#)
+- a case with its events and vote: Query(pk=CASE#t), its whole item collection
 - cases by grid and month: Query(by_grid_month, gm_pk=<grid>#<yyyy-mm>)
 - a unit's queue: Query(by_unit, unit_pk=<unit>), a sparse index: only open cases carry unit_pk
 - cases changed since a moment: Query(changed, ch_pk=<yyyy-mm-dd>, ch_sk > <iso time>) for
