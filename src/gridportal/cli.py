@@ -184,21 +184,45 @@ def case_act(
     _guarded(run)
 
 
-@case.command("patrol")
-@click.option("--as", "username", required=True, help="The grid worker reporting.")
+@case.command("file")
+@click.option("--as", "username", required=True, help="Grid worker (patrol) or dispatcher.")
 @click.option("--category", required=True, help="Service item code (事项类别).")
+@click.option("--grid", help="Grid id; a grid worker's own grid by default.")
 @click.option("--location", required=True, help="Where, at grid level.")
 @click.option("--description", required=True)
-def case_patrol(username: str, category: str, location: str, description: str) -> None:
-    """File a patrol report (巡查上报) on the grid worker's own grid."""
-    from gridportal.domain.model import Channel, Complaint
+@click.option(
+    "--channel",
+    type=click.Choice(["patrol", "hotline", "wechat"]),
+    help="patrol for grid workers (default), hotline or wechat for the command centre.",
+)
+@click.option("--name", default="", help="Complainant's name (private).")
+@click.option("--phone", default="", help="Complainant's phone (private).")
+def case_file(
+    username: str,
+    category: str,
+    grid: str | None,
+    location: str,
+    description: str,
+    channel: str | None,
+    name: str,
+    phone: str,
+) -> None:
+    """File a case: a grid worker's patrol report (巡查上报), or a call or message the
+    command centre takes down (热线、微信)."""
+    from gridportal.domain.model import Channel, Complaint, Contact, Role
 
     rt, actor = _runtime(), _actor(username)
+    chosen = Channel(channel or ("patrol" if actor.role is Role.GRID_WORKER else "hotline"))
 
     def run() -> None:
-        complaint = Complaint(category, actor.unit or "", location, description, Channel.PATROL)
+        complaint = Complaint(
+            category, grid or actor.unit or "", location, description, chosen, Contact(name, phone)
+        )
         receipt = rt.portal.file_complaint(complaint, actor=actor)
         click.echo(f"{receipt.tracking}: {receipt.view.state.status}")
+        if chosen is not Channel.PATROL:
+            # A caller gets their codes read out, as a web complainant sees them on screen.
+            click.echo(f"lookup code {receipt.lookup_code}  vote token {receipt.vote_token}")
 
     _guarded(run)
 
