@@ -645,6 +645,8 @@ def test_redact_is_idempotent_on_mixed_text(text: str) -> None:
         "1300000000〇X幢",
         "楼师傅师傅先生",
         "姓名：的电话姓名：查询码",
+        "0室000X幢",
+        "姓名：李月3幢",
     ],
 )
 def test_redact_is_idempotent_on_known_traps(text: str) -> None:

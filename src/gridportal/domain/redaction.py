@@ -486,7 +486,7 @@ _COMP = r"(?:" + _COMP_DIGIT + r"|" + _COMP_CN + r")"
 # Where an address may start: not inside a word or number, and not after
 # "digit-" where the digit rules may have seen a date (see _STEPS).
 _ADDRESS_START = r"(?<![\dA-Za-z月.])(?<![\d" + _CN_DIGITS + r"][\-./])"
-_ROOM_TRAIL = r"-?\d{3,4}(?:室|房|号)?(?![\d年月日元人户个次件辆天岁%:.]|[\-/]\d)"
+_ROOM_TRAIL = r"-?\d{3,4}(?:室|房|号)?(?![\dA-Za-z第年月日元人户个次件辆天岁%:.]|[\-/]\d)"
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
     r"(?=[\d第A-Za-z一二三四五六七八九十百零〇两])"
@@ -749,8 +749,8 @@ _WECHAT_HINT_RE = re.compile("[vVwW][xXeE]")
 # Order matters. Emails, WeChat ids, tokens and plates contain digits the digit
 # rules would otherwise split, so they go first. Addresses and names come after
 # the digit rules and must not cut a digit run where a date could be: shortening
-# a run the digit rules already judged could change their verdict on a second
-# pass, and redact must be idempotent.
+# a run the digit rules already judged could change their verdict, and the
+# first round would then have let something through.
 _STEPS: Final[tuple[Callable[[str], str], ...]] = (
     _sub(_EMAIL_RE, EMAIL, lambda text: "@" in text),
     _sub(
@@ -766,14 +766,25 @@ _STEPS: Final[tuple[Callable[[str], str], ...]] = (
 )
 
 
+_MAX_ROUNDS = 4
+
+
 def redact(text: str) -> str:
     """Return a normalised copy of ``text`` with personal data replaced.
 
-    The input is not modified. ``redact(redact(x)) == redact(x)``.
+    The input is not modified. The rules are applied until nothing changes, so
+    ``redact(redact(x)) == redact(x)`` holds by construction. A mask can expose a
+    neighbour to a rule that its original context hid ("李月3幢": 月 looks like
+    part of a date until the name is masked). A second round is usually the last.
     """
     text = normalise(text)
-    for step in _STEPS:
-        text = step(text)
+    for _ in range(_MAX_ROUNDS):
+        masked = text
+        for step in _STEPS:
+            masked = step(masked)
+        if masked == text:
+            break
+        text = masked
     return text
 
 
