@@ -2,8 +2,8 @@
 
 Targets (docs/operations.md keeps the latest figures):
 - API cold start: importing the Lambda app (no Pelican, no Markdown) well under 1 s
-- a status lookup: one key read and one query; a few ms on moto in-process
-- filing a complaint: one transaction
+- a status lookup: one query for the case's items, two small conditional writes (lockout)
+- filing a complaint: one idempotency read and one transaction
 - the nightly build: grows with what changed, not with the archive
 - redaction and metrics: fast enough for 100k cases a night
 
@@ -150,7 +150,7 @@ def main() -> None:
         lookup = lambda: portal.lookup(receipt.tracking, receipt.lookup_code)  # noqa: E731
         looked = timed(lookup, 20)
         print(
-            f"status lookup:                 {requests_for(lookup)} DynamoDB request; "
+            f"status lookup:                 {requests_for(lookup)} DynamoDB requests; "
             f"moto {ms(looked)}"
         )
 
