@@ -53,11 +53,14 @@ def lookup_case() -> dict[str, Any]:
     return views.resident_case(rt.portal.lookup(body["tracking"], body["code"]), rt.portal.district)
 
 
-@app.route("/cases/{tracking}/vote", methods=["POST"])
+@app.route("/cases/vote", methods=["POST"])
 @json_view
-def vote(tracking: str) -> Response:
+def vote() -> Response:
+    # The tracking number travels in the body, like the lookup's: never in a URL or a log.
     body = parse(_request(), requests.VOTE)
-    view = runtime().portal.vote(tracking, body["token"], Rating(body["rating"]), body["comment"])
+    view = runtime().portal.vote(
+        body["tracking"], body["token"], Rating(body["rating"]), body["comment"]
+    )
     rating = view.state.rating
     assert rating is not None
     return Response({"rating": str(rating), "rating_label": label(rating)}, status_code=201)

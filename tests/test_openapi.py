@@ -200,11 +200,11 @@ def resident_flow(recorder: Recorder) -> None:
     assert call("post", "/cases/lookup", {"tracking": tracking, "code": "1"}).status_code == 404
     assert call("post", "/cases/lookup", {"tracking": tracking}).status_code == 400
 
-    vote = {"token": receipt["vote_token"], "rating": "satisfied"}
-    route = "/cases/{tracking}/vote"
-    assert call("post", route, vote, tracking=tracking).status_code == 409  # not resolved
+    vote = {"tracking": tracking, "token": receipt["vote_token"], "rating": "satisfied"}
+    route = "/cases/vote"
+    assert call("post", route, vote).status_code == 409  # not resolved
     wrong = {**vote, "token": "nope"}
-    assert call("post", route, wrong, tracking=tracking).status_code == 404
+    assert call("post", route, wrong).status_code == 404
 
     dispatcher = recorder.login("dispatch-01", Role.DISPATCHER)
     handler = recorder.login("urban-01", Role.HANDLER, "dept-urban")

@@ -45,7 +45,9 @@ def test_whole_loop_publishes_an_anonymised_record(api: Any, tmp_path: Path) -> 
     act(api, handler, tracking, "contact", private_note="已电话联系司马晓岚 13912345678")
     act(api, handler, tracking, "resolve", public_note="已清运。")
     voted = post(
-        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "satisfied"}
+        api,
+        "/cases/vote",
+        {"tracking": tracking, "token": receipt["vote_token"], "rating": "satisfied"},
     )
     assert voted.status_code == 201
 

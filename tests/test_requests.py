@@ -172,10 +172,15 @@ def test_deeply_nested_json_is_malformed_not_a_crash() -> None:
     ],
 )
 def test_vote_rating_is_one_of_three_codes(data: dict[str, str], ok: bool) -> None:
+    data = {"tracking": "2611-4827-3391", **data}
     if ok:
         assert validate(VOTE, raw(data))["rating"] in ("satisfied", "basically_satisfied")
     else:
         assert refusal(VOTE, data)[0] == "invalid_field"
+
+
+def test_a_vote_needs_its_tracking_number_in_the_body() -> None:
+    assert refusal(VOTE, {"token": "abc", "rating": "satisfied"}) == ("required", "tracking")
 
 
 @pytest.mark.parametrize("tracking", ["261148273391", "2611-4827-3391", "2611 4827 3391"])

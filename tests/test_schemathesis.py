@@ -150,15 +150,13 @@ def steer(case: Any, live: LiveApi, staff_case: str = "") -> None:
     if zlib.crc32(repr((case.path_parameters, case.body)).encode()) % 2:
         return
     if "tracking" in (case.path_parameters or {}):
-        vote = case.path.endswith("/vote")
-        target = live.resolved_case if vote else staff_case or live.open_case
-        case.path_parameters["tracking"] = target
+        case.path_parameters["tracking"] = staff_case or live.open_case
     if not isinstance(case.body, dict):
         return
     if case.path == "/cases/lookup":
         case.body.update(tracking=live.resolved_case, code=live.lookup_code)
-    elif case.path.endswith("/vote") and "token" in case.body:
-        case.body["token"] = live.vote_token
+    elif case.path == "/cases/vote":
+        case.body.update(tracking=live.resolved_case, token=live.vote_token)
 
 
 @schema.parametrize()

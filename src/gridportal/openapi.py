@@ -110,7 +110,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "post",
-        "/cases/{tracking}/vote",
+        "/cases/vote",
         "rateCase",
         "residents",
         "Rate a resolved case (满意度评价)",
@@ -453,7 +453,12 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "phone": "13812345678",
     },
     "Lookup": {"tracking": "2611-4827-3391", "code": "40817266"},
-    "Vote": {"token": "Xq3v9kTzN0bq1mW2c8f4Ag", "rating": "satisfied", "comment": "处理及时。"},
+    "Vote": {
+        "tracking": "2611-4827-3391",
+        "token": "Xq3v9kTzN0bq1mW2c8f4Ag",
+        "rating": "satisfied",
+        "comment": "处理及时。",
+    },
     "Login": {"username": "dispatch-01", "password": "correct horse battery staple"},
     "StaffAction": {
         "action": "dispatch",

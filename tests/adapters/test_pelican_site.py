@@ -828,7 +828,7 @@ def test_lookup_renders_data_as_text(browser_site: tuple[str, FakeApi, Any]) -> 
 def test_vote_is_prefilled_from_the_fragment(browser_site: tuple[str, FakeApi, Any]) -> None:
     base, api, context = browser_site
     api.requests.clear()
-    api.reply("/api/cases/T-1/vote", (201, {"rating": "satisfied", "rating_label": "满意"}))
+    api.reply("/api/cases/vote", (201, {"rating": "satisfied", "rating_label": "满意"}))
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -840,6 +840,6 @@ def test_vote_is_prefilled_from_the_fragment(browser_site: tuple[str, FakeApi, A
     page.click("#vote-submit")
     page.wait_for_selector("#vote-result", state="visible")
     assert page.text_content("#vote-result-text") == "感谢您的评价:满意。"
-    assert api.requests[-1][2] == {"token": "VT-abc", "rating": "satisfied"}
+    assert api.requests[-1][2] == {"tracking": "T-1", "token": "VT-abc", "rating": "satisfied"}
     assert errors == []  # no CSP violations, no script errors
     page.close()

@@ -30,7 +30,9 @@ def test_file_look_up_resolve_and_vote(api: Any) -> None:
     assert looked.json_body["can_vote"] is False
 
     early = post(
-        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "satisfied"}
+        api,
+        "/cases/vote",
+        {"tracking": tracking, "token": receipt["vote_token"], "rating": "satisfied"},
     )
     assert early.status_code == 409 and early.json_body["error"]["code"] == "not_resolved"
 
@@ -46,11 +48,15 @@ def test_file_look_up_resolve_and_vote(api: Any) -> None:
     assert resolved.json_body["contact"]["phone"] == "13812345678"  # the handler calls back
 
     voted = post(
-        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "satisfied"}
+        api,
+        "/cases/vote",
+        {"tracking": tracking, "token": receipt["vote_token"], "rating": "satisfied"},
     )
     assert voted.status_code == 201 and voted.json_body["rating_label"] == "满意"
     again = post(
-        api, f"/cases/{tracking}/vote", {"token": receipt["vote_token"], "rating": "unsatisfied"}
+        api,
+        "/cases/vote",
+        {"tracking": tracking, "token": receipt["vote_token"], "rating": "unsatisfied"},
     )
     assert again.status_code == 409 and again.json_body["error"]["code"] == "already_voted"
 

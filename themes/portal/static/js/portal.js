@@ -433,14 +433,14 @@
         show(error, "请选择满意、基本满意或不满意。");
         return;
       }
-      var body = { token: token, rating: choice.value };
+      var body = { tracking: tracking, token: token, rating: choice.value };
       var comment = form.elements.comment.value.trim();
       if (comment) body.comment = comment;
       submit.disabled = true;
       statusLine.textContent = "正在提交……";
       // No automatic retry: a vote is counted once, and a resend after a lost answer
       // would only report "already voted".
-      postJSON("/cases/" + encodeURIComponent(tracking) + "/vote", body, {})
+      postJSON("/cases/vote", body, {})
         .then(
           function (res) {
             statusLine.textContent = "";
