@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def main() -> None:
 
         from gridportal.adapters.s3_site import S3Site
         from gridportal.adapters.tables import create_table
-        from gridportal.demo import ManualClock, generate_demo
+        from gridportal.demo import copy_cases, generate_in_memory
         from gridportal.domain.metrics import compute_metrics
         from gridportal.domain.model import Complaint, Contact
         from gridportal.domain.redaction import redact
@@ -107,28 +107,14 @@ def main() -> None:
             return calls["n"] - before
 
         # A demo-sized history written to DynamoDB first, so reads see a realistic table.
-        from gridportal.adapters.memory import MemoryStore
-        from gridportal.services import Portal
-
         end = datetime.now(UTC)
-        clock = ManualClock(end - timedelta(days=183))
-        memory = MemoryStore()
-        scratch = Portal(
-            store=memory,
-            district=portal.district,
-            calendar=portal.calendar,
-            keys=portal.keys,
-            clock=clock,
-        )
         started = time.perf_counter()
-        generate_demo(scratch, portal.district, clock, start=clock.now, end=end)
+        scratch, summary = generate_in_memory(portal, end=end)
         print(
-            f"demo generation:               {len(memory.cases)} cases in "
+            f"demo generation:               {summary.cases} cases in "
             f"{time.perf_counter() - started:.1f} s"
         )
-        rt.store.put_histories(
-            (record, memory.events[t], memory.votes.get(t)) for t, record in memory.cases.items()
-        )
+        copy_cases(scratch.store, rt.store)
 
         complaint = Complaint(
             "env-litter",
@@ -169,7 +155,9 @@ def main() -> None:
             records = json.loads(site.read("data/cases.json") or b"[]")
 
         # Residents' own text, as filed (phones, addresses, names), not already redacted.
-        originals = [record.file.complaint.description for record in memory.cases.values()]
+        originals = [
+            record.file.complaint.description for record, _ in scratch.store.all_histories()
+        ]
         texts = originals * max(1, 20000 // max(1, len(originals)))
         started = time.perf_counter()
         for text in texts:

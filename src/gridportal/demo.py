@@ -29,9 +29,9 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple, TypeVar
-from zoneinfo import ZoneInfo
 
 from gridportal.domain.calendar import CalendarNotCovered, WorkCalendar
+from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.model import (
     RESIDENT,
     Action,
@@ -50,8 +50,6 @@ from gridportal.domain.model import (
 from gridportal.domain.reference import District, Grid, ServiceItem
 from gridportal.ports import Store
 from gridportal.services import CaseView, Portal, Receipt
-
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 DISPATCHER = Actor(Role.DISPATCHER, "dispatch-01")  # 指挥中心派单员
 SUPERVISOR = Actor(Role.SUPERVISOR, "supervisor-01")  # 督查员
@@ -176,13 +174,33 @@ def copy_cases(source: Store, target: Store) -> int:
     """Copy every case (record, events, vote) from ``source`` to ``target``; returns the count.
 
     Driving thousands of steps through a portal on DynamoDB is slow, so a demo is
-    generated on the in-memory store and then copied whole with ``put_history``.
+    generated on the in-memory store and then copied whole with ``put_histories``.
     """
-    count = 0
-    for record, events in source.all_histories():
-        target.put_history(record, events, source.get_vote(record.tracking))
-        count += 1
-    return count
+    histories = [
+        (record, events, source.get_vote(record.tracking))
+        for record, events in source.all_histories()
+    ]
+    target.put_histories(histories)
+    return len(histories)
+
+
+def generate_in_memory(
+    portal: Portal, *, end: datetime, days: int = 183, seed: int = 2026
+) -> tuple[Portal, DemoSummary]:
+    """The demo's months of cases on a fresh in-memory store, with ``portal``'s district,
+    calendar and keys (so codes and public ids hold once the cases are copied over)."""
+    from gridportal.adapters.memory import MemoryStore
+
+    clock = ManualClock(end - timedelta(days=days))
+    scratch = Portal(
+        store=MemoryStore(),
+        district=portal.district,
+        calendar=portal.calendar,
+        keys=portal.keys,
+        clock=clock,
+    )
+    summary = generate_demo(scratch, portal.district, clock, start=clock.now, end=end, seed=seed)
+    return scratch, summary
 
 
 # --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import shutil
 import signal
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,42 +108,27 @@ def _secret(path: Path) -> str:
 def _load_demo(rt: Any, site: S3Site, work_dir: Path) -> None:
     """Generate the demo through the real use cases on a fast in-memory store, publish the
     first build from it, then copy every case history into DynamoDB with batch writes."""
-    from gridportal.adapters.memory import MemoryStore
-    from gridportal.demo import ManualClock, generate_demo
-    from gridportal.services import Portal
+    from gridportal.demo import copy_cases, generate_in_memory
 
     started = time.perf_counter()
     end = datetime.now(UTC)
-    start = end - timedelta(days=183)
-    clock = ManualClock(start)
-    memory = MemoryStore()
-    scratch = Portal(
-        store=memory,
-        district=rt.portal.district,
-        calendar=rt.portal.calendar,
-        keys=rt.portal.keys,
-        clock=clock,
-    )
     click.echo("生成演示数据(约六个月的案件)…")
-    summary = generate_demo(scratch, rt.portal.district, clock, start=start, end=end)
-    click.echo(f"  {len(memory.cases)} 件案件,用时 {time.perf_counter() - started:.1f} 秒")
+    scratch, summary = generate_in_memory(rt.portal, end=end)
+    click.echo(f"  {summary.cases} 件案件,用时 {time.perf_counter() - started:.1f} 秒")
     click.echo("构建并发布公开站点…")
     report = publish(
         scratch, site, work_dir=work_dir, site_url=rt.settings.site_url, full=True, now=end
     )
     click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
     click.echo("写入内置 DynamoDB…")
-    rt.store.put_histories(
-        (record, memory.events[tracking], memory.votes.get(tracking))
-        for tracking, record in memory.cases.items()
-    )
+    copy_cases(scratch.store, rt.store)
     for member in _demo_staff(rt):
         rt.store.put_staff(member)
     receipts = [
         {"tracking": r[0], "lookup_code": r[1], "vote_token": r[2]}
         for r in getattr(summary, "receipts", ())
     ]
-    rt.store.set_marker(BUILD_MARKER, memory.get_marker(BUILD_MARKER) or end.isoformat())
+    rt.store.set_marker(BUILD_MARKER, scratch.store.get_marker(BUILD_MARKER) or end.isoformat())
     (work_dir.parent / "receipts.json").write_text(
         json.dumps(receipts, ensure_ascii=False, indent=2), encoding="utf-8"
     )

@@ -8,7 +8,7 @@ happens whole or raises and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -163,6 +163,11 @@ class Store(Protocol):
 
     def changed_since(self, moment: datetime, until: datetime) -> Iterator[str]:
         """Tracking numbers of cases whose last change is after ``moment`` (up to ``until``)."""
+
+    def put_histories(
+        self, histories: Iterable[tuple[CaseRecord, Sequence[Event], Vote | None]]
+    ) -> None:
+        """Many case histories at once (demo loading); on DynamoDB, few batch writes."""
 
     def put_history(self, record: CaseRecord, events: Sequence[Event], vote: Vote | None) -> None:
         """Write a whole case history (import and demo loading); idempotent by key."""

@@ -6,7 +6,7 @@ A lock makes each method atomic, as a DynamoDB transaction is.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from gridportal.domain.lifecycle import CaseState
@@ -133,6 +133,12 @@ class MemoryStore:
         for record in list(self.cases.values()):
             if moment < record.updated_at <= until:
                 yield record.tracking
+
+    def put_histories(
+        self, histories: Iterable[tuple[CaseRecord, Sequence[Event], Vote | None]]
+    ) -> None:
+        for record, events, vote in histories:
+            self.put_history(record, events, vote)
 
     def put_history(self, record: CaseRecord, events: Sequence[Event], vote: Vote | None) -> None:
         with self._lock:
