@@ -10,19 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from gridportal.domain.lifecycle import CaseState
-from gridportal.domain.model import CaseFile, Event, Rating, Role, Status
+from gridportal.domain.model import (
+    OPEN_STATUSES,
+    CaseFile,
+    Event,
+    Priority,
+    Rating,
+    Role,
+    Route,
+    Status,
+)
 
 
 @dataclass(frozen=True)
 class CaseRecord:
     """A stored case: the filing, hashes of the resident's secrets, and a snapshot.
 
-    The snapshot (status, unit, seq, updated_at) feeds the indexes; the events stay
-    the truth and are replayed whenever the state matters.
+    The snapshot (status, unit, seq, updated_at, and what the deadlines need) feeds the
+    indexes and the staff queue, which is read without replaying any case; the events
+    stay the truth and are replayed whenever the whole state matters.
     """
 
     file: CaseFile
@@ -33,6 +43,11 @@ class CaseRecord:
     seq: int
     updated_at: datetime
     idempotency_key: str | None = None  # hash of the request key, if the case came with one
+    # What the deadlines of an open case depend on, copied from the replayed state.
+    priority: Priority | None = None
+    route: Route | None = None
+    contacted_at: datetime | None = None
+    extended_due: date | None = None
 
     @property
     def tracking(self) -> str:
@@ -45,6 +60,10 @@ class CaseRecord:
             unit=state.unit if state.is_open else None,
             seq=state.last_seq,
             updated_at=state.updated_at or self.updated_at,
+            priority=state.priority,
+            route=state.route,
+            contacted_at=state.contacted_at,
+            extended_due=state.extended_due,
         )
 
 
@@ -84,13 +103,21 @@ class StaffMember:
     active: bool = True
 
 
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a unit's queue, oldest change first; ``after`` asks for the next page."""
+
+    records: tuple[CaseRecord, ...]
+    after: str | None  # an opaque cursor, None on the last page
+
+
 COMMAND_CENTRE = "command-centre"  # the queue of open cases no unit holds yet
-_CLOSED = frozenset({Status.RESOLVED, Status.RATED, Status.ARCHIVED, Status.MERGED})
+QUEUE_PAGE = 50  # cases per page of a staff queue
 
 
 def queue_of(record: CaseRecord) -> str | None:
     """The queue an open case sits in: its unit's, or the command centre's."""
-    if record.status in _CLOSED:
+    if record.status not in OPEN_STATUSES:
         return None
     return record.unit or COMMAND_CENTRE
 
@@ -147,19 +174,30 @@ class Store(Protocol):
 
     def get_vote(self, tracking: str) -> Vote | None: ...
 
-    def reserve_lookup(self, tracking: str, now: datetime, window: timedelta, limit: int) -> bool:
-        """Take one lookup attempt atomically, before the code is compared: False when
-        ``limit`` attempts were taken in the window that began at the first of them
-        (the case is locked). Concurrent guesses cannot slip past the limit."""
+    def reserve_attempt(self, key: str, now: datetime, window: timedelta, limit: int) -> bool:
+        """Take one attempt atomically, before a secret is compared: False when ``limit``
+        attempts were taken in the window that began at the first of them (locked).
+        Concurrent guesses cannot slip past the limit. ``key`` names what is guarded:
+        ``lookup:<tracking>``, ``login:<username>``. Attempt records expire with their
+        window (a TTL on DynamoDB)."""
 
-    def release_lookup(self, tracking: str) -> None:
-        """Give an attempt back: the code was right, so it was no failure."""
+    def release_attempt(self, key: str) -> None:
+        """Give an attempt back: the secret was right, so it was no failure."""
+
+    def attempts_locked_until(self, key: str, now: datetime, window: timedelta, limit: int) -> (
+        datetime | None
+    ):
+        """When the lock on ``key`` ends, if it is locked now; a plain read, takes nothing."""
 
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None: ...
 
-    def cases_by_grid_month(self, grid: str, month: str) -> list[CaseRecord]: ...
+    def unit_queue(self, unit: str) -> list[CaseRecord]:
+        """Every open case in a queue, oldest change first (the nightly build's refresh)."""
 
-    def unit_queue(self, unit: str) -> list[CaseRecord]: ...
+    def queue_page(self, unit: str, *, limit: int = QUEUE_PAGE, after: str | None = None) -> (
+        QueuePage
+    ):
+        """One page of a queue from the queue index: never a scan, never a replay."""
 
     def changed_since(self, moment: datetime, until: datetime) -> Iterator[str]:
         """Tracking numbers of cases whose last change is after ``moment`` (up to ``until``)."""
@@ -181,4 +219,5 @@ class Store(Protocol):
     def set_marker(self, name: str, value: str) -> None: ...
 
     def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
-        """Every case with its events: the full rebuild only (on DynamoDB, one scan)."""
+        """Every case with its events, streamed (memory does not grow with the archive):
+        the full rebuild only (on DynamoDB, one paginated scan; on SQLite, by month)."""
