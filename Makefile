@@ -14,6 +14,7 @@ VENV_STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+LOAD_ARGS ?=
 
 # `make package`: Chalice's bundle and template for the functions (docs/deployment.md).
 STAGE ?= prod
@@ -22,16 +23,19 @@ PACKAGE_DIR ?= build/chalice
 
 SYSTEM_PACKAGES := chromium fonts-noto-cjk
 
-.PHONY: help venv system-deps lint fmt test demo demo-reset rebuild bench package clean
+.PHONY: help venv system-deps lint fmt test demo demo-aws demo-reset rebuild bench bench-load \
+	package clean
 
 help:
 	@echo "make demo         run the whole portal locally (http://127.0.0.1:8000/)"
-	@echo "make demo-reset   the same, forgetting the saved demo data first"
+	@echo "make demo-aws     the same demo on the AWS shape (DynamoDB and S3 played by moto)"
+	@echo "make demo-reset   the demo, forgetting the saved demo data first"
 	@echo "make rebuild      the nightly build now, against the running demo"
 	@echo "make test         lint, type-check and run every test, browser tests included"
 	@echo "make lint         ruff and mypy only"
 	@echo "make fmt          format and auto-fix with ruff"
 	@echo "make bench        measure the speed targets (benchmarks/run.py)"
+	@echo "make bench-load   32 simulated residents against the local origin (benchmarks/load.py)"
 	@echo "make package      bundle the functions with chalice package into $(PACKAGE_DIR)/"
 	@echo "make system-deps  install Debian's chromium and CJK fonts (needs root)"
 	@echo "make clean        remove .venv, var/, output/, build/ and functions/vendor/"
@@ -70,10 +74,13 @@ test: $(VENV_STAMP) system-deps lint
 demo: $(VENV_STAMP)
 	@$(BIN)/portal demo $(DEMO_ARGS)
 
+demo-aws: $(VENV_STAMP)
+	@$(BIN)/portal demo --aws $(DEMO_ARGS)
+
 demo-reset: $(VENV_STAMP)
 	@$(BIN)/portal demo --reset $(DEMO_ARGS)
 
-# While a demo runs, `portal` finds its settings in var/demo/portal.env.
+# `portal` finds the demo's settings in var/demo/portal.env, running or not.
 rebuild: $(VENV_STAMP)
 	@$(BIN)/portal build
 
@@ -81,6 +88,9 @@ bench: $(VENV_STAMP)
 	@if [ ! -f benchmarks/run.py ]; then \
 	    echo "benchmarks/run.py does not exist yet" >&2; exit 1; fi
 	@$(BIN)/python benchmarks/run.py
+
+bench-load: $(VENV_STAMP)
+	@$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 # Chalice puts the contents of functions/vendor/ at the root of the Lambda bundle, next to
 # app.py and chalicelib/; requirements.txt is resolved to Lambda wheels by chalice itself.

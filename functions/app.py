@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, Cron, Request, Response
+from chalice.app import Cron, Request, Response
 
-from chalicelib.http import finish, json_view, parse, staff
+from chalicelib.http import ThreadLocalChalice, finish, json_view, parse, staff
 from gridportal import requests, views
 from gridportal.domain.model import Action, Channel, Rating, label
 from gridportal.runtime import runtime
 
-app = Chalice(app_name="gridportal")
+app = ThreadLocalChalice(app_name="gridportal")
 
 
 def _request() -> Request:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Request, Response
+from chalice.app import Chalice, Request, Response
 
 from gridportal.domain.model import Actor
 from gridportal.ports import StoreUnavailable
@@ -16,6 +17,34 @@ from gridportal.runtime import Runtime, runtime
 from gridportal.services import PortalError, Unauthenticated
 
 log = logging.getLogger("gridportal.api")
+
+
+class ThreadLocalChalice(Chalice):
+    """A Chalice app whose current request belongs to the thread handling it.
+
+    Lambda runs one request at a time per process, but the local origin serves many
+    at once from threads; Chalice keeps the request on the app object, so here each
+    thread sees its own.
+    """
+
+    _local = threading.local()
+
+    @property  # type: ignore[override]
+    def current_request(self) -> Request | None:
+        return getattr(self._local, "request", None)
+
+    @current_request.setter
+    def current_request(self, value: Request | None) -> None:
+        self._local.request = value
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return getattr(self._local, "context", None)
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._local.context = value
+
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",

@@ -1,14 +1,17 @@
 """``portal``: the operator's command line.
 
-    portal demo                      run the whole portal locally on an embedded AWS
+    portal demo [--aws]              run the whole portal locally (embedded store, or moto)
+    portal serve                     serve the configured site and API on one local origin
     portal build [--full]            the nightly rebuild and publish, now
     portal case show|queue|act ...   every staff operation, for an operator without a UI
     portal staff add ...             create a staff member (password from stdin or prompt)
     portal import FILE --source S    bulk import from an existing platform
 
 Commands other than ``demo`` read their settings from the environment (see
-docs/operations.md); while a demo runs, they pick up its settings from
-``var/demo/portal.env`` automatically.
+docs/operations.md); they pick up the demo's settings from ``var/demo/portal.env``
+automatically, whether or not the demo is running (the embedded store is a file).
+Expected failures (a store that does not answer, bad settings, a refused action) end
+with one clear line and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -32,7 +35,44 @@ def _load_env_file(path: Path) -> None:
             os.environ.setdefault(name.strip(), value.strip())
 
 
-@click.group()
+class _Commands(click.Group):
+    """Turns expected failures into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from gridportal.config import ConfigError
+        from gridportal.ports import StoreError
+        from gridportal.services import PortalError
+
+        try:
+            return super().invoke(ctx)
+        except PortalError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+        except StoreError as exc:
+            raise click.ClickException(f"存储不可用(store unavailable): {exc}") from exc
+        except ConfigError as exc:
+            raise click.ClickException(f"设置有误(configuration): {exc}") from exc
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise click.ClickException(f"存储不可用(store unavailable): {exc}") from exc
+            raise
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    """botocore's connection and timeout errors, recognised without importing botocore."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(
+        names
+        & {
+            "EndpointConnectionError",
+            "ConnectTimeoutError",
+            "ReadTimeoutError",
+            "NoCredentialsError",
+            "ConnectionClosedError",
+        }
+    )
+
+
+@click.group(cls=_Commands)
 @click.option(
     "--env-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -75,11 +115,22 @@ def build(full: bool, work_dir: Path) -> None:
 @click.option("--port", default=8000, show_default=True, help="Port of the local origin.")
 @click.option("--aws-port", default=4566, show_default=True, help="Port of the embedded AWS.")
 @click.option("--reset", is_flag=True, help="Forget the saved demo state and start afresh.")
-def demo(port: int, aws_port: int, reset: bool) -> None:
-    """Run the whole portal locally: embedded AWS, demo district, built site, API."""
+@click.option("--aws", is_flag=True, help="Run on the AWS shape: DynamoDB and S3 played by moto.")
+def demo(port: int, aws_port: int, reset: bool, aws: bool) -> None:
+    """Run the whole portal locally: demo district, built site, API on one origin."""
     from gridportal.demo_server import run_demo
 
-    run_demo(DEMO_DIR, port=port, aws_port=aws_port, reset=reset)
+    run_demo(DEMO_DIR, port=port, aws_port=aws_port, reset=reset, aws=aws)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Serve the configured site directory and the API on one origin (a pilot on one server)."""
+    from gridportal.demo_server import serve as run_server
+
+    run_server(host=host, port=port, banner=False)
 
 
 # --------------------------------------------------------------------------- staff

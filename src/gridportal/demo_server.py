@@ -1,9 +1,15 @@
-"""``portal demo``: the whole portal on one machine.
+"""``portal demo`` and ``portal serve``: the whole portal on one machine.
 
-moto's server on 127.0.0.1 plays AWS (DynamoDB and S3); the demo district and
-months of cases are loaded once and kept in a snapshot between runs; the site is
-built and published to the local bucket; one local origin serves the published
-site and the API. Ctrl-C stops everything and saves what was filed.
+The embedded default (内置模式): cases live in one SQLite file, the site is a directory, and
+one local origin serves the site at ``/`` and the API at ``/api``. Nothing else runs: no
+emulator sits on a resident's path. Everything is kept between runs in ``var/demo/``; a
+restart opens the same file and serves the same directory, so it is ready in a second.
+
+The first start loads the demo district's months of cases and builds the site in a child
+process, so that the server never carries the generator's or Pelican's memory.
+
+``portal demo --aws`` (``make demo-aws``) runs the same demo on the AWS shape instead:
+moto's server on 127.0.0.1 plays DynamoDB and S3, with its snapshot between runs.
 """
 
 from __future__ import annotations
@@ -14,88 +20,127 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gridportal.adapters.embedded_aws import EmbeddedAws
-from gridportal.adapters.local_server import BucketSite, chalice_api, make_server
-from gridportal.adapters.s3_site import S3Site
 from gridportal.config import SOURCE_ROOT
 from gridportal.domain.model import Role
-from gridportal.publish import MARKER as BUILD_MARKER
-from gridportal.publish import publish
 
 SITE_BUCKET = "gridportal-site"
 DEMO_PASSWORD = "demo-2026"  # printed in the banner; the demo is local and private
 DEMO_MARKER = "demo-loaded"
+DB_FILE = "portal.db"
+SITE_DIR = "site"
+ENV_FILE = "portal.env"
+RECEIPTS_FILE = "receipts.json"
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # `kill <pid>` stops the demo as cleanly as Ctrl-C, saving state
+    raise KeyboardInterrupt  # `kill <pid>` stops the demo as cleanly as Ctrl-C
 
 
-def run_demo(root: Path, *, port: int, aws_port: int, reset: bool) -> None:
+def _setup_logging() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server is chatty
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    logging.getLogger("pelican").setLevel(logging.WARNING)  # one line per written page
+    for chatty in ("werkzeug", "botocore", "pelican"):  # one line per page or request
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def embedded_settings(root: Path, *, port: int, secret: str) -> dict[str, str]:
+    """The environment of an embedded portal kept under ``root``."""
+    root = root.resolve()
+    return {
+        "GRIDPORTAL_STORE": f"sqlite:{root / DB_FILE}",
+        "GRIDPORTAL_SITE_DIR": str(root / SITE_DIR),
+        "GRIDPORTAL_SECRET": secret,
+        "GRIDPORTAL_CONTENT": str(SOURCE_ROOT / "content"),
+        "GRIDPORTAL_SITE_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def run_demo(root: Path, *, port: int, aws_port: int, reset: bool, aws: bool = False) -> None:
+    _setup_logging()
     root.mkdir(parents=True, exist_ok=True)
-    state_file = root / "aws-state.json"
     if reset:
-        for name in ("aws-state.json", "receipts.json"):
-            (root / name).unlink(missing_ok=True)
-        shutil.rmtree(root / "build", ignore_errors=True)
+        _forget(root)
     secret = _secret(root / "secret")
-    click.echo("启动内置 AWS(moto,仅监听 127.0.0.1)…")
-    with EmbeddedAws(port=aws_port, state_file=state_file, buckets=[SITE_BUCKET]) as aws:
-        settings = {
-            **aws.environ,
-            "GRIDPORTAL_SECRET": secret,
-            "GRIDPORTAL_SITE_BUCKET": SITE_BUCKET,
-            "GRIDPORTAL_CONTENT": str(SOURCE_ROOT / "content"),
-            "GRIDPORTAL_SITE_URL": f"http://127.0.0.1:{port}",
-        }
-        os.environ.update(settings)
-        (root / "portal.env").write_text(
-            "".join(f"{k}={v}\n" for k, v in settings.items()), encoding="utf-8"
-        )
-        from gridportal.runtime import runtime
+    if aws:
+        _run_aws_demo(root, port=port, aws_port=aws_port, secret=secret)
+        return
+    settings = embedded_settings(root, port=port, secret=secret)
+    _use(settings, root)
+    from gridportal.runtime import runtime
 
-        runtime.cache_clear()
-        rt = runtime()
-        site = S3Site(rt.s3(), SITE_BUCKET)
-        site.ensure_bucket()
-        work_dir = root / "build"
-        if rt.store.get_marker(DEMO_MARKER) is None:
-            _load_demo(rt, site, work_dir)
-            aws.snapshot()
-        else:
-            click.echo("恢复上次发布的站点,并增量重建…")
-            if (work_dir / "site").is_dir():
-                site.publish(work_dir / "site")  # S3 is not kept between runs; the mirror is
-            report = publish(rt.portal, site, work_dir=work_dir, site_url=rt.settings.site_url)
-            click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
+    if runtime().store.get_marker(DEMO_MARKER) is None:
+        click.echo("首次启动:生成演示数据(约六个月的案件)并构建公开站点…")
+        started = time.perf_counter()
+        # A child process does the heavy lifting, so the server's memory stays small.
+        command = [sys.executable, "-m", "gridportal.demo_server", "load", str(root)]
+        if subprocess.run(command, env={**os.environ, **settings}, check=False).returncode:
+            raise click.ClickException("演示数据加载失败(见上方信息)。")
+        click.echo(f"  用时 {time.perf_counter() - started:.1f} 秒")
+    serve(root=root, port=port, banner=True)
 
-        sys.path.insert(0, str(SOURCE_ROOT / "functions"))
-        import app as chalice_app
 
-        server = make_server(
-            site=BucketSite(rt.s3(), SITE_BUCKET), api=chalice_api(chalice_app.app), port=port
-        )
-        _banner(server.base_url, aws.endpoint_url, root)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            click.echo("\n正在停止,保存演示数据…")
-        finally:
-            server.server_close()
-    click.echo("已停止。")
+def serve(*, root: Path | None = None, host: str = "127.0.0.1", port: int, banner: bool) -> None:
+    """Serve the configured site directory and the API on one origin until stopped."""
+    from gridportal.adapters.local_server import DirectorySite, chalice_api, make_server
+    from gridportal.runtime import runtime
+
+    rt = runtime()
+    if rt.settings.site_dir is None:
+        raise click.ClickException("本地站点需要 GRIDPORTAL_SITE_DIR(站点目录)。")
+    rt.settings.site_dir.mkdir(parents=True, exist_ok=True)
+    server = make_server(
+        site=DirectorySite(rt.settings.site_dir),
+        api=chalice_api(_chalice_app()),
+        host=host,
+        port=port,
+    )
+    if banner and root is not None:
+        _banner(server.base_url, root, backend="SQLite " + str(rt.settings.db_path))
+    else:
+        click.echo(f"portal on {server.base_url}/ (site {rt.settings.site_dir})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("\n正在停止…")
+    finally:
+        server.server_close()
+    click.echo("已停止。已提交的数据都已保存。")
+
+
+def _chalice_app() -> Any:
+    sys.path.insert(0, str(SOURCE_ROOT / "functions"))
+    import app as chalice_app
+
+    return chalice_app.app
+
+
+def _forget(root: Path) -> None:
+    for name in (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", "aws-state.json", RECEIPTS_FILE):
+        (root / name).unlink(missing_ok=True)
+    for name in ("build", SITE_DIR):
+        shutil.rmtree(root / name, ignore_errors=True)
+
+
+def _use(settings: Mapping[str, str], root: Path) -> None:
+    """Put the settings in this process and in ``portal.env`` for the staff CLI."""
+    os.environ.update(settings)
+    (root / ENV_FILE).write_text(
+        "".join(f"{k}={v}\n" for k, v in settings.items()), encoding="utf-8"
+    )
+    (root / ENV_FILE).chmod(0o600)
+    from gridportal.runtime import runtime
+
+    runtime.cache_clear()
 
 
 def _secret(path: Path) -> str:
@@ -105,22 +150,19 @@ def _secret(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _load_demo(rt: Any, site: S3Site, work_dir: Path) -> None:
-    """Generate the demo through the real use cases on a fast in-memory store, publish the
-    first build from it, then copy every case history into DynamoDB with batch writes."""
+def load_demo(root: Path) -> None:
+    """Generate the demo through the real use cases on a fast in-memory store, copy every
+    case history into the configured store in bulk, add the demo staff, and run the first
+    (full) build exactly as the nightly build runs."""
     from gridportal.demo import copy_cases, generate_in_memory
+    from gridportal.publish import publish_from_runtime
+    from gridportal.runtime import runtime
 
+    rt = runtime()
     started = time.perf_counter()
     end = datetime.now(UTC)
-    click.echo("生成演示数据(约六个月的案件)…")
     scratch, summary = generate_in_memory(rt.portal, end=end)
     click.echo(f"  {summary.cases} 件案件,用时 {time.perf_counter() - started:.1f} 秒")
-    click.echo("构建并发布公开站点…")
-    report = publish(
-        scratch, site, work_dir=work_dir, site_url=rt.settings.site_url, full=True, now=end
-    )
-    click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
-    click.echo("写入内置 DynamoDB…")
     copy_cases(scratch.store, rt.store)
     for member in _demo_staff(rt):
         rt.store.put_staff(member)
@@ -128,11 +170,54 @@ def _load_demo(rt: Any, site: S3Site, work_dir: Path) -> None:
         {"tracking": r[0], "lookup_code": r[1], "vote_token": r[2]}
         for r in getattr(summary, "receipts", ())
     ]
-    rt.store.set_marker(BUILD_MARKER, scratch.store.get_marker(BUILD_MARKER) or end.isoformat())
-    (work_dir.parent / "receipts.json").write_text(
+    (root / RECEIPTS_FILE).write_text(
         json.dumps(receipts, ensure_ascii=False, indent=2), encoding="utf-8"
     )
+    click.echo("构建并发布公开站点…")
+    report = publish_from_runtime(rt, full=True, work_dir=root / "build")
+    click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
     rt.store.set_marker(DEMO_MARKER, end.isoformat())
+
+
+def _run_aws_demo(root: Path, *, port: int, aws_port: int, secret: str) -> None:
+    """The AWS shape on one machine: moto's server for DynamoDB and S3, with snapshots."""
+    from gridportal.adapters.embedded_aws import EmbeddedAws
+    from gridportal.adapters.local_server import BucketSite, chalice_api, make_server
+    from gridportal.publish import publish_from_runtime
+
+    click.echo("启动内置 AWS(moto,仅监听 127.0.0.1)…")
+    state_file = root / "aws-state.json"
+    with EmbeddedAws(port=aws_port, state_file=state_file, buckets=[SITE_BUCKET]) as aws:
+        settings = {
+            **aws.environ,
+            "GRIDPORTAL_SECRET": secret,
+            "GRIDPORTAL_SITE_BUCKET": SITE_BUCKET,
+            "GRIDPORTAL_CONTENT": str(SOURCE_ROOT / "content"),
+            "GRIDPORTAL_SITE_URL": f"http://127.0.0.1:{port}",
+        }
+        _use(settings, root)
+        from gridportal.runtime import runtime
+
+        rt = runtime()
+        if rt.store.get_marker(DEMO_MARKER) is None:
+            load_demo(root)
+            aws.snapshot()
+        else:
+            # moto keeps no S3 objects between runs: publish the whole site again.
+            click.echo("重新发布公开站点(内置 S3 不保存对象)…")
+            report = publish_from_runtime(rt, full=True, work_dir=root / "build-aws")
+            click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
+        server = make_server(
+            site=BucketSite(rt.s3(), SITE_BUCKET), api=chalice_api(_chalice_app()), port=port
+        )
+        _banner(server.base_url, root, backend=f"DynamoDB/S3 on moto {aws.endpoint_url}")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo("\n正在停止,保存演示数据…")
+        finally:
+            server.server_close()
+    click.echo("已停止。")
 
 
 def _demo_staff(rt: Any) -> list[Any]:
@@ -155,8 +240,8 @@ def _demo_staff(rt: Any) -> list[Any]:
     return [StaffMember(u, n, r, unit, password) for u, n, r, unit in people]
 
 
-def _banner(base_url: str, aws_url: str, root: Path) -> None:
-    receipts_file = root / "receipts.json"
+def _banner(base_url: str, root: Path, *, backend: str) -> None:
+    receipts_file = root / RECEIPTS_FILE
     receipts = (
         json.loads(receipts_file.read_text(encoding="utf-8")) if receipts_file.exists() else []
     )
@@ -169,7 +254,7 @@ def _banner(base_url: str, aws_url: str, root: Path) -> None:
         f"  评价         {base_url}/vote/",
         f"  统计指标     {base_url}/metrics/",
         f"  接口         {base_url}/api/  (docs/api.md)",
-        f"  内置 AWS     {aws_url}  (moto, 仅 127.0.0.1)",
+        f"  数据存储     {backend}",
         "",
         "  工作人员账号  dispatch-01 / supervisor-01 / auditor-01 / <部门id>-handler",
         f"               / <网格id>-worker,密码均为 {DEMO_PASSWORD}",
@@ -180,5 +265,14 @@ def _banner(base_url: str, aws_url: str, root: Path) -> None:
     for r in receipts[:3]:
         lines.append(f"  演示案件     受理编号 {r['tracking']}  查询码 {r['lookup_code']}")
         lines.append(f"               评价凭证 {r['vote_token']}")
-    lines += ["", "按 Ctrl-C 停止(已提交的数据会保存,下次启动仍在)。", ""]
-    click.echo("\n".join(lines))
+    lines += ["", "按 Ctrl-C 停止(已提交的数据都已保存,下次启动仍在)。", ""]
+    click.echo("\n".join(lines), nl=True)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":  # the first start's loader: python -m gridportal.demo_server load DIR
+    if len(sys.argv) == 3 and sys.argv[1] == "load":
+        logging.basicConfig(level=logging.WARNING)
+        load_demo(Path(sys.argv[2]))
+    else:
+        sys.exit("usage: python -m gridportal.demo_server load DIR")

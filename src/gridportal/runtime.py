@@ -1,4 +1,9 @@
-"""Wiring: settings → boto3 clients → store → Portal. Built once per process."""
+"""Wiring: settings → store (SQLite or DynamoDB) → Portal, and the site target. Built once
+per process.
+
+boto3 is imported only when a setting needs AWS (the DynamoDB store, the S3 site): the
+embedded default never loads it, and the API's cold start stays light.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +12,50 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from gridportal.adapters.calendar_file import load_calendar
-from gridportal.adapters.dynamo import DynamoStore
 from gridportal.config import Settings
 from gridportal.domain.credentials import Keys
 from gridportal.domain.reference import District, parse_district
+from gridportal.ports import Store
 from gridportal.services import Portal
-
-# Standard retry mode backs off on throttling and dropped connections; the store adds its
-# own layer for throttled transactions. Two layers stay short so that the API answers 503
-# within its 10 s timeout.
-_BOTO = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=10)
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    dynamodb: Any
-    store: DynamoStore
+    store: Store
     portal: Portal
+    dynamodb: Any = None  # the boto3 client behind a DynamoDB store, else None
 
     def s3(self) -> Any:
         return client("s3", self.settings)
 
+    def site_target(self) -> Any:
+        """Where the nightly build publishes: the site directory, or the S3 bucket."""
+        if self.settings.site_dir is not None:
+            from gridportal.adapters.directory_site import DirectorySite
+
+            return DirectorySite(self.settings.site_dir)
+        from gridportal.adapters.s3_site import S3Site
+
+        return S3Site(self.s3(), self.settings.site_bucket)
+
 
 def client(service: str, settings: Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Standard retry mode backs off on throttling and dropped connections; the store adds
+    # its own layer for throttled transactions. Two layers stay short so that the API
+    # answers 503 within its 10 s timeout.
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=10
+    )
     return boto3.client(
         service,  # type: ignore[call-overload]
         endpoint_url=settings.endpoint_url,
         region_name=settings.region,
-        config=_BOTO,
+        config=config,
     )
 
 
@@ -48,16 +64,27 @@ def load_district(settings: Settings) -> District:
         return parse_district(json.load(handle))
 
 
+def open_store(settings: Settings) -> tuple[Store, Any]:
+    """The store the settings name, and its boto3 client when it has one."""
+    if settings.store == "dynamodb":
+        from gridportal.adapters.dynamo import DynamoStore
+
+        dynamodb = client("dynamodb", settings)
+        return DynamoStore(dynamodb, settings.table), dynamodb
+    from gridportal.adapters.sqlite import SqliteStore
+
+    return SqliteStore(settings.db_path), None
+
+
 def build_runtime(settings: Settings) -> Runtime:
-    dynamodb = client("dynamodb", settings)
-    store = DynamoStore(dynamodb, settings.table)
+    store, dynamodb = open_store(settings)
     portal = Portal(
         store=store,
         district=load_district(settings),
         calendar=load_calendar(settings.content_dir / "calendar" / "overrides.json"),
         keys=Keys(settings.secret),
     )
-    return Runtime(settings, dynamodb, store, portal)
+    return Runtime(settings, store, portal, dynamodb)
 
 
 @cache

@@ -60,11 +60,13 @@ def mocked_aws(secret: str) -> Iterator[None]:
         "AWS_DEFAULT_REGION": REGION,
         "GRIDPORTAL_SECRET": secret,
         "GRIDPORTAL_CONTENT": str(ROOT / "content"),
+        "GRIDPORTAL_STORE": "dynamodb",
     }
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         for name, value in env.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.delenv("GRIDPORTAL_SITE_DIR", raising=False)
         runtime.cache_clear()
         try:
             yield

@@ -178,8 +178,11 @@ class EmbeddedAws:
 
     @property
     def environ(self) -> dict[str, str]:
-        """Environment variables that point boto3 clients made anywhere in a process here."""
+        """Environment variables that point the portal, and boto3 clients made anywhere in a
+        process, here: the DynamoDB store and the S3 site."""
         return {
+            "GRIDPORTAL_STORE": f"dynamodb:{TABLE_NAME}",
+            "GRIDPORTAL_SITE_DIR": "",
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": _DUMMY_KEY,

@@ -110,14 +110,18 @@ def json_error(status: int, code: str, message: str) -> ApiResponse:
 def chalice_api(app: Any, *, stage: str = "dev") -> ApiHandler:
     """An ``ApiHandler`` running a Chalice app as API Gateway and Lambda would.
 
-    Chalice keeps the current request on the app object, so requests are handled one at
-    a time; plenty for a local demo.
+    Chalice keeps the current request on the app object. An app that keeps it per thread
+    (its ``current_request`` is a property, as the portal's is) is called from many
+    threads at once; any other app is called one request at a time.
     """
     from chalice.config import Config
     from chalice.local import LocalGateway, LocalGatewayException
 
     gateway = LocalGateway(app, Config.create(chalice_stage=stage, chalice_app=app))
-    lock = threading.Lock()
+    per_thread = isinstance(getattr(type(app), "current_request", None), property)
+    lock: contextlib.AbstractContextManager[Any] = (
+        contextlib.nullcontext() if per_thread else threading.Lock()
+    )
 
     def handle(request: ApiRequest) -> ApiResponse:
         with lock:
