@@ -7,10 +7,12 @@ number means: the counting rules are code (``Definition.counts``, ``Definition.v
 and their Chinese text is published beside the numbers. docs/metrics.md explains
 each one.
 
-``compute_metrics`` makes one pass over the records: each record becomes a short
-tally of 0/1 counters that is filed under its groups (department, grid, community,
-category, each overall and per month). Rows are column sums of those tallies, so
-the cost grows linearly with the number of records.
+Two steps, so that no step holds every record: ``tally_months`` makes one pass over
+records, turning each into a short tally of 0/1 counters that is added to the sums of
+its month and groups (department, grid, community, category); a month's
+``MonthTally`` is kept with its month shard. ``combine_metrics`` adds the months'
+sums into the report. ``compute_metrics`` is the two in a row. Rows are column sums,
+so the cost grows linearly with the number of records.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 from gridportal.domain.model import OPEN_STATUSES, Outcome, Rating, Source, Status
@@ -536,59 +538,180 @@ def tally(record: Record) -> Tally:
 
 
 def compute_metrics(
-    records: Sequence[Record], district: District, *, now: datetime
+    records: Iterable[Record], district: District, *, now: datetime
 ) -> dict[str, Any]:
-    """The metrics report of docs/metrics.md, as of ``now`` (a timezone-aware time)."""
+    """The metrics report of docs/metrics.md, as of ``now`` (a timezone-aware time).
+
+    The same as ``combine_metrics`` over the ``tally_months`` of the records: the nightly
+    build keeps each month's tally in its shard and never holds every record at once.
+    """
+    months = tally_months(records)
+    return combine_metrics((months[m] for m in sorted(months)), district, now=now)
+
+
+# --- Month tallies: what a month shard keeps, and how tallies combine ---------------
+
+# A group's running sum: the counters in ``COUNT_KEYS`` order, and the mix by group.
+Sums = tuple[list[int], dict[str, int]]
+
+
+class MonthTally(TypedDict):
+    """The metrics' inputs of one month of receipt: sums and small signals, not records.
+
+    ``overall`` and ``dims`` hold ``[counters, mix]`` (see ``Sums``); ``names`` the name
+    each group id was first published under; ``categories`` the non-merged cases by
+    category (the rising warning); ``points`` one ``[received_at, grid, category,
+    community, hard]`` per non-merged case (the 30-day warnings and the risk map, read
+    only for months that can fall in the window); ``votes`` one ``[rated_at, case, grid,
+    unit, seconds after resolution or None]`` per rated, non-merged case (vote flags).
+    Plain JSON values, so a shard stores it beside its files.
+    """
+
+    month: str
+    cases: int
+    overall: list[Any]
+    dims: dict[str, dict[str, list[Any]]]
+    names: dict[str, dict[str, str]]
+    categories: dict[str, int]
+    points: list[list[Any]]
+    votes: list[list[Any]]
+
+
+def _empty_sums() -> list[Any]:
+    return [[0] * len(COUNT_KEYS), {}]
+
+
+def _add_line(sums: list[Any], line: Tally) -> None:
+    counts = sums[0]
+    for i, value in enumerate(line[:-1]):
+        counts[i] += value
+    group = line[-1]
+    if group is not None:
+        sums[1][group] = sums[1].get(group, 0) + 1
+
+
+def _add_sums(sums: list[Any], other: Sequence[Any]) -> None:
+    counts = sums[0]
+    for i, value in enumerate(other[0]):
+        counts[i] += value
+    for group, n in other[1].items():
+        sums[1][group] = sums[1].get(group, 0) + n
+
+
+def tally_months(records: Iterable[Record]) -> dict[str, MonthTally]:
+    """One pass over published records → their months' tallies (any record order)."""
+    out: dict[str, MonthTally] = {}
+    for record in records:
+        month = record.get("month") or str(record["received_at"])[:7]
+        entry = out.get(month)
+        if entry is None:
+            entry = out[month] = MonthTally(
+                month=month,
+                cases=0,
+                overall=_empty_sums(),
+                dims={dim: {} for dim, _, _ in _DIMENSIONS},
+                names={dim: {} for dim, _, _ in _DIMENSIONS},
+                categories={},
+                points=[],
+                votes=[],
+            )
+        add_to_tally(entry, record)
+    return out
+
+
+def add_to_tally(entry: MonthTally, record: Record) -> None:
+    """File one published record of ``entry``'s month into its tally."""
+    line = tally(record)
+    entry["cases"] += 1
+    _add_line(entry["overall"], line)
+    for dim, key_field, name_field in _DIMENSIONS:
+        key = record.get(key_field)
+        if key:
+            groups = entry["dims"][dim]
+            if key not in groups:
+                groups[key] = _empty_sums()
+            _add_line(groups[key], line)
+            if key not in entry["names"][dim]:
+                entry["names"][dim][key] = record.get(name_field) or key
+    if line[-1] is None:
+        return  # merged: counted once, as merged, and nowhere else
+    category = record.get("category") or ""
+    grid = record.get("grid") or ""
+    entry["categories"][category] = entry["categories"].get(category, 0) + 1
+    entry["points"].append(
+        [
+            record["received_at"],
+            grid,
+            category,
+            record.get("community") or "",
+            record.get("difficulty") == "hard",
+        ]
+    )
+    rated_at = _parse(record.get("rated_at"))
+    if record.get("rating") is None or rated_at is None:
+        return
+    resolved_at = _parse(record.get("resolved_at"))
+    gap = (rated_at - resolved_at).total_seconds() if resolved_at is not None else None
+    fast = int(gap) if gap is not None and 0 <= gap <= FAST_VOTE_SECONDS else None
+    entry["votes"].append([record["rated_at"], record["id"], grid, record.get("unit"), fast])
+
+
+def combine_metrics(
+    tallies: Iterable[MonthTally], district: District, *, now: datetime
+) -> dict[str, Any]:
+    """The metrics report from month tallies given oldest month first.
+
+    Memory holds sums per month and group, the points of the months that reach into
+    the recent window, and the votes; never a record.
+    """
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(BEIJING)
     recent_since = now - timedelta(days=RECENT_DAYS)
     latest_complete = _add_months(now.strftime("%Y-%m"), -1)
 
-    # The single pass: each case's tally is filed under every group it belongs to.
-    overall: list[Tally] = []
-    by: dict[str, defaultdict[str, list[Tally]]] = {
-        dim: defaultdict(list) for dim, _, _ in _DIMENSIONS
-    }
-    by_month: defaultdict[str, list[Tally]] = defaultdict(list)
-    by_month_dim: defaultdict[tuple[str, str], defaultdict[str, list[Tally]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
+    overall = _empty_sums()
+    by: dict[str, dict[str, list[Any]]] = {dim: {} for dim, _, _ in _DIMENSIONS}
+    by_month: dict[str, list[Any]] = {}
+    by_month_dim: dict[tuple[str, str], dict[str, list[Any]]] = {}
     names: dict[str, dict[str, str]] = {dim: {} for dim, _, _ in _DIMENSIONS}
     signals = _Signals(recent_since, now)
 
-    for record in records:
-        line = tally(record)
-        month = record.get("month") or str(record["received_at"])[:7]
-        overall.append(line)
-        by_month[month].append(line)
-        for dim, key_field, name_field in _DIMENSIONS:
-            key = record.get(key_field)
-            if key:
-                by[dim][key].append(line)
-                by_month_dim[month, dim][key].append(line)
-                if key not in names[dim]:
-                    names[dim][key] = record.get(name_field) or key
-        if line[-1] is not None:
-            signals.add(record, month)
+    for entry in tallies:
+        month = entry["month"]
+        if entry["cases"] == 0:
+            continue
+        _add_sums(overall, entry["overall"])
+        month_sums = by_month.setdefault(month, _empty_sums())
+        _add_sums(month_sums, entry["overall"])
+        for dim, _, _ in _DIMENSIONS:
+            month_dim = by_month_dim.setdefault((month, dim), {})
+            for key, sums in entry["dims"][dim].items():
+                _add_sums(by[dim].setdefault(key, _empty_sums()), sums)
+                _add_sums(month_dim.setdefault(key, _empty_sums()), sums)
+            for key, name in entry["names"][dim].items():
+                names[dim].setdefault(key, name)
+        signals.add_month(entry)
 
     reference = _reference_names(district)
     for dim in names:
         names[dim].update(reference[dim])
 
-    def rows(dim: str, grouped: Mapping[str, list[Tally]], everyone: bool) -> list[Row]:
+    def rows(dim: str, grouped: Mapping[str, Sequence[Any]], everyone: bool) -> list[Row]:
         # Reference order first (every known unit when ``everyone``), then unknown ids.
         keys = [k for k in reference[dim] if everyone or k in grouped]
         keys += sorted(k for k in grouped if k not in reference[dim])
-        return [_row(k, names[dim][k], grouped.get(k, [])) for k in keys]
+        return [_row(k, names[dim][k], grouped.get(k) or _empty_sums()) for k in keys]
 
     months = _month_range(min(by_month), max(by_month)) if by_month else []
     monthly: dict[str, dict[str, Any]] = {}
     for month in months:
-        entry: dict[str, Any] = {"overall": _row("all", "全部", by_month[month])}
+        entry_rows: dict[str, Any] = {
+            "overall": _row("all", "全部", by_month.get(month) or _empty_sums())
+        }
         for dim, _, _ in _DIMENSIONS:
-            entry[dim] = rows(dim, by_month_dim.get((month, dim), {}), everyone=False)
-        monthly[month] = entry
+            entry_rows[dim] = rows(dim, by_month_dim.get((month, dim), {}), everyone=False)
+        monthly[month] = entry_rows
 
     ranking_month = max((m for m in by_month if m <= latest_complete), default=None)
     red, black = _rankings(monthly[ranking_month]["by_department"] if ranking_month else [])
@@ -619,16 +742,13 @@ def compute_metrics(
     }
 
 
-def _row(key: str, name: str, tallies: Sequence[Tally]) -> Row:
-    columns = list(zip(*tallies, strict=True)) or [()] * (len(COUNT_KEYS) + 1)
-    counts = {k: sum(column) for k, column in zip(COUNT_KEYS, columns[:-1], strict=True)}
+def _row(key: str, name: str, sums: Sequence[Any]) -> Row:
+    counts = dict(zip(COUNT_KEYS, sums[0], strict=True))
     values = {k: value(counts) for k, value in _VALUES}
-    mix = Counter(columns[-1])
-    mix.pop(None, None)
     row: Row = {"id": key, "name": name}
     for field in ROW_KEYS[2:]:
         if field == "mix":
-            row["mix"] = dict(sorted(mix.items()))
+            row["mix"] = dict(sorted(sums[1].items()))
         elif field == "counts":
             row["counts"] = counts
         else:
@@ -679,28 +799,26 @@ class _Signals:
         self.votes: list[_Vote] = []
         self.fast: list[tuple[_Vote, int]] = []
 
-    def add(self, record: Record, month: str) -> None:
-        category, grid = record.get("category") or "", record.get("grid") or ""
-        community = record.get("community") or ""
-        self.monthly[month, category] += 1
-        # Parsing times is the costly part; the month string rules most records out.
-        if month >= self.since_month and self.since < _at(record["received_at"]) <= self.now:
-            self.recent[grid, category] += 1
-            if community:
-                self.community_of[grid] = community
-                self.recent_grids[community, category].add(grid)
-            if record.get("difficulty") == "hard":
-                self.hard_recent[grid] += 1
-        rated_at = _parse(record.get("rated_at"))
-        if record.get("rating") is None or rated_at is None:
-            return
-        vote = _Vote(rated_at, record["id"], grid, record.get("unit"))
-        self.votes.append(vote)
-        resolved_at = _parse(record.get("resolved_at"))
-        if resolved_at is not None:
-            gap = (rated_at - resolved_at).total_seconds()
-            if 0 <= gap <= FAST_VOTE_SECONDS:
-                self.fast.append((vote, int(gap)))
+    def add_month(self, entry: MonthTally) -> None:
+        month = entry["month"]
+        for category, count in entry["categories"].items():
+            self.monthly[month, category] += count
+        # Parsing times is the costly part; the month string rules most months out.
+        if month >= self.since_month:
+            for received_at, grid, category, community, hard in entry["points"]:
+                if not self.since < _at(received_at) <= self.now:
+                    continue
+                self.recent[grid, category] += 1
+                if community:
+                    self.community_of[grid] = community
+                    self.recent_grids[community, category].add(grid)
+                if hard:
+                    self.hard_recent[grid] += 1
+        for rated_at, case, grid, unit, fast in entry["votes"]:
+            vote = _Vote(_at(rated_at), case, grid, unit)
+            self.votes.append(vote)
+            if fast is not None:
+                self.fast.append((vote, fast))
 
     def warnings(
         self, names: Mapping[str, Mapping[str, str]], latest_month: str, first_month: str | None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
@@ -68,6 +68,74 @@ PUBLIC_FIELDS = (
 TIMELINE_FIELDS = ("at", "action", "label", "role", "role_label", "unit", "unit_name", "note")
 
 
+class PublishedStep(TypedDict):
+    """One timeline step as published (``TIMELINE_FIELDS``)."""
+
+    at: str | None
+    action: str
+    label: str
+    role: str
+    role_label: str
+    unit: str | None
+    unit_name: str
+    note: str
+
+
+class PublishedRecord(TypedDict):
+    """The published record (公开记录) of one case: the one type the site, the open data,
+    the metrics and the tests share. Plain JSON values only, so that a month shard's
+    ``data/cases/<YYYY-MM>.json`` reads back into exactly these records. Keys and their
+    order are ``PUBLIC_FIELDS``; docs/data.md describes each one."""
+
+    id: str
+    category: str
+    category_name: str
+    category_group: str
+    difficulty: str
+    grid: str
+    grid_name: str
+    community: str
+    community_name: str
+    channel: str
+    channel_label: str
+    source: str
+    source_label: str
+    priority: str
+    priority_label: str
+    route: str | None
+    route_label: str
+    status: str
+    status_label: str
+    outcome: str | None
+    outcome_label: str
+    unit: str | None
+    unit_name: str
+    units: list[str]
+    month: str
+    received_at: str
+    contacted_at: str | None
+    resolved_at: str | None
+    updated_at: str | None
+    summary: str
+    location: str
+    answer: str
+    deadlines: dict[str, Any] | None
+    deadline_note: str
+    rating: str | None
+    rating_label: str
+    rated_at: str | None
+    reopen_count: int
+    return_count: int
+    extension_count: int
+    supervised: bool
+    merged_into: str | None
+    timeline: list[PublishedStep]
+
+
+assert tuple(PublishedRecord.__annotations__) == PUBLIC_FIELDS, "PublishedRecord and PUBLIC_FIELDS"
+assert tuple(PublishedStep.__annotations__) == TIMELINE_FIELDS, "PublishedStep and TIMELINE_FIELDS"
+
+
 def month_of(moment: datetime) -> str:
     """Cases are grouped by the month of receipt in Beijing time."""
     return moment.astimezone(BEIJING).strftime("%Y-%m")
@@ -88,12 +156,14 @@ def public_record(
     deadline_note: str = "",
     public_id_of: Callable[[str], str] | None = None,
     scrub: Callable[[str], str] = redact,
-) -> dict[str, Any]:
+) -> PublishedRecord:
     """The published record of one case (see docs/data.md for every field)."""
     service = district.service(state.category)
     grid = district.grid(state.grid)
     community = district.community(grid.community) if grid else None
-    record: dict[str, Any] = {
+    received_at = iso(state.received_at)
+    assert received_at is not None
+    record: PublishedRecord = {
         "id": case.public_id,
         "category": state.category,
         "category_name": service.name if service else state.category,
@@ -119,7 +189,7 @@ def public_record(
         "unit_name": _unit_name(district, state.unit),
         "units": list(state.units_involved),
         "month": month_of(state.received_at),
-        "received_at": iso(state.received_at),
+        "received_at": received_at,
         "contacted_at": iso(state.contacted_at),
         "resolved_at": iso(state.resolved_at),
         "updated_at": iso(state.updated_at),
@@ -144,7 +214,7 @@ def public_record(
     return record
 
 
-def public_step(event: Event, district: District, scrub: Callable[[str], str]) -> dict[str, Any]:
+def public_step(event: Event, district: District, scrub: Callable[[str], str]) -> PublishedStep:
     # The unit shown is the unit acted upon (dispatch target) or the actor's unit;
     # a staff member's personal id is never published, only role and unit.
     unit = event.data.get("unit") or event.actor.unit
