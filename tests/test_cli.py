@@ -93,3 +93,33 @@ def test_import_check_writes_nothing(aws_env: None) -> None:
     assert checked.exit_code == 0, checked.output
     client = boto3.client("dynamodb", region_name="cn-north-1")
     assert client.scan(TableName="gridportal")["Count"] == 0
+
+
+def test_a_store_that_does_not_answer_ends_in_one_clear_line(
+    monkeypatch: Any, tmp_path: Path
+) -> None:
+    import socket
+
+    from gridportal.runtime import runtime
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for name, value in {
+        "GRIDPORTAL_SECRET": "cli-test-secret",
+        "GRIDPORTAL_STORE": "dynamodb:gridportal",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "cn-north-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    runtime.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["case", "queue", "--as", "dispatch-01"])
+    finally:
+        runtime.cache_clear()
+    assert result.exit_code == 1
+    assert "存储不可用" in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -1,0 +1,186 @@
+"""The embedded portal as a process: ``portal serve`` on SQLite and a site directory.
+
+These tests start the real server in its own process, as ``make demo`` does, and talk to
+it over loopback. The crash test kills it with SIGKILL in the middle of a burst of filings:
+every complaint it acknowledged must be there after a restart, and clients that retry with
+the same Idempotency-Key must get the same case, never a second one.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridportal.demo_server import embedded_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BODY = {
+    "category": "env-litter",
+    "grid": "QB-LCJX-01",
+    "location": "3号楼东侧",
+    "description": "垃圾桶满了三天没人清运。",
+    "phone": "13800138000",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``portal serve`` in a process group of its own, on a port of its own."""
+
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            **embedded_settings(root, port=self.port, secret="crash-test-secret"),
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gridportal.cli", "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                status, _ = self.request("GET", "/", None, {}, timeout=1)
+                if status:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("the server did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def request(
+        self, method: str, path: str, body: Any, headers: dict[str, str], timeout: float = 10
+    ) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            conn.request(
+                method, path, body=data, headers={"Content-Type": "application/json", **headers}
+            )
+            response = conn.getresponse()
+            raw = response.read()
+        finally:
+            conn.close()
+        try:
+            return response.status, json.loads(raw)
+        except ValueError:
+            return response.status, raw
+
+    def file(self, key: str) -> tuple[int, Any]:
+        return self.request("POST", "/api/complaints", BODY, {"Idempotency-Key": key})
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path / "portal")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.slow
+def test_a_sigkill_mid_burst_loses_no_acknowledged_complaint_and_doubles_none(
+    server: Server,
+) -> None:
+    acknowledged: dict[str, str] = {}  # Idempotency-Key -> tracking number
+    attempted: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def resident(n: int) -> None:
+        count = 0
+        while not stop.is_set():
+            key = f"crash-{n:02d}-{count:05d}"
+            count += 1
+            with lock:
+                attempted.append(key)
+            try:
+                status, answer = server.file(key)
+            except (OSError, http.client.HTTPException):
+                return  # the server went away mid-request: this one is unacknowledged
+            if status == 201:
+                with lock:
+                    acknowledged[key] = answer["tracking"]
+
+    threads = [threading.Thread(target=resident, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.kill()  # in the middle of the burst: requests are in flight right now
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(acknowledged) >= 40
+
+    server.start()
+    # Every client retries everything it sent, acknowledged or not, with the same key.
+    retried: dict[str, str] = {}
+    for key in attempted:
+        status, answer = server.file(key)
+        assert status == 201, (key, answer)
+        retried[key] = answer["tracking"]
+    for key, tracking in acknowledged.items():
+        assert retried[key] == tracking, f"{key} got a second case after the restart"
+
+    from gridportal.adapters.sqlite import SqliteStore
+
+    store = SqliteStore(Path(server.env["GRIDPORTAL_STORE"].removeprefix("sqlite:")))
+    stored = [record.tracking for record, _ in store.all_histories()]
+    assert len(stored) == len(set(stored)) == len(set(retried.values())) == len(attempted)
+    assert set(stored) == set(retried.values())
+
+
+def test_serve_answers_the_api_and_the_site_from_the_directory(server: Server) -> None:
+    site = Path(server.env["GRIDPORTAL_SITE_DIR"])
+    (site / "index.html").write_text("<!doctype html><title>首页</title>", encoding="utf-8")
+    status, body = server.request("GET", "/", None, {})
+    assert status == 200 and "首页" in body.decode()
+    status, answer = server.file("serve-test-0001")
+    assert status == 201 and len(answer["tracking"]) == 12
+    status, view = server.request(
+        "POST",
+        "/api/cases/lookup",
+        {"tracking": answer["tracking"], "code": answer["lookup_code"]},
+        {},
+    )
+    assert status == 200 and view["status"] == "received"
