@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import Event, Status
-from gridportal.domain.publication import month_of
 from gridportal.ports import (
+    QUEUE_PAGE,
     AlreadyExists,
     AlreadyVoted,
     CaseHistory,
     CaseRecord,
     Conflict,
     IdempotencyRecord,
+    QueuePage,
     StaffMember,
     Vote,
     queue_of,
@@ -34,7 +35,7 @@ class MemoryStore:
         self.idempotency: dict[str, IdempotencyRecord] = {}
         self.staff: dict[str, StaffMember] = {}
         self.markers: dict[str, str] = {}
-        self.lookups: dict[str, tuple[int, datetime]] = {}  # attempts, window start
+        self.attempts: dict[str, tuple[int, datetime]] = {}  # key: attempts, window start
 
     def create_case(
         self, record: CaseRecord, first: Event, idempotency: IdempotencyRecord | None
@@ -92,42 +93,48 @@ class MemoryStore:
     def get_vote(self, tracking: str) -> Vote | None:
         return self.votes.get(tracking)
 
-    def reserve_lookup(self, tracking: str, now: datetime, window: timedelta, limit: int) -> bool:
+    def reserve_attempt(self, key: str, now: datetime, window: timedelta, limit: int) -> bool:
         with self._lock:
-            if tracking not in self.cases:
-                return False
-            attempts, started = self.lookups.get(tracking, (0, now))
+            attempts, started = self.attempts.get(key, (0, now))
             if now - started >= window:
                 attempts, started = 0, now
             if attempts >= limit:
                 return False
-            self.lookups[tracking] = (attempts + 1, started)
+            self.attempts[key] = (attempts + 1, started)
             return True
 
-    def release_lookup(self, tracking: str) -> None:
+    def release_attempt(self, key: str) -> None:
         with self._lock:
-            attempts, started = self.lookups.get(tracking, (0, datetime.min))
+            attempts, started = self.attempts.get(key, (0, datetime.min))
             if attempts > 0:
-                self.lookups[tracking] = (attempts - 1, started)
+                self.attempts[key] = (attempts - 1, started)
+
+    def attempts_locked_until(
+        self, key: str, now: datetime, window: timedelta, limit: int
+    ) -> datetime | None:
+        with self._lock:
+            if key not in self.attempts:
+                return None
+            attempts, started = self.attempts[key]
+            ends = started + window
+            return ends if attempts >= limit and now < ends else None
 
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
         return self.idempotency.get(key_hash)
 
-    def cases_by_grid_month(self, grid: str, month: str) -> list[CaseRecord]:
-        return sorted(
-            (
-                r
-                for r in self.cases.values()
-                if r.file.complaint.grid == grid and month_of(r.file.filed_at) == month
-            ),
-            key=lambda r: r.file.filed_at,
-        )
-
     def unit_queue(self, unit: str) -> list[CaseRecord]:
-        return sorted(
-            (r for r in self.cases.values() if queue_of(r) == unit),
-            key=lambda r: r.updated_at,
-        )
+        with self._lock:
+            return sorted((r for r in self.cases.values() if queue_of(r) == unit), key=_queue_key)
+
+    def queue_page(
+        self, unit: str, *, limit: int = QUEUE_PAGE, after: str | None = None
+    ) -> QueuePage:
+        if limit < 1:
+            raise ValueError("a queue page holds at least one case")
+        start = _read_cursor(after) if after else None
+        queue = [r for r in self.unit_queue(unit) if start is None or _queue_key(r) > start]
+        records = tuple(queue[:limit])
+        return QueuePage(records, _cursor(records[-1]) if len(queue) > limit else None)
 
     def changed_since(self, moment: datetime, until: datetime) -> Iterator[str]:
         for record in list(self.cases.values()):
@@ -164,5 +171,23 @@ class MemoryStore:
         return list(self.cases)
 
     def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
-        for tracking, record in list(self.cases.items()):
-            yield record, list(self.events[tracking])
+        with self._lock:
+            records = sorted(self.cases.values(), key=lambda r: (r.file.filed_at, r.tracking))
+        for record in records:  # filing order, as the embedded store streams them
+            yield record, self.get_events(record.tracking)
+
+
+def _queue_key(record: CaseRecord) -> tuple[datetime, str]:
+    return record.updated_at, record.tracking
+
+
+def _cursor(record: CaseRecord) -> str:
+    return f"{record.updated_at.astimezone(UTC).isoformat()}|{record.tracking}"
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, str]:
+    updated_at, _, tracking = cursor.partition("|")
+    moment = datetime.fromisoformat(updated_at)  # a ValueError for anything else
+    if not tracking or moment.tzinfo is None:
+        raise ValueError(f"not a queue cursor: {cursor!r}")
+    return moment, tracking
