@@ -312,3 +312,7 @@ def import_command(path: Path, source_system: str, check: bool) -> None:
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+if __name__ == "__main__":  # python -m gridportal.cli …, as the tests and benchmarks run it
+    main()
