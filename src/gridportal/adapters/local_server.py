@@ -245,6 +245,9 @@ class PortalServer(ThreadingHTTPServer):
     """An HTTP server with the site and the API it serves."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when a few dozen phones
+    # connect at once; the kernel caps this at net.core.somaxconn.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], site: SiteSource, api: ApiHandler) -> None:
         self.site = site
@@ -262,6 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response has a Content-Length
     server_version = "gridportal-local"
     timeout = 30  # seconds a silent client may hold a thread
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body would wait
+    # for the client's delayed ACK (about 40 ms on Linux) on every keep-alive request.
+    disable_nagle_algorithm = True
 
     _started = 0.0
     _discard_after_reply = 0
