@@ -6,6 +6,7 @@
     portal case show|queue|act ...   every staff operation, for an operator without a UI
     portal staff add ...             create a staff member (password from stdin or prompt)
     portal import FILE --source S    bulk import from an existing platform
+    portal synth N --seed S          N synthetic cases over the years (benchmarks, load)
 
 Commands other than ``demo`` read their settings from the environment (see
 docs/operations.md); they pick up the demo's settings from ``var/demo/portal.env``
@@ -312,6 +313,49 @@ def import_command(path: Path, source_system: str, check: bool) -> None:
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------- synth
+@main.command()
+@click.argument("count", type=click.IntRange(min=1))
+@click.option("--seed", default=2026, show_default=True, help="Same seed, same cases.")
+@click.option("--years", default=5, show_default=True, help="Years of history up to --until.")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last day (Beijing), default today; never past the official calendar.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=min(2, os.cpu_count() or 1),
+    show_default=True,
+    help="Processes that build and write chunks of cases in parallel.",
+)
+def synth(count: int, seed: int, years: int, until: Any, workers: int) -> None:
+    """Write COUNT synthetic cases over the years into the configured store (合成数据)."""
+    from datetime import UTC, datetime, time
+
+    from gridportal.domain.deadlines import BEIJING
+    from gridportal.runtime import open_store
+    from gridportal.synth import synthesize
+
+    rt = _runtime()
+    end = datetime.combine(until.date(), time.max, BEIJING) if until else datetime.now(UTC)
+    summary = synthesize(
+        rt.store,
+        rt.portal.district,
+        rt.portal.calendar,
+        rt.portal.keys,
+        count=count,
+        seed=seed,
+        end=end,
+        years=years,
+        workers=workers,
+        open_store=lambda: open_store(rt.settings)[0],
+    )
+    for line in summary.lines():
+        click.echo(line)
 
 
 if __name__ == "__main__":  # python -m gridportal.cli …, as the tests and benchmarks run it
