@@ -77,9 +77,15 @@ def staff_login() -> dict[str, Any]:
 @app.route("/staff/queue", methods=["GET"])
 @json_view
 def staff_queue() -> dict[str, Any]:
+    request = _request()
     rt = runtime()
-    actor = staff(_request(), rt)
-    return {"cases": [views.queue_item(v, rt.portal.district) for v in rt.portal.queue(actor)]}
+    actor = staff(request, rt)
+    query: dict[str, str] = dict(request.query_params or {})
+    page = rt.portal.queue(actor, after=query.get("after"))
+    return {
+        "cases": [views.queue_item(item, rt.portal.district) for item in page.items],
+        "next": page.after,
+    }
 
 
 @app.route("/staff/cases/{tracking}", methods=["GET"])

@@ -141,9 +141,10 @@ class Recorder:
         route: str,
         body: Any = None,
         headers: dict[str, str] | None = None,
+        query: str = "",
         **path: str,
     ) -> Any:
-        url = route.format(**path)
+        url = route.format(**path) + (f"?{query}" if query else "")
         all_headers = {**HEADERS, **(headers or {})}
         if method == "get":
             answer = self.api.http.get(url, headers=all_headers)
@@ -237,6 +238,12 @@ def staff_flow(recorder: Recorder) -> None:
     assert call("get", "/staff/queue", headers=worker).status_code == 403  # no desk queue
     queue = call("get", "/staff/queue", headers=dispatcher)
     assert [c["tracking"] for c in queue.json_body["cases"]] == [tracking]
+    assert queue.json_body["next"] is None  # one page
+    bad_cursor = call("get", "/staff/queue", headers=dispatcher, query="after=nonsense")
+    assert (bad_cursor.status_code, bad_cursor.json_body["error"]["code"]) == (
+        400,
+        "invalid_cursor",
+    )
 
     case = "/staff/cases/{tracking}"
     assert call("get", case, headers=dispatcher, tracking=tracking).status_code == 200

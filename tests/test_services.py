@@ -13,7 +13,7 @@ from gridportal.adapters.memory import MemoryStore
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.credentials import Keys, format_tracking
 from gridportal.domain.deadlines import BEIJING, end_of_day
-from gridportal.domain.lifecycle import CaseState, apply
+from gridportal.domain.lifecycle import CaseState, apply, decide, replay
 from gridportal.domain.model import (
     RESIDENT,
     Action,
@@ -30,13 +30,15 @@ from gridportal.domain.model import (
     Status,
 )
 from gridportal.domain.reference import District
-from gridportal.ports import CaseRecord, Conflict, StaffMember
+from gridportal.ports import QUEUE_PAGE, CaseHistory, CaseRecord, Conflict, StaffMember
 from gridportal.services import (
+    LOOKUP_LOCK_WINDOW,
     MAX_DESCRIPTION,
     MAX_LOCATION,
     AccessDenied,
     ConflictError,
     InvalidInput,
+    LookupLocked,
     MismatchedRetry,
     NotFound,
     Portal,
@@ -251,6 +253,28 @@ def test_five_failures_lock_lookup_for_a_day(portal: Portal, clock: Clock) -> No
         portal.lookup(receipt.tracking, receipt.lookup_code)
     clock.now = last_failure + timedelta(hours=24)
     assert portal.lookup(receipt.tracking, receipt.lookup_code).record.tracking == receipt.tracking
+
+
+def test_a_locked_lookup_answers_like_a_wrong_code_and_knows_when_it_ends(
+    portal: Portal, clock: Clock
+) -> None:
+    receipt = portal.file_complaint(COMPLAINT)
+    wrong = "0" * 8 if receipt.lookup_code != "0" * 8 else "1" * 8
+    first_failure = clock.now
+    failures = []
+    for _ in range(5):
+        assert portal.lookup_locked_until(receipt.tracking) is None
+        with pytest.raises(NotFound) as failure:
+            portal.lookup(receipt.tracking, wrong)
+        failures.append(failure.value)
+        clock.advance(minutes=1)
+    with pytest.raises(LookupLocked) as locked:
+        portal.lookup(format_tracking(receipt.tracking), receipt.lookup_code)
+    assert not any(isinstance(f, LookupLocked) for f in failures)
+    answer = (locked.value.status, locked.value.code, locked.value.message)
+    assert answer == (failures[0].status, failures[0].code, failures[0].message)
+    assert locked.value.until == first_failure + LOOKUP_LOCK_WINDOW
+    assert portal.lookup_locked_until(format_tracking(receipt.tracking)) == locked.value.until
 
 
 def test_four_failures_do_not_lock_and_old_failures_expire(portal: Portal, clock: Clock) -> None:
@@ -610,13 +634,89 @@ def test_a_reopened_case_returns_to_the_command_centre(portal: Portal, clock: Cl
     portal.vote(receipt.tracking, receipt.vote_token, Rating.UNSATISFIED)
     portal.act(receipt.tracking, Action.REOPEN, SUPERVISOR, public_note="群众不满意。")
     assert [v.record.tracking for v in portal.queue(DISPATCHER)] == [receipt.tracking]
-    assert portal.queue(HANDLER) == []
+    assert portal.queue(HANDLER).items == ()
 
 
 @pytest.mark.parametrize("actor", [GRID_WORKER, RESIDENT, Actor(Role.HANDLER, "nobody")])
 def test_only_desks_have_queues(portal: Portal, actor: Actor) -> None:
     with pytest.raises(AccessDenied):
         portal.queue(actor)
+
+
+class NoReplayStore(MemoryStore):
+    """A store that refuses to hand out histories: the queue must not need them."""
+
+    def get_history(self, tracking: str) -> CaseHistory | None:
+        raise AssertionError("the queue read a history")
+
+    def get_events(self, tracking: str) -> list[Event]:
+        raise AssertionError("the queue read events")
+
+
+def test_the_queue_pages_through_the_desk(portal: Portal, clock: Clock) -> None:
+    filed = []
+    for _ in range(QUEUE_PAGE + 3):
+        filed.append(portal.file_complaint(COMPLAINT).tracking)
+        clock.advance(minutes=1)
+    first = portal.queue(DISPATCHER)
+    assert [i.record.tracking for i in first.items] == filed[:QUEUE_PAGE]
+    assert first.after is not None
+    second = portal.queue(DISPATCHER, after=first.after)
+    assert [i.record.tracking for i in second.items] == filed[QUEUE_PAGE:]
+    assert second.after is None
+
+
+def test_a_queue_cursor_the_store_did_not_write_is_a_bad_request(portal: Portal) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        portal.queue(DISPATCHER, after="not-a-cursor")
+    assert (caught.value.status, caught.value.field) == (400, "after")
+
+
+def test_queue_items_carry_the_replayed_deadlines_without_a_replay(
+    district: District, calendar: WorkCalendar, keys: Keys, clock: Clock
+) -> None:
+    store = NoReplayStore()
+    portal = Portal(store=store, district=district, calendar=calendar, keys=keys, clock=clock)
+
+    def history(tracking: str) -> tuple[CaseRecord, CaseState]:
+        found = MemoryStore.get_history(store, tracking)  # what only the test may read
+        assert found is not None
+        return found.record, replay(found.events)
+
+    def act(tracking: str, action: Action, actor: Actor, note: str = "", **data: str) -> None:
+        record, state = history(tracking)
+        clock.advance(minutes=10)
+        event = decide(state, action, actor, at=clock.now, public_note=note, data=data)
+        store.append_event(record, event, apply(state, event))
+
+    plain = portal.file_complaint(COMPLAINT).tracking  # stays with the command centre
+    urgent = portal.file_complaint(replace(COMPLAINT, category="env-drain")).tracking
+    contacted, extended = (portal.file_complaint(COMPLAINT).tracking for _ in range(2))
+    for tracking in (urgent, contacted, extended):
+        act(tracking, Action.ASSESS, DISPATCHER, priority=str(history(tracking)[1].priority))
+        act(tracking, Action.DISPATCH, DISPATCHER, unit=UNIT)
+        act(tracking, Action.ACCEPT, HANDLER)
+    act(contacted, Action.CONTACT, HANDLER)
+    act(extended, Action.EXTEND, HANDLER, "需协调物业。", new_due="2026-12-18")
+    clock.now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # the plain ones overdue by now
+
+    for actor, expected in ((DISPATCHER, [plain]), (HANDLER, [urgent, contacted, extended])):
+        items = portal.queue(actor).items
+        assert [i.record.tracking for i in items] == expected
+        for item in items:
+            replayed = portal.deadlines_of(history(item.record.tracking)[1])
+            assert (item.deadlines, item.deadline_note) == replayed
+            assert item.deadlines is not None
+    overdue = [i.deadlines.met for i in portal.queue(HANDLER).items if i.deadlines]
+    assert overdue == [False, False, None]  # the extension is not due yet
+
+
+def test_a_closed_record_has_no_deadlines_from_its_snapshot(portal: Portal, clock: Clock) -> None:
+    receipt = resolved(portal, clock)
+    record = portal.store.get_case(receipt.tracking)
+    assert record is not None
+    with pytest.raises(ValueError):
+        portal.open_deadlines_of(record)
 
 
 # ---------------------------------------------------- who sees what of a case

@@ -62,7 +62,7 @@ def test_no_other_view_repeats_the_secrets(
     others = [
         views.resident_case(view, district),
         views.staff_case(staff_view, district, DISPATCHER),
-        views.queue_item(staff_view, district),
+        views.queue_item(portal.queue(URBAN).items[0], district),
     ]
     for shown in map(dump, others):
         assert receipt.lookup_code not in shown
@@ -166,7 +166,7 @@ def test_staff_see_the_private_record(portal: Portal, receipt: Receipt, district
 
 
 def test_a_queue_item_is_short(portal: Portal, receipt: Receipt, district: District) -> None:
-    item = views.queue_item(portal.queue(DISPATCHER)[0], district)
+    item = views.queue_item(portal.queue(DISPATCHER).items[0], district)
     assert set(item) == {
         "tracking",
         "status",
@@ -178,6 +178,18 @@ def test_a_queue_item_is_short(portal: Portal, receipt: Receipt, district: Distr
         "deadlines",
     }
     assert NAME not in dump(item) and "柳翠井巷北口" not in dump(item)
+
+
+def test_a_queue_item_says_what_the_replayed_case_says(
+    portal: Portal, receipt: Receipt, district: District
+) -> None:
+    dispatched(portal, receipt.tracking)
+    portal.act(receipt.tracking, Action.ACCEPT, URBAN)
+    portal.act(receipt.tracking, Action.CONTACT, URBAN)
+    item = views.queue_item(portal.queue(URBAN).items[0], district)
+    case = views.staff_case(portal.staff_view(receipt.tracking, URBAN), district, URBAN)
+    assert item["deadlines"] is not None and item["deadlines"]["contact_met"] is True
+    assert item == {key: case[key] for key in item}
 
 
 def test_readers_who_may_not_call_back_get_the_free_text_redacted(

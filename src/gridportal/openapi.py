@@ -21,6 +21,7 @@ from typing import Any
 
 from gridportal import requests
 from gridportal.domain.model import Action, Priority, Rating, Role, Route, Status
+from gridportal.ports import QUEUE_PAGE
 from gridportal.requests import MAX_BODY_BYTES, Body
 
 API_VERSION = "1.0.0"
@@ -75,6 +76,7 @@ class Operation:
     body: Body | None = None
     staff: bool = False
     idempotency_key: bool = False
+    paged: bool = False  # takes ?after=<cursor> and answers the next page's cursor
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -138,13 +140,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "/staff/queue",
         "staffQueue",
         "staff",
-        "The open cases on the caller's desk",
+        "The open cases on the caller's desk, a page at a time",
         "A handler sees their department's open cases; dispatchers, supervisors and "
-        "auditors see the command centre's (cases no unit holds yet). Oldest first.",
+        "auditors see the command centre's (cases no unit holds yet). Oldest change first, "
+        f"at most {QUEUE_PAGE} to a page; `next` is the `after` of the following page "
+        "(null on the last one).",
         200,
         "Queue",
-        (401, 403, 415, 503),  # 415: a non-JSON Content-Type header, even on a GET
+        (400, 401, 403, 415, 503),  # 415: a non-JSON Content-Type header, even on a GET
         staff=True,
+        paged=True,
     ),
     Operation(
         "get",
@@ -349,7 +354,15 @@ def _schemas() -> dict[str, Any]:
                 "deadlines": {"oneOf": [_ref("Deadlines"), {"type": "null"}]},
             }
         ),
-        "Queue": _obj({"cases": {"type": "array", "items": _ref("QueueItem")}}),
+        "Queue": _obj(
+            {
+                "cases": {"type": "array", "items": _ref("QueueItem")},
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "`after` for the next page; null on the last page",
+                },
+            }
+        ),
         "StaffCase": _obj(
             {
                 **common,
@@ -503,7 +516,8 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
                 "received_at": "2026-11-16T09:30:00+08:00",
                 "deadlines": _DEADLINES_EXAMPLE,
             }
-        ]
+        ],
+        "next": None,
     },
     "StaffCase": {
         **_COMMON_EXAMPLE,
@@ -584,6 +598,8 @@ def _operation(op: Operation) -> dict[str, Any]:
         parameters.append({"$ref": "#/components/parameters/Tracking"})
     if op.idempotency_key:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    if op.paged:
+        parameters.append({"$ref": "#/components/parameters/After"})
     if parameters:
         document["parameters"] = parameters
     if op.body is not None:
@@ -648,6 +664,16 @@ def openapi_document() -> dict[str, Any]:
                     "required": True,
                     "description": "tracking number; separators are ignored (2611-4827-3391)",
                     "schema": {"type": "string"},
+                },
+                "After": {
+                    "name": "after",
+                    "in": "query",
+                    "required": False,
+                    "description": (
+                        "the `next` of the previous page; leave it out for the first page. "
+                        "A cursor the portal did not write: 400 `invalid_cursor`."
+                    ),
+                    "schema": {"type": "string", "minLength": 1},
                 },
                 "IdempotencyKey": {
                     "name": "Idempotency-Key",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -28,6 +28,7 @@ from gridportal.domain.lifecycle import (
     replay,
 )
 from gridportal.domain.model import (
+    OPEN_STATUSES,
     RESIDENT,
     Action,
     Actor,
@@ -35,6 +36,7 @@ from gridportal.domain.model import (
     Channel,
     Complaint,
     Event,
+    Priority,
     Rating,
     Role,
     Route,
@@ -117,6 +119,40 @@ class CaseView:
 
 
 @dataclass(frozen=True)
+class QueueItem:
+    """A case on a desk, as its record's snapshot tells it (no events read)."""
+
+    record: CaseRecord
+    deadlines: DeadlineReport | None
+    deadline_note: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One page of a desk's queue; ``after`` asks for the next page (None: the last)."""
+
+    items: tuple[QueueItem, ...]
+    after: str | None
+
+    def __iter__(self) -> Iterator[QueueItem]:
+        return iter(self.items)
+
+
+class LookupLocked(NotFound):
+    """Too many wrong lookup codes: answered exactly like any other failure for now;
+    ``until`` says when lookups open again."""
+
+    def __init__(self, until: datetime | None) -> None:
+        super().__init__("not_found", NOT_FOUND_MESSAGE)
+        self.until = until
+
+
+def lookup_attempt(tracking: str) -> str:
+    """The attempts key that guards a case's lookup code."""
+    return f"lookup:{tracking}"
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What a complainant gets once: the tracking number and their two secrets."""
 
@@ -185,6 +221,7 @@ class Portal:
                 )
             except Forbidden as exc:
                 raise AccessDenied(exc.code, "该角色不能登记案件。") from exc
+            record = record.with_state(apply(None, first))  # the snapshot the queue reads
             idempotency = (
                 IdempotencyRecord(key_hash, request_hash, tracking, now) if key_hash else None
             )
@@ -223,12 +260,22 @@ class Portal:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
         # An attempt is taken before the answer is given, so parallel guesses count too;
         # a right code gives its attempt back.
-        if not self.store.reserve_lookup(tracking, now, LOOKUP_LOCK_WINDOW, LOOKUP_LOCK_FAILURES):
-            raise NotFound("not_found", NOT_FOUND_MESSAGE)
+        attempt = lookup_attempt(tracking)
+        if not self.store.reserve_attempt(attempt, now, LOOKUP_LOCK_WINDOW, LOOKUP_LOCK_FAILURES):
+            raise LookupLocked(self.lookup_locked_until(tracking))
         if not code_ok:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
-        self.store.release_lookup(tracking)
+        self.store.release_attempt(attempt)
         return self._view_of(history)
+
+    def lookup_locked_until(self, tracking: str) -> datetime | None:
+        """When lookups of this case open again, if too many wrong codes locked them."""
+        return self.store.attempts_locked_until(
+            lookup_attempt(credentials.normalise_tracking(tracking)),
+            self.clock(),
+            LOOKUP_LOCK_WINDOW,
+            LOOKUP_LOCK_FAILURES,
+        )
 
     def vote(self, tracking: str, token: str, rating: Rating, comment: str = "") -> CaseView:
         tracking = credentials.normalise_tracking(tracking)
@@ -356,31 +403,78 @@ class Portal:
             raise AccessDenied("forbidden", "无权查看该案件。")
         return view
 
-    def queue(self, actor: Actor) -> list[CaseView]:
-        """The open cases waiting on this actor's desk, oldest first."""
+    def queue(self, actor: Actor, after: str | None = None) -> Queue:
+        """One page of the open cases waiting on this actor's desk, oldest change first,
+        read from the queue index alone: no case is replayed."""
         if actor.role is Role.HANDLER and actor.unit:
-            records = self.store.unit_queue(actor.unit)
+            desk = actor.unit
         elif actor.role in (Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR):
-            records = self.store.unit_queue(COMMAND_CENTRE)
+            desk = COMMAND_CENTRE
         else:
             raise AccessDenied("forbidden", "该角色没有待办队列。")
-        histories = (self.store.get_history(r.tracking) for r in records)
-        return [self._view_of(h) for h in histories if h is not None]
+        try:
+            page = self.store.queue_page(desk, after=after)
+        except ValueError as exc:  # a cursor the store did not write
+            raise InvalidInput(
+                "invalid_cursor", "翻页参数无效,请从第一页重新查看。", "after"
+            ) from exc
+        items = tuple(QueueItem(r, *self.open_deadlines_of(r)) for r in page.records)
+        return Queue(items, page.after)
 
     # ------------------------------------------------------------------- helpers
     def deadlines_of(self, state: CaseState) -> tuple[DeadlineReport | None, str]:
-        contacted = state.contacted_at
-        if state.route is Route.DIRECT_ANSWER and contacted is None:
-            contacted = state.resolved_at
-        now = max(self.clock(), state.updated_at or state.received_at)
+        """A case's deadlines from its replayed state, judged now; a note when the
+        calendar does not reach them yet."""
+        return self._deadlines(
+            received_at=state.received_at,
+            priority=state.priority,
+            route=state.route,
+            contacted_at=state.contacted_at,
+            resolved_at=state.resolved_at,
+            extended_due=state.extended_due,
+            updated_at=state.updated_at or state.received_at,
+        )
+
+    def open_deadlines_of(self, record: CaseRecord) -> tuple[DeadlineReport | None, str]:
+        """An open case's deadlines from its record's snapshot alone, without a replay:
+        the same rule as ``deadlines_of`` (an open case has no resolution yet)."""
+        if record.status not in OPEN_STATUSES:
+            raise ValueError(f"{record.tracking} is closed: its deadlines need its events")
+        if record.priority is None:  # a record written before the snapshot existed
+            return None, ""
+        return self._deadlines(
+            received_at=record.file.filed_at,
+            priority=record.priority,
+            route=record.route,
+            contacted_at=record.contacted_at,
+            resolved_at=None,
+            extended_due=record.extended_due,
+            updated_at=record.updated_at,
+        )
+
+    def _deadlines(
+        self,
+        *,
+        received_at: datetime,
+        priority: Priority,
+        route: Route | None,
+        contacted_at: datetime | None,
+        resolved_at: datetime | None,
+        extended_due: date | None,
+        updated_at: datetime,
+    ) -> tuple[DeadlineReport | None, str]:
+        contacted = contacted_at
+        if route is Route.DIRECT_ANSWER and contacted is None:
+            contacted = resolved_at
+        now = max(self.clock(), updated_at)
         try:
             report = assess_deadlines(
-                received_at=state.received_at,
-                priority=state.priority,
+                received_at=received_at,
+                priority=priority,
                 calendar=self.calendar,
                 contacted_at=contacted,
-                resolved_at=state.resolved_at,
-                extended_due=state.extended_due,
+                resolved_at=resolved_at,
+                extended_due=extended_due,
                 now=now,
             )
         except CalendarNotCovered as exc:

@@ -10,7 +10,7 @@ from gridportal.domain.model import Actor, Status, label
 from gridportal.domain.publication import iso, public_step
 from gridportal.domain.redaction import mask_name, mask_phone, redact
 from gridportal.domain.reference import District
-from gridportal.services import CaseView, Receipt, may_see_contact
+from gridportal.services import CaseView, QueueItem, Receipt, may_see_contact
 
 
 def _deadlines(view: CaseView) -> dict[str, Any] | None:
@@ -113,11 +113,18 @@ def staff_case(view: CaseView, district: District, actor: Actor) -> dict[str, An
     }
 
 
-def queue_item(view: CaseView, district: District) -> dict[str, Any]:
-    common = _common(view, district)
-    keys = ("tracking", "status", "status_label", "category_name", "grid_name", "priority_label")
+def queue_item(item: QueueItem, district: District) -> dict[str, Any]:
+    """A line of a desk's queue, shaped from the case record's snapshot alone."""
+    record = item.record
+    category = record.file.complaint.category
+    service, grid = district.service(category), district.grid(record.file.complaint.grid)
     return {
-        **{k: common[k] for k in keys},
-        "received_at": common["received_at"],
-        "deadlines": common["deadlines"],
+        "tracking": format_tracking(record.tracking),
+        "status": str(record.status),
+        "status_label": label(record.status),
+        "category_name": service.name if service else category,
+        "grid_name": grid.name if grid else record.file.complaint.grid,
+        "priority_label": label(record.priority) if record.priority else "",
+        "received_at": iso(record.file.filed_at),
+        "deadlines": item.deadlines.to_dict() if item.deadlines else None,
     }
