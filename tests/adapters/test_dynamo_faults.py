@@ -348,6 +348,83 @@ def test_a_lost_race_for_the_same_step_is_refused_not_doubled(
     assert events[1].data["priority"] == "complex"
 
 
+def before_call_number(
+    client: Any, operation: str, n: int, competitor: Callable[[], object]
+) -> None:
+    """Run ``competitor`` just before the ``n``-th ``operation`` this client sends."""
+    calls = 0
+
+    def hook(**_: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == n:
+            competitor()
+
+    client.meta.events.register(f"before-call.dynamodb.{operation}", hook)
+
+
+def attempts_item(client: Any, key: str) -> dict[str, Any] | None:
+    item = client.get_item(
+        TableName=TABLE_NAME, Key={"pk": {"S": f"ATTEMPT#{key}"}, "sk": {"S": "ATTEMPT"}}
+    ).get("Item")
+    return dict(item) if item else None
+
+
+def test_a_guess_racing_for_the_last_attempt_is_refused(dynamo_store: DynamoStore) -> None:
+    window = timedelta(hours=24)
+    for _ in range(4):
+        assert dynamo_store.reserve_attempt("lookup:1", T0, window, 5)
+    rival = DynamoStore(boto3.client("dynamodb", region_name=REGION), sleep=lambda _: None)
+    once_before(
+        dynamo_store.client,
+        "UpdateItem",
+        lambda: rival.reserve_attempt("lookup:1", T0, window, 5),  # takes the fifth
+    )
+    assert not dynamo_store.reserve_attempt("lookup:1", T0, window, 5)
+    item = attempts_item(dynamo_store.client, "lookup:1")
+    assert item is not None and item["attempts"] == {"N": "5"}
+
+
+def test_a_guess_losing_the_race_for_a_new_window_is_refused_not_counted_twice(
+    dynamo_store: DynamoStore,
+) -> None:
+    window = timedelta(hours=1)
+    for _ in range(5):
+        dynamo_store.reserve_attempt("login:urban-01", T0, window, 5)
+    later = T0 + window  # the window is over: the next guess starts a new one
+    rival = DynamoStore(boto3.client("dynamodb", region_name=REGION), sleep=lambda _: None)
+    before_call_number(
+        dynamo_store.client,
+        "UpdateItem",
+        2,  # this guess's second update, the one that would start the new window
+        lambda: rival.reserve_attempt("login:urban-01", later, window, 5),
+    )
+    assert not dynamo_store.reserve_attempt("login:urban-01", later, window, 5)
+    item = attempts_item(dynamo_store.client, "login:urban-01")
+    assert item is not None and item["attempts"] == {"N": "1"}  # the rival's, alone
+    assert dynamo_store.reserve_attempt("login:urban-01", later, window, 5)  # the next is fine
+
+
+def test_throttled_attempts_are_retried_and_counted_once(
+    dynamo_store: DynamoStore, dynamodb: Any
+) -> None:
+    fault = Fault(dynamodb, "UpdateItem", "ThrottlingException", times=2)
+    assert dynamo_store.reserve_attempt("lookup:1", T0, timedelta(hours=24), 5)
+    assert fault.calls == 3
+    item = attempts_item(dynamodb, "lookup:1")
+    assert item is not None and item["attempts"] == {"N": "1"}
+
+
+def test_a_throttled_queue_page_is_retried(dynamo_store: DynamoStore, dynamodb: Any) -> None:
+    for n in range(1, 4):
+        create(dynamo_store, f"10000000000{n}", at=T0 + timedelta(minutes=n))
+    Fault(dynamodb, "Query", "ProvisionedThroughputExceededException", times=2)
+    page = dynamo_store.queue_page("command-centre", limit=2)
+    assert [r.tracking for r in page.records] == ["100000000001", "100000000002"]
+    rest = dynamo_store.queue_page("command-centre", limit=2, after=page.after)
+    assert [r.tracking for r in rest.records] == ["100000000003"] and rest.after is None
+
+
 def resolve_through(portal: Portal, tracking: str) -> None:
     portal.act(tracking, Action.ASSESS, DISPATCHER, data={"priority": "general"})
     portal.act(tracking, Action.DISPATCH, DISPATCHER, data={"unit": "dept-urban"})

@@ -20,12 +20,22 @@ from gridportal.adapters.infra_template import (
     render_json,
     table_resource,
 )
-from gridportal.adapters.tables import table_definition
+from gridportal.adapters.tables import (
+    CHANGED_SHARDS,
+    QUEUE_ATTRIBUTES,
+    TIME_TO_LIVE,
+    TTL_ATTRIBUTE,
+    changed_shard,
+    table_definition,
+)
 from support.browser import chromium
 
 COMMITTED = Path(__file__).resolve().parents[2] / "infra" / "template.json"
 PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region"}
 PSEUDO_PARAMETERS |= {"AWS::StackName", "AWS::URLSuffix"}
+# Attributes of a case item that name or describe a person, or hash a resident's secret.
+PRIVATE_ATTRIBUTES = {"contact_name", "contact_phone", "location", "description"}
+PRIVATE_ATTRIBUTES |= {"lookup_hash", "vote_hash", "idempotency_key"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +69,39 @@ def test_the_table_is_the_one_definition(template: dict[str, Any]) -> None:
     assert template["Parameters"]["TableName"]["Default"] == definition["TableName"]
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert template["Resources"]["CaseTable"]["DeletionPolicy"] == "Retain"
+
+
+def test_the_table_expires_attempts_and_idempotency_keys(template: dict[str, Any]) -> None:
+    (table,) = resources(template, "AWS::DynamoDB::Table")
+    assert table["TimeToLiveSpecification"] == TIME_TO_LIVE
+    assert TIME_TO_LIVE == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_indexes_copy_no_contact_data_free_text_or_hashes(template: dict[str, Any]) -> None:
+    (table,) = resources(template, "AWS::DynamoDB::Table")
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"by_unit", "changed"}  # by_grid_month served only tests: gone
+    for index in indexes.values():
+        projection = index["Projection"]
+        assert projection["ProjectionType"] in ("KEYS_ONLY", "INCLUDE")  # never ALL
+        assert not set(projection.get("NonKeyAttributes", ())) & PRIVATE_ATTRIBUTES
+    assert indexes["changed"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    queue = indexes["by_unit"]["Projection"]
+    assert set(queue["NonKeyAttributes"]) == set(QUEUE_ATTRIBUTES)
+    # What a queue line shows, deadlines included, is there: no read per case.
+    needed = {"category", "grid", "filed_at", "status", "unit", "updated_at", "seq"}
+    needed |= {"priority", "route", "contacted_at", "extended_due"}
+    assert needed <= set(QUEUE_ATTRIBUTES)
+
+
+def test_the_changed_index_is_sharded() -> None:
+    (changed,) = [
+        i for i in table_definition()["GlobalSecondaryIndexes"] if i["IndexName"] == "changed"
+    ]
+    assert [k["AttributeName"] for k in changed["KeySchema"]] == ["ch_pk", "ch_sk"]
+    assert CHANGED_SHARDS > 1
+    shards = {changed_shard(f"{n:012d}") for n in range(100_000_000_000, 100_000_000_400)}
+    assert shards == set(range(CHANGED_SHARDS))  # every shard used, none beyond
 
 
 def test_a_table_setting_without_a_mapping_is_an_error() -> None:

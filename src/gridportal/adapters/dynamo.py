@@ -8,19 +8,23 @@ again. Batch writes resend their unprocessed items until none remain.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from gridportal.adapters.tables import TABLE_NAME
+from gridportal.adapters.tables import CHANGED_SHARDS, TABLE_NAME, TTL_ATTRIBUTE, changed_shard
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import (
@@ -31,12 +35,14 @@ from gridportal.domain.model import (
     Complaint,
     Contact,
     Event,
+    Priority,
     Rating,
     Role,
+    Route,
     Status,
 )
-from gridportal.domain.publication import month_of
 from gridportal.ports import (
+    QUEUE_PAGE,
     AlreadyExists,
     AlreadyVoted,
     CaseHistory,
@@ -44,6 +50,7 @@ from gridportal.ports import (
     Conflict,
     IdempotencyRecord,
     InFlight,
+    QueuePage,
     StaffMember,
     StoreUnavailable,
     Vote,
@@ -61,6 +68,9 @@ _THROTTLED = {
     "ServiceUnavailable",
 }
 MAX_ATTEMPTS = 4  # with botocore's own 2 attempts each, within the API's 10 s timeout
+# A retried filing finds its first answer for this long; then DynamoDB's TTL removes the
+# key (a retry of a complaint comes within minutes, a week is ample and costs nothing).
+IDEMPOTENCY_TTL = timedelta(days=7)
 
 
 def _case_key(tracking: str) -> dict[str, str]:
@@ -75,6 +85,20 @@ def _ts(moment: datetime) -> str:
     return moment.astimezone(BEIJING).isoformat(timespec="microseconds")
 
 
+def _attempt_key(key: str) -> dict[str, str]:
+    return {"pk": f"ATTEMPT#{key}", "sk": "ATTEMPT"}
+
+
+def _epoch(moment: datetime) -> Decimal:
+    return Decimal(str(moment.timestamp()))
+
+
+def _live(item: dict[str, Any], now: float | Decimal) -> bool:
+    """False once ``expires_at`` has passed: DynamoDB deletes such items late (up to days)."""
+    expires = item.get(TTL_ATTRIBUTE)
+    return expires is None or Decimal(expires) > Decimal(str(now))
+
+
 class DynamoStore:
     def __init__(
         self,
@@ -82,10 +106,14 @@ class DynamoStore:
         table: str = TABLE_NAME,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.table = table
         self._sleep = sleep
+        # DynamoDB's TTL runs on real time: idempotency keys expire by this clock, whatever
+        # clock the use cases run on.
+        self._wall_clock = wall_clock
 
     # ------------------------------------------------------------------ retries
     def _call(self, operation: Callable[[], T]) -> T:
@@ -125,7 +153,15 @@ class DynamoStore:
             self._put(_event_item(record.tracking, first), "attribute_not_exists(pk)"),
         ]
         if idempotency:
-            items.append(self._put(_idempotency_item(idempotency), "attribute_not_exists(pk)"))
+            now = int(self._wall_clock())
+            expires = now + int(IDEMPOTENCY_TTL.total_seconds())
+            # A key past its expiry that TTL has not deleted yet is free to take again.
+            put = self._put(
+                _idempotency_item(idempotency, expires),
+                f"attribute_not_exists(pk) OR {TTL_ATTRIBUTE} <= :now",
+            )
+            put["Put"]["ExpressionAttributeValues"] = _serialise({":now": now})
+            items.append(put)
         try:
             self._transact(items)
         except ClientError as exc:
@@ -224,23 +260,26 @@ class DynamoStore:
         item = self._get({"pk": f"CASE#{tracking}", "sk": "VOTE"})
         return _vote(item) if item else None
 
-    def reserve_lookup(self, tracking: str, now: datetime, window: timedelta, limit: int) -> bool:
-        # The counter lives in its own item of the case's collection, so that writes of
-        # the case item (a new step) never reset it; each attempt is one conditional ADD.
-        key = _serialise({"pk": f"CASE#{tracking}", "sk": "LOOKUP"})
-        cutoff = _ts(now - window)
-        try:
+    def reserve_attempt(self, key: str, now: datetime, window: timedelta, limit: int) -> bool:
+        # One item per guarded key, apart from the case so that a new step never resets it;
+        # each attempt is one conditional ADD. ``expires_at`` ends the window (TTL then
+        # deletes the item), so an expired item left behind counts as no item.
+        ddb_key = _serialise(_attempt_key(key))
+        values = {
+            ":now": _epoch(now),
+            ":one": 1,
+            ":expires": math.ceil((now + window).timestamp()),
+        }
+        try:  # the first attempt, or one more in a running window below the limit
             self._call(
                 lambda: self.client.update_item(
                     TableName=self.table,
-                    Key=key,
-                    UpdateExpression="SET window_start = if_not_exists(window_start, :now) "
-                    "ADD attempts :one",
-                    ConditionExpression="(attribute_not_exists(attempts) OR attempts < :limit) "
-                    "AND (attribute_not_exists(window_start) OR window_start > :cutoff)",
-                    ExpressionAttributeValues=_serialise(
-                        {":now": _ts(now), ":one": 1, ":limit": limit, ":cutoff": cutoff}
-                    ),
+                    Key=ddb_key,
+                    UpdateExpression=f"SET {TTL_ATTRIBUTE} = if_not_exists({TTL_ATTRIBUTE}, "
+                    ":expires) ADD attempts :one",
+                    ConditionExpression=f"attribute_not_exists({TTL_ATTRIBUTE}) OR "
+                    f"({TTL_ATTRIBUTE} > :now AND attempts < :limit)",
+                    ExpressionAttributeValues=_serialise(values | {":limit": limit}),
                 )
             )
             return True
@@ -251,12 +290,10 @@ class DynamoStore:
             self._call(
                 lambda: self.client.update_item(
                     TableName=self.table,
-                    Key=key,
-                    UpdateExpression="SET window_start = :now, attempts = :one",
-                    ConditionExpression="window_start <= :cutoff",
-                    ExpressionAttributeValues=_serialise(
-                        {":now": _ts(now), ":one": 1, ":cutoff": cutoff}
-                    ),
+                    Key=ddb_key,
+                    UpdateExpression=f"SET {TTL_ATTRIBUTE} = :expires, attempts = :one",
+                    ConditionExpression=f"{TTL_ATTRIBUTE} <= :now",
+                    ExpressionAttributeValues=_serialise(values),
                 )
             )
             return True
@@ -265,12 +302,12 @@ class DynamoStore:
                 raise
             return False  # locked
 
-    def release_lookup(self, tracking: str) -> None:
+    def release_attempt(self, key: str) -> None:
         try:
             self._call(
                 lambda: self.client.update_item(
                     TableName=self.table,
-                    Key=_serialise({"pk": f"CASE#{tracking}", "sk": "LOOKUP"}),
+                    Key=_serialise(_attempt_key(key)),
                     UpdateExpression="ADD attempts :minus",
                     ConditionExpression="attempts > :zero",
                     ExpressionAttributeValues=_serialise({":minus": -1, ":zero": 0}),
@@ -280,9 +317,17 @@ class DynamoStore:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise
 
+    def attempts_locked_until(
+        self, key: str, now: datetime, window: timedelta, limit: int
+    ) -> datetime | None:
+        item = self._get(_attempt_key(key))
+        if item is None or not _live(item, _epoch(now)) or int(item["attempts"]) < limit:
+            return None
+        return datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]), UTC)
+
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
         item = self._get({"pk": f"IDEM#{key_hash}", "sk": "IDEM"})
-        if item is None:
+        if item is None or not _live(item, self._wall_clock()):
             return None
         return IdempotencyRecord(
             item["key_hash"], item["request_hash"], item["tracking"], _dt(item["created_at"])
@@ -301,15 +346,8 @@ class DynamoStore:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def cases_by_grid_month(self, grid: str, month: str) -> list[CaseRecord]:
-        items = self._query(
-            IndexName="by_grid_month",
-            KeyConditionExpression="gm_pk = :pk",
-            ExpressionAttributeValues={":pk": f"{grid}#{month}"},
-        )
-        return [_case_record(item) for item in items]
-
     def unit_queue(self, unit: str) -> list[CaseRecord]:
+        """Every case of a queue, all pages; records as ``queue_page`` gives them."""
         items = self._query(
             IndexName="by_unit",
             KeyConditionExpression="unit_pk = :pk",
@@ -317,45 +355,83 @@ class DynamoStore:
         )
         return [_case_record(item) for item in items]
 
+    def queue_page(
+        self, unit: str, *, limit: int = QUEUE_PAGE, after: str | None = None
+    ) -> QueuePage:
+        """One page of a queue, straight from the by_unit index: one request, no read per
+        case. The index holds no contact data, free text or hashes, so those fields of the
+        records are empty; read the case (``get_history``) for the whole of it."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "by_unit",
+            "KeyConditionExpression": "unit_pk = :pk",
+            "ExpressionAttributeValues": _serialise({":pk": unit}),
+            "Limit": limit + 1,  # one more tells whether a next page exists
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = _serialise(_queue_start_key(unit, after))
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:  # a 1 MB page may stop short of the Limit
+            response = self._call(lambda: self.client.query(**kwargs))
+            items.extend(_deserialise(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            kwargs["Limit"] = limit + 1 - len(items)
+        page = items[:limit]
+        more = len(items) > limit
+        return QueuePage(
+            tuple(_case_record(item) for item in page),
+            _queue_cursor(page[-1]["unit_sk"]) if more else None,
+        )
+
     def changed_since(self, moment: datetime, until: datetime) -> Iterator[str]:
         day = moment.astimezone(BEIJING).date()
         last = until.astimezone(BEIJING).date()
+        # "~" sorts after "#<tracking>": a change exactly at ``moment`` is not "since", one
+        # exactly at ``until`` is within.
+        bounds = {":after": _ts(moment) + "~", ":until": _ts(until) + "~"}
         while day <= last:
-            for item in self._query(
-                IndexName="changed",
-                KeyConditionExpression="ch_pk = :day AND ch_sk > :after",
-                # "~" sorts after "#<tracking>": a change exactly at ``moment`` is not "since".
-                ExpressionAttributeValues={":day": day.isoformat(), ":after": _ts(moment) + "~"},
-                ProjectionExpression="tracking, updated_at",
-            ):
-                if _dt(item["updated_at"]) <= until:
-                    yield item["tracking"]
+            for shard in range(CHANGED_SHARDS):
+                for item in self._query(
+                    IndexName="changed",
+                    KeyConditionExpression="ch_pk = :pk AND ch_sk BETWEEN :after AND :until",
+                    ExpressionAttributeValues={":pk": _changed_pk(day, shard), **bounds},
+                ):
+                    yield item["pk"].removeprefix("CASE#")
             day += timedelta(days=1)
 
     def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
-        # The full rebuild reads everything once: one paginated scan beats two requests a
-        # case. It is an operator's choice (and the first build), never a nightly path.
-        cases: dict[str, dict[str, Any]] = {}
-        events: dict[str, list[Event]] = {}
+        # The full rebuild reads everything once: one paginated scan beats a query a case.
+        # A scan returns each item collection whole and in a row (sorted by sk, even across
+        # pages), so one case at a time is held: memory does not grow with the table.
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "FilterExpression": "begins_with(pk, :case)",
             "ExpressionAttributeValues": _serialise({":case": "CASE#"}),
         }
+        current: str | None = None
+        case: dict[str, Any] | None = None
+        events: list[Event] = []
         while True:
             response = self._call(lambda: self.client.scan(**kwargs))
             for raw in response.get("Items", []):
                 item = _deserialise(raw)
-                tracking = item["pk"].removeprefix("CASE#")
+                if item["pk"] != current:
+                    if case is not None:
+                        yield _case_record(case), sorted(events, key=lambda e: e.seq)
+                    current, case, events = item["pk"], None, []
                 if item["sk"] == "CASE":
-                    cases[tracking] = item
+                    case = item
                 elif item["sk"].startswith("EVENT#"):
-                    events.setdefault(tracking, []).append(_event(item))
+                    events.append(_event(item))
             if "LastEvaluatedKey" not in response:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        for tracking, item in cases.items():
-            yield _case_record(item), sorted(events.get(tracking, []), key=lambda e: e.seq)
+        if case is not None:
+            yield _case_record(case), sorted(events, key=lambda e: e.seq)
 
     def put_histories(
         self, histories: Iterable[tuple[CaseRecord, Sequence[Event], Vote | None]]
@@ -454,6 +530,7 @@ def _case_item(record: CaseRecord) -> dict[str, Any]:
     complaint = record.file.complaint
     filed = record.file.filed_at
     queue = queue_of(record)
+    changed = f"{_ts(record.updated_at)}#{record.tracking}"
     return {
         **_case_key(record.tracking),
         "tracking": record.tracking,
@@ -475,22 +552,32 @@ def _case_item(record: CaseRecord) -> dict[str, Any]:
         "seq": record.seq,
         "updated_at": _ts(record.updated_at),
         "idempotency_key": record.idempotency_key,
+        # the deadline snapshot, for the queue (None values are left out)
+        "priority": str(record.priority) if record.priority else None,
+        "route": str(record.route) if record.route else None,
+        "contacted_at": _ts(record.contacted_at) if record.contacted_at else None,
+        "extended_due": record.extended_due.isoformat() if record.extended_due else None,
         # index keys
-        "gm_pk": f"{complaint.grid}#{month_of(filed)}",
-        "gm_sk": f"{_ts(filed)}#{record.tracking}",
         "unit_pk": queue,  # sparse: closed cases leave the queue index
-        "unit_sk": f"{_ts(record.updated_at)}#{record.tracking}" if queue else None,
-        "ch_pk": record.updated_at.astimezone(BEIJING).date().isoformat(),
-        "ch_sk": f"{_ts(record.updated_at)}#{record.tracking}",
+        "unit_sk": changed if queue else None,
+        "ch_pk": _changed_pk(
+            record.updated_at.astimezone(BEIJING).date(), changed_shard(record.tracking)
+        ),
+        "ch_sk": changed,
     }
 
 
+def _changed_pk(day: date, shard: int) -> str:
+    return f"{day.isoformat()}#{shard}"
+
+
 def _case_record(item: dict[str, Any]) -> CaseRecord:
+    """A case from its item, or from a queue index item (no contact, free text or hashes)."""
     role, actor_id = item["filed_by"]
     return CaseRecord(
         file=CaseFile(
-            tracking=item["tracking"],
-            public_id=item["public_id"],
+            tracking=item["pk"].removeprefix("CASE#"),
+            public_id=item.get("public_id", ""),
             complaint=Complaint(
                 category=item["category"],
                 grid=item["grid"],
@@ -502,14 +589,39 @@ def _case_record(item: dict[str, Any]) -> CaseRecord:
             filed_at=_dt(item["filed_at"]),
             filed_by=Actor(Role(role), actor_id, item.get("filed_by_unit")),
         ),
-        lookup_hash=item["lookup_hash"],
-        vote_hash=item["vote_hash"],
+        lookup_hash=item.get("lookup_hash", ""),
+        vote_hash=item.get("vote_hash", ""),
         status=Status(item["status"]),
         unit=item.get("unit"),
         seq=int(item["seq"]),
         updated_at=_dt(item["updated_at"]),
         idempotency_key=item.get("idempotency_key"),
+        priority=Priority(item["priority"]) if "priority" in item else None,
+        route=Route(item["route"]) if "route" in item else None,
+        contacted_at=_dt(item["contacted_at"]) if "contacted_at" in item else None,
+        extended_due=date.fromisoformat(item["extended_due"]) if "extended_due" in item else None,
     )
+
+
+def _queue_cursor(unit_sk: str) -> str:
+    """The opaque cursor of a queue page: where the page ended in the index."""
+    return base64.urlsafe_b64encode(unit_sk.encode()).decode().rstrip("=")
+
+
+def _queue_start_key(unit: str, cursor: str) -> dict[str, str]:
+    """The ExclusiveStartKey a cursor stands for, in ``unit``'s queue (ValueError if bad)."""
+    try:
+        if not cursor or len(cursor) > 200:
+            raise ValueError
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, _, tracking = raw.decode("ascii").rpartition("#")
+        at = datetime.fromisoformat(moment)
+        if at.tzinfo is None or not tracking.isdigit() or _queue_cursor(raw.decode()) != cursor:
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a queue cursor: {cursor!r}") from exc
+    unit_sk = f"{_ts(at)}#{tracking}"
+    return {**_case_key(tracking), "unit_pk": unit, "unit_sk": unit_sk}
 
 
 def _event_item(tracking: str, event: Event) -> dict[str, Any]:
@@ -554,7 +666,7 @@ def _vote(item: dict[str, Any]) -> Vote:
     return Vote(Rating(item["rating"]), item.get("comment", ""), _dt(item["at"]))
 
 
-def _idempotency_item(record: IdempotencyRecord) -> dict[str, Any]:
+def _idempotency_item(record: IdempotencyRecord, expires_at: int) -> dict[str, Any]:
     return {
         "pk": f"IDEM#{record.key_hash}",
         "sk": "IDEM",
@@ -562,6 +674,7 @@ def _idempotency_item(record: IdempotencyRecord) -> dict[str, Any]:
         "request_hash": record.request_hash,
         "tracking": record.tracking,
         "created_at": _ts(record.created_at),
+        TTL_ATTRIBUTE: expires_at,
     }
 
 

@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from gridportal.adapters.tables import table_definition
+from gridportal.adapters.tables import TIME_TO_LIVE, table_definition
 
 # Headers on every response, site and API alike (the edge adds them; so does the local server).
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -117,6 +117,8 @@ def table_resource(definition: dict[str, Any] | None = None) -> dict[str, Any]:
     properties.update({key: definition[key] for key in _SAME_IN_CLOUDFORMATION})
     properties.update(
         {
+            # Attempt and idempotency items carry expires_at; create_table turns this on too.
+            "TimeToLiveSpecification": TIME_TO_LIVE,
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
             "DeletionProtectionEnabled": True,

@@ -16,6 +16,11 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 TRACKING_DIGITS = 12  # random, not sequential: ~40 bits, useless without the lookup code
 LOOKUP_CODE_DIGITS = 8
@@ -87,22 +92,64 @@ class Keys:
         return str(username)
 
 
-# Staff passwords: scrypt with a per-password salt (memory-hard; stdlib only).
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+# Staff passwords: Argon2id (RFC 9106) with OWASP's minimum, m=19 MiB, t=2, p=1: one
+# verification takes about 20 ms, so a login stays quick while an offline guess stays dear.
+# The parameters travel inside each hash ("$argon2id$v=19$m=19456,t=2,p=1$salt$hash"), so
+# raising them later leaves stored hashes valid; a login with the right password rehashes.
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_PARALLELISM = 1
+# Hashes written before Argon2: scrypt with a per-password salt, "scrypt$<salt>$<hash>".
+_LEGACY_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    # argon2 is imported on first use, not with this module: the API that answers
+    # residents never signs anyone in and keeps its cold start light.
+    import argon2
+
+    return argon2.PasswordHasher(
+        time_cost=ARGON2_TIME_COST,
+        memory_cost=ARGON2_MEMORY_KIB,
+        parallelism=ARGON2_PARALLELISM,
+        type=argon2.Type.ID,
+    )
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    derived = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${salt.hex()}${derived.hex()}"
+    return _hasher().hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored`` (an Argon2 hash, or a legacy scrypt one)."""
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        scheme, salt_hex, hash_hex = stored.split("$")
+        return _hasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a hash made with other parameters (or another scheme) than today's."""
+    if not stored.startswith("$argon2id$"):
+        return True
+    from argon2.exceptions import InvalidHashError
+
+    try:
+        return _hasher().check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    try:
+        _, salt_hex, hash_hex = stored.split("$")
+        salt = bytes.fromhex(salt_hex)
     except ValueError:
         return False
-    if scheme != "scrypt":
-        return False
-    derived = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **_SCRYPT)
+    derived = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_LEGACY_SCRYPT)
     return hmac.compare_digest(derived.hex(), hash_hex)
