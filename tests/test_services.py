@@ -3,6 +3,7 @@ deadlines, merging and queues."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,7 +12,7 @@ import pytest
 from conftest import Clock
 from gridportal.adapters.memory import MemoryStore
 from gridportal.domain.calendar import WorkCalendar
-from gridportal.domain.credentials import Keys, format_tracking
+from gridportal.domain.credentials import Keys, format_tracking, needs_rehash
 from gridportal.domain.deadlines import BEIJING, end_of_day
 from gridportal.domain.lifecycle import CaseState, apply, decide, replay
 from gridportal.domain.model import (
@@ -804,5 +805,82 @@ def test_staff_passwords_are_stored_hashed(portal: Portal) -> None:
     member = portal.add_staff("s-1", "督查员", Role.SUPERVISOR, None, "correct horse battery")
     stored = portal.store.get_staff("s-1")
     assert isinstance(stored, StaffMember) and stored == member
-    assert stored.password_hash.startswith("scrypt$")
+    assert stored.password_hash.startswith("$argon2id$")
     assert "correct horse battery" not in stored.password_hash
+
+
+@pytest.fixture(params=["memory", "dynamo"])
+def any_portal(request: pytest.FixtureRequest, portal: Portal) -> Portal:
+    """The portal on the in-memory store and on DynamoDB (moto): sign-in locks need both."""
+    if request.param == "memory":
+        return portal
+    from gridportal.adapters.dynamo import DynamoStore
+
+    portal.store = DynamoStore(request.getfixturevalue("dynamodb"), sleep=lambda _: None)
+    return portal
+
+
+def refused_login(portal: Portal, username: str, password: str) -> tuple[str, str]:
+    with pytest.raises(Unauthenticated) as refused:
+        portal.login(username, password)
+    return refused.value.code, refused.value.message
+
+
+def test_failed_logins_lock_the_username_with_the_answer_of_a_wrong_password(
+    any_portal: Portal, clock: Clock
+) -> None:
+    portal = any_portal
+    portal.add_staff("urban-01", "城管一号", Role.HANDLER, UNIT, "correct horse battery")
+    first_failure = clock.now
+    wrong = {refused_login(portal, "urban-01", "guess") for _ in range(LOGIN_LOCK_FAILURES)}
+    assert len(wrong) == 1
+    locked = refused_login(portal, "urban-01", "correct horse battery")
+    assert locked in wrong  # a lock tells nothing a wrong password does not
+    clock.now = first_failure + LOGIN_LOCK_WINDOW - timedelta(seconds=1)
+    assert refused_login(portal, "urban-01", "correct horse battery") in wrong
+    clock.now = first_failure + LOGIN_LOCK_WINDOW
+    assert portal.authenticate(portal.login("urban-01", "correct horse battery")) == HANDLER
+
+
+def test_a_right_password_gives_its_attempt_back(any_portal: Portal) -> None:
+    portal = any_portal
+    portal.add_staff("urban-01", "城管一号", Role.HANDLER, UNIT, "correct horse battery")
+    for _ in range(LOGIN_LOCK_FAILURES - 1):
+        refused_login(portal, "urban-01", "guess")
+    for _ in range(LOGIN_LOCK_FAILURES + 2):  # signing in again and again never locks
+        assert portal.login("urban-01", "correct horse battery")
+    refused_login(portal, "urban-01", "guess")  # the tenth failure
+    refused_login(portal, "urban-01", "correct horse battery")
+
+
+def test_unknown_usernames_lock_like_known_ones(any_portal: Portal, clock: Clock) -> None:
+    portal = any_portal
+    answers = {refused_login(portal, "nobody", "guess") for _ in range(LOGIN_LOCK_FAILURES)}
+    key = "login:nobody"
+    now = clock.now
+    assert portal.store.attempts_locked_until(key, now, LOGIN_LOCK_WINDOW, LOGIN_LOCK_FAILURES)
+    assert refused_login(portal, "nobody", "guess") in answers
+    # Another username is not touched by it.
+    portal.add_staff("urban-01", "城管一号", Role.HANDLER, UNIT, "correct horse battery")
+    assert portal.login("urban-01", "correct horse battery")
+
+
+def test_a_login_upgrades_an_old_hash_and_a_failed_one_does_not(any_portal: Portal) -> None:
+    from argon2 import PasswordHasher
+
+    portal = any_portal
+    member = portal.add_staff("urban-01", "城管一号", Role.HANDLER, UNIT, "correct horse battery")
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash("correct horse battery")
+    salt = bytes(range(16))  # as stores wrote passwords before Argon2: scrypt n=2**14, r=8, p=1
+    derived = hashlib.scrypt(b"correct horse battery", salt=salt, n=2**14, r=8, p=1, dklen=32)
+    for old in (weak, f"scrypt${salt.hex()}${derived.hex()}"):
+        portal.store.put_staff(replace(member, password_hash=old))
+        refused_login(portal, "urban-01", "guess")
+        assert portal.store.get_staff("urban-01") == replace(member, password_hash=old)
+        assert portal.login("urban-01", "correct horse battery")
+        upgraded = portal.store.get_staff("urban-01")
+        assert upgraded is not None and upgraded.password_hash != old
+        assert upgraded == replace(member, password_hash=upgraded.password_hash)
+        assert not needs_rehash(upgraded.password_hash)
+        assert portal.login("urban-01", "correct horse battery")
+        assert portal.store.get_staff("urban-01") == upgraded  # rehashed once, not every time

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
@@ -59,6 +59,10 @@ from gridportal.ports import (
 
 LOOKUP_LOCK_FAILURES = 5
 LOOKUP_LOCK_WINDOW = timedelta(hours=24)
+# Staff sign-in: 10 wrong passwords within 15 minutes of the first lock the username until
+# those 15 minutes end (known or not: the answer stays the same 401 either way).
+LOGIN_LOCK_FAILURES = 10
+LOGIN_LOCK_WINDOW = timedelta(minutes=15)
 MAX_LOCATION = 200
 MAX_DESCRIPTION = 2000
 MAX_NOTE = 2000
@@ -308,12 +312,22 @@ class Portal:
 
     # --------------------------------------------------------------------- staff
     def login(self, username: str, password: str) -> str:
+        """A session token for the right password. A wrong one, an unknown or disabled
+        account and a locked username all get the same answer at the same cost."""
         member = self.store.get_staff(username)
         stored = member.password_hash if member else _unknown_user_hash()
-        ok = credentials.verify_password(password, stored)
-        if member is None or not ok or not member.active:
+        now = self.clock()
+        # The attempt is taken before the password is checked, so parallel guesses count;
+        # the right password gives it back.
+        attempt = f"login:{username}"
+        allowed = self.store.reserve_attempt(attempt, now, LOGIN_LOCK_WINDOW, LOGIN_LOCK_FAILURES)
+        ok = credentials.verify_password(password, stored)  # also when locked or unknown
+        if member is None or not ok or not member.active or not allowed:
             raise Unauthenticated("bad_credentials", "用户名或密码错误。")
-        return self.keys.sign_session(member.username, self.clock().timestamp())
+        self.store.release_attempt(attempt)
+        if credentials.needs_rehash(stored):  # older parameters or the scrypt of old stores
+            self.store.put_staff(replace(member, password_hash=credentials.hash_password(password)))
+        return self.keys.sign_session(member.username, now.timestamp())
 
     def authenticate(self, bearer: str) -> Actor:
         username = self.keys.open_session(bearer, self.clock().timestamp())
@@ -536,8 +550,8 @@ class Portal:
 
 @cache
 def _unknown_user_hash() -> str:
-    """An unknown username is checked against this, so it costs one scrypt like a known one
-    (made on first use, not at import: the API's cold start stays light)."""
+    """An unknown username is checked against this, so it costs one Argon2 verification like a
+    known one (made on first use, not at import: the API's cold start stays light)."""
     return credentials.hash_password(credentials.new_tracking())
 
 
