@@ -39,7 +39,7 @@ OTHER_GRID = "QB-DAL-01"
 UNIT = "dept-urban"
 OTHER_UNIT = "city-police"
 PASSWORD = "correct horse battery"
-PASSWORD_HASH = credentials.hash_password(PASSWORD)  # scrypt is slow on purpose: hash once
+PASSWORD_HASH = credentials.hash_password(PASSWORD)  # Argon2 is slow on purpose: hash once
 
 # The staff the tests sign in, one per role, by username.
 STAFF: Mapping[Role, tuple[str, str | None]] = {
