@@ -17,16 +17,27 @@ typical 200-character text is redacted in tens of microseconds.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from gridportal.domain.reference import District
 
 __all__ = [
+    "HOTLINES",
     "PLACEHOLDERS",
+    "KnownPeople",
+    "PublicData",
+    "case_scrubber",
+    "known_data_in",
     "mask_name",
     "mask_phone",
     "normalise",
+    "public_data",
     "redact",
 ]
 
@@ -181,9 +192,14 @@ def _classify(digits: str, lengths: Sequence[int], *, grid_context: bool) -> str
 # Digit runs: digits joined by separators, examined group by group
 # --------------------------------------------------------------------------
 _SEPARATORS = " ./\\-\u2010\u2011\u2012\u2013\u2014\u2015"
-# Chinese numerals count as digits: "一三八一二三四五六七八" is a common way
-# to slip a phone number past a filter. 十/百/千 are not digits of a number.
-_CN_DIGITS = "〇零一幺二三四五六七八九"
+# Chinese numerals count as digits: "一三八一二三四五六七八" (小写) and
+# "壹叁捌壹贰叁肆伍陆柒捌" (大写, as on cheques) are common ways to slip a phone
+# number past a filter. 十/百/千 are not digits of a number. The table agrees with
+# cn2an's NUMBER_CN2AN (a test checks it); cn2an itself is not imported because
+# it costs the API's cold start a sixth of a second.
+_LOWER_DIGITS = "〇零一幺二三四五六七八九"
+_UPPER_DIGITS = "壹贰叁肆伍陆柒捌玖"
+_CN_DIGITS = _LOWER_DIGITS + _UPPER_DIGITS
 _DIGIT = r"[\d" + _CN_DIGITS + r"]"
 # The pattern starts with a character class so the regex engine can skip
 # ahead fast; a "+86" or "(0571" prefix is picked up by _run_start.
@@ -194,16 +210,22 @@ _RUN_RE = re.compile(
 # Chinese numerals and digits form separate groups: in "李四13812345678" the
 # 四 belongs to a name, not to the number.
 _GROUP_RE = re.compile(r"\d+|[" + _CN_DIGITS + r"]+|[Xx]")
-_CN_DIGIT_TABLE: Final = str.maketrans(_CN_DIGITS, "001123456789")
+_CN_DIGIT_TABLE: Final = str.maketrans(_CN_DIGITS, "001123456789123456789")
 
 _PHONE_CONTEXT_RE = re.compile(
     r"(?:电话|座机|固话|手机|联系方式|致电|拨打|(?<![A-Za-z])(?:tel|phone))"
     r"(?:号码|号)?\s?[:：是为]?\s?$",
     re.IGNORECASE,
 )
-_QQ_CONTEXT_RE = re.compile(r"(?<![A-Za-z])qq(?:号码|号)?\s?[:：是为]?\s?$", re.IGNORECASE)
+# QQ in its disguises: Q号, 扣扣, 企鹅号, QQ群.
+_QQ_WORDS = r"(?:(?<![A-Za-z])(?:qq|q(?=号|群))|扣扣|抠抠|蔻蔻|企鹅)"
+_QQ_CONTEXT_RE = re.compile(_QQ_WORDS + r"(?:群号|群|号码|号)?\s?[:：是为]?\s?$", re.IGNORECASE)
+# WeChat in its disguises: V信, 薇信, 威信, 微 信, vx, wx.
+_WECHAT_WORDS = (
+    r"(?:微 ?信|(?<![A-Za-z])[vV] ?信|薇信|威信|徽信|(?<![A-Za-z])(?:vx|wx|weixin|wechat))"
+)
 _WECHAT_CONTEXT_RE = re.compile(
-    r"(?:微信|(?<![A-Za-z])(?:vx|wx|weixin|wechat))(?:号码|号|id)?\s?[:：是为]?\s?$",
+    _WECHAT_WORDS + r"(?:号码|号|id)?\s?[:：是为]?\s?$",
     re.IGNORECASE,
 )
 # A resident may paste the lookup code (查询码) into a complaint or a vote.
@@ -412,7 +434,7 @@ def _run_start(text: str, start: int) -> int:
     return start
 
 
-def _mask_digits(text: str) -> str:
+def _mask_digits(text: str, public: PublicData | None = None) -> str:
     out: list[str] = []
     last = 0
     for m in _RUN_RE.finditer(text):
@@ -420,6 +442,8 @@ def _mask_digits(text: str) -> str:
             continue  # fewer than five digits: nothing to mask
         run_start = max(_run_start(text, m.start()), last)
         for start, end, placeholder in _mask_run(text, run_start, m.end()):
+            if public and public.has_number(text[start:end]):
+                continue
             out.append(text[last:start])
             out.append(placeholder)
             last = end
@@ -436,7 +460,7 @@ _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\
 # WeChat ids start with a letter; numeric ones are left to the digit rules,
 # which know the WeChat context too.
 _WECHAT_ID_RE = re.compile(
-    r"((?:微信|(?<![A-Za-z])(?:vx|wx|weixin|wechat))(?:号码|号|id)?\s?[:：是为]?\s?)"
+    r"(" + _WECHAT_WORDS + r"(?:号码|号|id)?\s?[:：是为]?\s?)"
     r"[A-Za-z][A-Za-z0-9_\-]{5,19}(?![A-Za-z0-9_\-])",
     re.IGNORECASE,
 )
@@ -531,6 +555,23 @@ _ADDRESS_HINT_RE = re.compile("[号幢栋单室弄座楼层房]")
 
 
 def _mask_addresses(text: str) -> str:
+    """Addresses in any numeral system: the rules read the skeleton, where
+    二四零二室 and 贰肆零贰室 are 2402室, and the masks go back on the text."""
+    sk = _skeleton(text)
+    if sk == text:
+        return _mask_addresses_plain(text)
+    spans: list[tuple[int, int]] = []
+    if _ADDRESS_HINT_RE.search(sk):
+        spans += [m.span() for m in _ADDRESS_RE.finditer(sk) if _address_sub(m) == ADDRESS]
+    if "-" in sk:
+        spans += [m.span() for m in _DASH3_RE.finditer(sk)]
+        spans += [m.span() for m in _DASH2_RE.finditer(sk)]
+    if "号" in sk:
+        spans += [m.span() for m in _DOOR_RE.finditer(sk)]
+    return _replace_spans(text, spans, ADDRESS) if spans else text
+
+
+def _mask_addresses_plain(text: str) -> str:
     # Cheap membership tests first: most texts have no building numbers.
     if _ADDRESS_HINT_RE.search(text):
         text = _ADDRESS_RE.sub(_address_sub, text)
@@ -732,56 +773,798 @@ def _mask_names(text: str) -> str:
 
 
 # --------------------------------------------------------------------------
+# Public data: numbers and names the public is meant to read
+# --------------------------------------------------------------------------
+class _DigitMap(dict[int, int]):
+    """``str.translate`` table: every numeral character to its ASCII digit.
+
+    Chinese numerals (小写 and 大写, and 两) are listed; other scripts' decimal
+    digits are looked up on first sight and remembered. Anything else maps to
+    itself, so the skeleton of a text has the text's length and offsets.
+    """
+
+    def __missing__(self, code: int) -> int:
+        value = unicodedata.decimal(chr(code), None)
+        self[code] = code if value is None else 48 + value
+        return self[code]
+
+
+_SKELETON_MAP: Final = _DigitMap(
+    {ord(c): ord(d) for c, d in zip(_CN_DIGITS + "两", "001123456789123456789" + "2", strict=True)}
+)
+
+
+def _skeleton(text: str) -> str:
+    """``text`` with every numeral written as an ASCII digit, offsets unchanged."""
+    return text.translate(_SKELETON_MAP)
+
+
+def _digits_in(text: str) -> str:
+    return "".join(c for c in _skeleton(text) if "0" <= c <= "9")
+
+
+def _number_forms(digits: str) -> tuple[str, ...]:
+    """The ways a phone number is written: with or without +86, with or without
+    its area code (the local part alone is as identifying)."""
+    forms = [digits]
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) >= 10:
+            rest = digits[len(prefix) :]
+            forms.append(rest if rest.startswith("1") else "0" + rest)
+            break
+    for form in list(forms):
+        if form.startswith("0") and not form.startswith("00") and len(form) >= 10:
+            local = form[3:] if form[1] in "12" else form[4:]
+            if len(local) >= 7:
+                forms.append(local)
+    return tuple(dict.fromkeys(forms))
+
+
+@dataclass(frozen=True)
+class PublicData:
+    """Numbers and names that are public by design and stay visible in free text:
+    the grids' work phones, the stations' phones, hotlines, the grid teams' names
+    (all on the grid bulletin, 网格公示牌). Built once per district."""
+
+    numbers: frozenset[str] = frozenset()  # every form of each number, ASCII digits
+    names: frozenset[str] = frozenset()  # people's and places' names, kept where they occur
+    names_re: re.Pattern[str] | None = None
+
+    @classmethod
+    def of(cls, numbers: Iterable[str] = (), names: Iterable[str] = ()) -> PublicData:
+        forms = {f for n in numbers for f in _number_forms(_digits_in(normalise(n)))}
+        kept = frozenset(n for n in (normalise(x) for x in names) if len(n) >= 2)
+        names_re = (
+            re.compile("|".join(map(re.escape, sorted(kept, key=len, reverse=True))))
+            if kept
+            else None
+        )
+        return cls(frozenset(f for f in forms if f), kept, names_re)
+
+    def has_number(self, span: str) -> bool:
+        return bool(self.numbers) and any(
+            f in self.numbers for f in _number_forms(_digits_in(span))
+        )
+
+
+# Hotlines every resident may be told to call (12345 政务服务便民热线 and the
+# emergency numbers); short ones never reach the 7-digit rule but are listed
+# for completeness.
+HOTLINES: Final = ("12345", "110", "119", "120", "122", "12315", "12369", "12319")
+
+_PUBLIC_CACHE: dict[int, tuple[object, PublicData]] = {}
+
+
+def public_data(district: District) -> PublicData:
+    """The public numbers and names of a district, built once per District object."""
+    cached = _PUBLIC_CACHE.get(id(district))
+    if cached is not None and cached[0] is district:
+        return cached[1]
+    phones = [s.phone for s in district.stations]
+    # Places are public too; a place that starts like a name (柳翠井巷) stays.
+    names: list[str] = [district.name, *(s.name for s in district.stations)]
+    names += [c.name for c in district.communities] + [d.name for d in district.departments]
+    names += [g.name for g in district.grids]
+    for grid in district.grids:
+        for member in grid.team:
+            phones.append(member.work_phone)
+            names.append(member.name)
+    data = PublicData.of([*phones, *HOTLINES], names)
+    _PUBLIC_CACHE[id(district)] = (district, data)
+    return data
+
+
+# --------------------------------------------------------------------------
+# Numbers of 7+ digits split by any separator (138和1234和5678, 138_1234_5678)
+# --------------------------------------------------------------------------
+# A chain of digit groups ends at a unit, a date or time word, a sentence end,
+# a placeholder or a letter: "3月5日", "12户", "2号楼3层" are not one number.
+_CHAIN_BREAKERS: Final = frozenset(
+    "年月日时点分秒:：元块角万亿千百十件人户次个天周岁米吨斤克层楼号栋幢室单元%。！？!?[]【】@#"
+    "·、;；第格到至~～"
+)
+_CHAIN_GAP = 3  # at most this many characters between two groups of one number
+_MIN_CHAIN_DIGITS = 7
+_ASCII_DIGITS_RE = re.compile(r"[0-9]+")
+_SKELETON_DATE_RE = re.compile(
+    r"(?<![0-9])(?:19|20)[0-9]{2}([-./])(?:0?[1-9]|1[0-2])(?:\1(?:0?[1-9]|[12][0-9]|3[01]))?(?![0-9])"
+)
+_DATE8_RE = re.compile(r"(?:19|20)[0-9]{2}" + _DATE)
+# 400/800 numbers are companies' service lines, printed on every bill.
+_SERVICE_LINE_RE = re.compile(r"[48]00[0-9]{7}")
+# 统一社会信用代码: a company's public registration code.
+_CREDIT_CODE_RE = re.compile(
+    r"(?<![A-Za-z0-9])[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![A-Za-z0-9])"
+)
+
+
+def _chain_gap_ok(gap: str) -> bool:
+    return (
+        0 < len(gap) <= _CHAIN_GAP
+        and "\n\n" not in gap
+        and sum(_is_cjk(c) for c in gap) <= 2
+        and not any(c in _CHAIN_BREAKERS or ("A" <= c <= "z" and c.isalpha()) for c in gap)
+    )
+
+
+def _chains(sk: str) -> Iterator[list[re.Match[str]]]:
+    protected = [m.span() for m in _SKELETON_DATE_RE.finditer(sk)]
+    protected += [m.span() for m in _CREDIT_CODE_RE.finditer(sk)]
+    chain: list[re.Match[str]] = []
+    for m in _ASCII_DIGITS_RE.finditer(sk):
+        if any(a <= m.start() < b for a, b in protected):
+            if chain:
+                yield chain
+            chain = []
+            continue
+        if chain and _chain_gap_ok(sk[chain[-1].end() : m.start()]):
+            chain.append(m)
+            continue
+        if chain:
+            yield chain
+        chain = [m]
+    if chain:
+        yield chain
+
+
+def _mask_split_numbers(text: str, public: PublicData | None = None) -> str:
+    """Mask any 7+ digit number, in any numeral system, whose groups are split by
+    a few characters of anything that is not a unit, date word or sentence end.
+
+    The digit rules above judged conventional runs (spaces, dashes, dots); this
+    rule catches what they leave: separators such as 和, commas, underscores and
+    line breaks, and bare 7–10 digit numbers with no phone word around them.
+    Dates, amounts (a unit right after), grid codes after their label, 400/800
+    service lines, company credit codes and the district's public numbers stay.
+    """
+    sk = _skeleton(text)
+    out: list[str] = []
+    last = 0
+    for chain in _chains(sk):
+        digits = "".join(m.group() for m in chain)
+        if len(digits) < _MIN_CHAIN_DIGITS:
+            continue
+        start, end = chain[0].start(), chain[-1].end()
+        if end < len(text) and text[end] in _UNIT_CHARS:
+            continue
+        before = _context_before(text, start)
+        if _GRID_CONTEXT_RE.search(before):
+            continue
+        if (len(chain) == 1 and len(digits) == 8 and _DATE8_RE.fullmatch(digits)) or (
+            _SERVICE_LINE_RE.fullmatch(digits)
+        ):
+            continue
+        if public and public.has_number(digits):
+            continue
+        lengths = [len(m.group()) for m in chain]
+        kind = _classify(digits, lengths, grid_context=False)
+        if kind is None:
+            if _QQ_CONTEXT_RE.search(before) and len(digits) <= 12:
+                kind = QQ
+            elif _WECHAT_CONTEXT_RE.search(before):
+                kind = WECHAT
+            elif len(digits) <= 8:
+                kind = LANDLINE
+            else:
+                kind = LONG_NUMBER
+        out.append(text[last:start])
+        out.append(kind)
+        last = end
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------
+# Emails in disguise: "abc at qq dot com", "abc(at)163.com", "abc#163.com"
+# --------------------------------------------------------------------------
+_AT = r"(?:\s*(?:@|#|＃|\(at\)|\[at\]|（at）|【at】|\{at\}|艾特|圈a)\s*|\s+at\s+)"
+_DOT = r"(?:\s*(?:\.|。|\(dot\)|\[dot\]|（dot）|【dot】|点)\s*|\s+dot\s+)"
+_TLD = r"(?:com|cn|net|org|edu|gov|cc|top|vip|io|me|hk|tw|info)"
+_EMAIL_DISGUISED_RE = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*"
+    + _AT
+    + r"[A-Za-z0-9\-]+(?:"
+    + _DOT
+    + r"[A-Za-z0-9\-]+)*?"
+    + _DOT
+    + _TLD
+    + r"(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_EMAIL_HINT_RE = re.compile(r"@|#|at|艾特|圈a", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------
+# Names found by a Chinese lexical analyser (jieba), plus the contexts
+# residents write them in
+# --------------------------------------------------------------------------
+class _Lexicon:
+    """jieba's segmenter and the part-of-speech tags of its dictionary.
+
+    Loaded once per process, on first use: the API's modules import this one,
+    and their cold start must not pay for a dictionary they rarely need.
+    """
+
+    def __init__(self) -> None:
+        import logging
+
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self.tokenizer = jieba.Tokenizer()
+        self.tokenizer.initialize()
+        self.freq: dict[str, int] = self.tokenizer.FREQ
+        # Tags only for the words a name rule asks about: those that start with
+        # a surname, and those tagged as person names (nr, nrfg, nrt).
+        tags: dict[str, str] = {}
+        with self.tokenizer.get_dict_file() as f:
+            for raw in f:
+                parts = raw.decode("utf-8").split()
+                if len(parts) != 3:
+                    continue
+                word, _, tag = parts
+                if tag.startswith("nr") or _surname_len(word):
+                    tags[word] = tag
+        self.tags = tags
+
+    def known(self, word: str) -> bool:
+        return self.freq.get(word, 0) > 0
+
+    def is_word_not_name(self, word: str) -> bool:
+        """A dictionary word that is not a full name: 张贴, 高峰, 文明 (jieba tags
+        some of these nr, so two-character nr words count as words too)."""
+        if not self.known(word):
+            return False
+        tag = self.tags.get(word, "")
+        # Rare three-character nr words are people (李建国 9, 王小明 3); frequent
+        # ones are mostly places and eras (王府井 183, 高新区 270, 黄金周 1407).
+        return not (tag.startswith("nr") and len(word) >= 3 and self.freq[word] <= 50)
+
+    def may_be_given_name(self, word: str) -> bool:
+        if not self.known(word):
+            return True
+        return self.tags.get(word, "").startswith(("nr", "nz"))
+
+
+_LEXICON: _Lexicon | None = None
+_LEXICON_LOCK = threading.Lock()
+
+
+def _lexicon() -> _Lexicon:
+    global _LEXICON
+    if _LEXICON is None:
+        with _LEXICON_LOCK:
+            if _LEXICON is None:
+                _LEXICON = _Lexicon()
+    return _LEXICON
+
+
+def _surname_len(word: str) -> int:
+    if word[:2] in COMPOUND_SURNAMES:
+        return 2
+    return 1 if word[:1] in SINGLE_SURNAMES else 0
+
+
+def _cjk_word(word: str) -> bool:
+    return bool(word) and all(_is_cjk(c) for c in word)
+
+
+# Contexts residents write names in (我是X, 老公X, 业主X, X说, X反映, [X], ——X).
+_NAME_PREFIX_RE = re.compile(
+    r"(?:我是|我叫|本人|老公|老婆|丈夫|妻子|爱人|儿子|女儿|父亲|母亲|业主|邻居|住户|租户|租客"
+    r"|居民|同事|楼上|楼下|隔壁|对门|联系了|已联系|回访|经与|与|和|找了|告诉|通知)"
+    r"(?=[\u4e00-\u9fff])"
+)
+_NAME_SUFFIX_RE = re.compile(
+    r"(?<=[\u4e00-\u9fff])(?:说|反映|称|表示|投诉|举报|来电|打电话|要求|希望|认为|讲|告诉|家|一家)"
+)
+_NAME_BRACKET_RE = re.compile(r"[\[【〔「『]([\u4e00-\u9fff·]{2,4})[\]】〕」』]")
+_NAME_SIGNATURE_RE = re.compile(
+    r"(?:——|—|--|－－|-|～|~)\s?([\u4e00-\u9fff]{2,4})\s*(?:\n|$|[，。！)）])"
+)
+# Words that start a clause after a name and must not be read as its given name.
+_AFTER_NAME = (
+    "反映", "表示", "投诉", "举报", "来电", "打电话", "要求", "希望", "认为", "告诉",
+    "家", "说", "称", "讲", "反", "也", "都", "等", "一", "夫妇", "两口",
+)  # fmt: skip
+# A "name" followed by one of these is the first part of a place: 柳翠井巷, 王家村.
+_PLACE_SUFFIXES: Final = frozenset(
+    "路街巷弄道村镇乡区县市省州社苑园府庄院桥河湖山江坊门寺庙站场馆厦城湾岛港里屯堡营坝塘井"
+)
+_PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+_SURNAME_HINT_RE = re.compile(
+    "[" + "".join(sorted(SINGLE_SURNAMES | {c[0] for c in COMPOUND_SURNAMES})) + "]"
+)
+
+
+def _given_length(text: str, pos: int, limit: int = 2) -> int:
+    """How many characters from ``pos`` may be a given name (0–2)."""
+    n = 0
+    while n < limit:
+        ch = text[pos + n : pos + n + 1]
+        if not ch or not _given_ok(ch) or text.startswith(_AFTER_NAME, pos + n):
+            break
+        n += 1
+    return n
+
+
+def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+
+    def candidate(start: int, end: int) -> None:
+        name = text[start:end]
+        sl = _surname_len(name)
+        if not sl or len(name) <= sl or name in _NOT_NAMES or name[:2] in _NOT_NAMES:
+            return
+        if name[:sl] in _PREPOSITION_SURNAMES or lex.is_word_not_name(name):
+            return
+        spans.append((start, end))
+
+    for m in _NAME_PREFIX_RE.finditer(text):
+        pos = m.end()
+        sl = _surname_len(text[pos : pos + 2])
+        if sl:
+            candidate(pos, pos + sl + _given_length(text, pos + sl))
+    for m in _NAME_SUFFIX_RE.finditer(text):
+        end = m.start()
+        for length in (3, 2, 4):
+            start = end - length
+            if start < 0 or not _cjk_word(text[start:end]):
+                continue
+            name = text[start:end]
+            sl = _surname_len(name)
+            if sl and 1 <= len(name) - sl <= 2 and _given_ok(name[sl:]):
+                # The name must start at a word boundary: "主张伟" is 业主 + 张伟.
+                candidate(start, end)
+                break
+    for rx in (_NAME_BRACKET_RE, _NAME_SIGNATURE_RE):
+        for m in rx.finditer(text):
+            name = m.group(1)
+            sl = _surname_len(name)
+            if sl and len(name) > sl and not lex.is_word_not_name(name):
+                spans.append(m.span(1))
+    return spans
+
+
+def _tagged_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
+    """Person names by jieba: its HMM finds unknown words (most names are not in
+    any dictionary); a word is a name when it is a surname plus one or two
+    given-name characters and not a dictionary word of another kind."""
+    tokens = list(lex.tokenizer.tokenize(text, HMM=True))
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        word, start, end = tokens[i]
+        sl = _surname_len(word) if _cjk_word(word) else 0
+        if sl and word[:sl] not in _PREPOSITION_SURNAMES:
+            given = word[sl:]
+            if given:
+                if (
+                    len(given) <= 2
+                    and _given_ok(given)
+                    and word not in _NOT_NAMES
+                    and not lex.is_word_not_name(word)
+                ):
+                    spans.append((start, end))
+            elif i + 1 < len(tokens):
+                nxt, _, nxt_end = tokens[i + 1]
+                if (
+                    1 <= len(nxt) <= 2
+                    and _cjk_word(nxt)
+                    and _given_ok(nxt)
+                    and not nxt.startswith(_AFTER_NAME)
+                    and lex.may_be_given_name(nxt)
+                    and (len(nxt) == 2 or lex.tags.get(word, "").startswith("nr"))
+                    and not lex.is_word_not_name(word + nxt)
+                ):
+                    spans.append((start, nxt_end))
+                    i += 1
+        i += 1
+    return spans
+
+
+def _replace_spans(text: str, spans: Iterable[tuple[int, int]], placeholder: str) -> str:
+    out: list[str] = []
+    last = 0
+    for start, end in sorted(spans):
+        if start < last:
+            if end > last:  # overlapping: extend the mask
+                last = end
+            continue
+        out.append(text[last:start])
+        out.append(placeholder)
+        last = end
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _mask_found_names(text: str, public: PublicData | None = None) -> str:
+    if not _SURNAME_HINT_RE.search(text):
+        return text
+    lex = _lexicon()
+    spans = _context_name_spans(text, lex) + _tagged_name_spans(text, lex)
+    if not spans:
+        return text
+    held = [m.span() for m in _PLACEHOLDER_RE.finditer(text)]
+    if public and public.names_re is not None:
+        held += [m.span() for m in public.names_re.finditer(text)]
+    spans = [
+        (s, e)
+        for s, e in spans
+        if not any(a < e and s < b for a, b in held)
+        and not (e < len(text) and text[e] in _PLACE_SUFFIXES)
+    ]
+    return _replace_spans(text, spans, NAME)
+
+
+# --------------------------------------------------------------------------
+# Names in pinyin: "Wang Xiaoming", "wang-xiao-ming", "WANG XIAOMING",
+# "Xiaoming Wang"
+# --------------------------------------------------------------------------
+class _Pinyin:
+    """Valid pinyin syllables and the surnames' readings, from pypinyin (on first use)."""
+
+    def __init__(self) -> None:
+        from pypinyin import Style, pinyin
+        from pypinyin.pinyin_dict import pinyin_dict
+
+        syllables: set[str] = set()
+        for readings in pinyin_dict.values():
+            for reading in readings.split(","):
+                plain = "".join(c for c in unicodedata.normalize("NFD", reading) if c.isascii())
+                if plain.isalpha():
+                    syllables.add(plain.lower())
+        syllables.update(("lv", "nv", "lve", "nve"))
+        self.syllables = frozenset(syllables)
+        self.longest = max(map(len, syllables))
+        single: set[str] = set()
+        for ch in SINGLE_SURNAMES:
+            single.update(pinyin(ch, style=Style.NORMAL, heteronym=True)[0])
+        compound: set[str] = set()
+        for name in COMPOUND_SURNAMES:
+            first, second = pinyin(name, style=Style.NORMAL, heteronym=True)
+            compound.update(a + b for a in first for b in second)
+        self.single = frozenset(single)
+        self.compound = frozenset(compound)
+        self._pinyin = pinyin
+        self._style = Style.NORMAL
+
+    def readings(self, text: str) -> list[list[str]]:
+        """Every reading of every character (heteronyms: 曾 is zeng or ceng)."""
+        result: list[list[str]] = self._pinyin(text, style=self._style, heteronym=True)
+        return result
+
+    def split(self, word: str) -> list[str] | None:
+        """The fewest syllables ``word`` is made of, or None if it is not pinyin."""
+        word = word.lower()
+        best: list[list[str] | None] = [[]] + [None] * len(word)
+        for end in range(1, len(word) + 1):
+            for size in range(1, min(self.longest, end) + 1):
+                prev = best[end - size]
+                piece = word[end - size : end]
+                current = best[end]
+                if (
+                    prev is not None
+                    and piece in self.syllables
+                    and (current is None or len(prev) + 1 < len(current))
+                ):
+                    best[end] = [*prev, piece]
+        return best[len(word)]
+
+    def is_surname(self, word: str) -> bool:
+        word = word.lower()
+        return word in self.single or word in self.compound
+
+    def is_name(self, words: Sequence[str]) -> bool:
+        parts = [self.split(w) for w in words]
+        if any(p is None for p in parts):
+            return False
+        syllables = [s for p in parts for s in (p or ())]
+        if not 2 <= len(syllables) <= 4:
+            return False
+        if len(words) == 1:
+            word = words[0]
+            camel = sum(c.isupper() for c in word) >= 2 and not word.isupper()
+            if len(syllables) < 3 and not camel:
+                return False  # "Hangzhou", "Qingbo": places, not people
+        first, last = syllables[0], words[-1]
+        if first in self.single and 1 <= len(syllables) - 1 <= 2:
+            return True
+        if len(syllables) >= 3 and syllables[0] + syllables[1] in self.compound:
+            return True
+        return (
+            len(words) >= 2
+            and self.is_surname(last)
+            and 1 <= len(syllables) - len(parts[-1] or ()) <= 2
+        )
+
+
+_PINYIN: _Pinyin | None = None
+
+
+def _pinyin() -> _Pinyin:
+    global _PINYIN
+    if _PINYIN is None:
+        with _LEXICON_LOCK:
+            if _PINYIN is None:
+                _PINYIN = _Pinyin()
+    return _PINYIN
+
+
+_LATIN_WORDS_RE = re.compile(
+    r"(?<![A-Za-z0-9@_\-])[A-Za-z]{1,12}"
+    r"(?:(?:[ \-_.'·]|\s?-\s?)[A-Za-z]{1,12}){0,3}(?![A-Za-z0-9@])"
+)
+_LATIN_SPLIT_RE = re.compile(r"[A-Za-z]+")
+_LATIN_HINT_RE = re.compile("[A-Za-z]{2}")
+
+
+def _mask_pinyin_names(text: str) -> str:
+    if not _LATIN_HINT_RE.search(text):
+        return text
+    py: _Pinyin | None = None
+    spans: list[tuple[int, int]] = []
+    for m in _LATIN_WORDS_RE.finditer(text):
+        words = list(_LATIN_SPLIT_RE.finditer(m.group()))
+        if sum(len(w.group()) for w in words) < 4:
+            continue
+        py = py or _pinyin()
+        # The longest window of words that reads as a name.
+        found = False
+        for size in range(min(len(words), 4), 0, -1):
+            for i in range(len(words) - size + 1):
+                window = words[i : i + size]
+                if py.is_name([w.group() for w in window]):
+                    spans.append((m.start() + window[0].start(), m.start() + window[-1].end()))
+                    found = True
+                    break
+            if found:
+                break
+    return _replace_spans(text, spans, NAME) if spans else text
+
+
+# --------------------------------------------------------------------------
+# Known personal data: what the portal knows about a case's people
+# --------------------------------------------------------------------------
+class _HasContact(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class KnownPeople:
+    """Names and phone numbers the portal holds for one case: the complainant's
+    contact, and staff members whose names are not public."""
+
+    names: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+
+    @classmethod
+    def of_contact(cls, contact: _HasContact, *, staff: Iterable[str] = ()) -> KnownPeople:
+        names = tuple(n for n in (contact.name, *staff) if n and n.strip())
+        phones = (contact.phone,) if contact.phone and contact.phone.strip() else ()
+        return cls(names, phones)
+
+
+_NAME_SEP = r"[\s·•.\-_,，、]{0,2}"
+_PINYIN_SEP = r"[\s\-_.'·]{0,2}"
+_PHONE_SEP = r"[^0-9\[\]]{0,3}"
+# Ways staff and residents refer to a person by surname alone.
+_SURNAME_FORMS = (*_HONORIFICS_LONG, *_HONORIFICS_SHORT, "某某", "某", "总", "工", "姓")
+
+
+def _pinyin_of(name: str, sl: int) -> tuple[list[str], list[str]] | None:
+    readings = _pinyin().readings(name)
+    if len(readings) != len(name) or any(not r or not r[0].isascii() for r in readings):
+        return None
+    if sl == 2:
+        surname = sorted({a + b for a in readings[0] for b in readings[1]})
+    else:
+        surname = sorted(set(readings[0]))
+    given = [r[0] for r in readings[sl:]]
+    return surname, given
+
+
+def _name_patterns(name: str, *, given_alone: bool, surname_forms: Sequence[str]) -> list[str]:
+    name = "".join(normalise(name).split())
+    if len(name) < 2:
+        return []
+    patterns = [_NAME_SEP.join(map(re.escape, name))]
+    if not _cjk_word(name):
+        return patterns
+    sl = _surname_len(name) or 1
+    surname, given = name[:sl], name[sl:]
+    if given and surname_forms:
+        forms = "|".join(map(re.escape, surname_forms))
+        patterns.append(f"{re.escape(surname)}(?:{forms})")
+    if given and given_alone:
+        patterns.append(f"(?:老|小|阿){re.escape(surname)}")
+        if given_alone and len(given) >= 2 and not _lexicon().known(given):
+            patterns.append(re.escape(given))
+    spelled = _pinyin_of(name, sl)
+    if spelled:
+        surname_py, given_py = spelled
+        s = "(?:" + "|".join(surname_py) + ")"
+        g = _PINYIN_SEP.join(given_py)
+        patterns.append(f"(?<![A-Za-z])(?:{s}{_PINYIN_SEP}{g}|{g}{_PINYIN_SEP}{s})(?![A-Za-z])")
+    return patterns
+
+
+def _phone_pattern(phone: str) -> tuple[str, str] | None:
+    digits = _digits_in(normalise(phone))
+    forms = [f for f in _number_forms(digits) if len(f) >= _MIN_CHAIN_DIGITS]
+    if not forms:
+        return None
+    alternatives = "|".join(_PHONE_SEP.join(f) for f in sorted(forms, key=len, reverse=True))
+    kind = MOBILE if _MOBILE_RE.fullmatch(forms[-1]) else LANDLINE
+    return f"(?<![0-9])(?:{alternatives})(?![0-9])", kind
+
+
+@dataclass(frozen=True)
+class _KnownPatterns:
+    names: re.Pattern[str] | None
+    phones: tuple[tuple[re.Pattern[str], str], ...]
+
+    @classmethod
+    def build(cls, known: KnownPeople, *, strict: bool) -> _KnownPatterns:
+        """``strict`` (for publishing) adds the given name alone, 小王/老王 and every
+        surname form; otherwise only what is this person beyond doubt."""
+        forms = _SURNAME_FORMS if strict else ("先生", "女士", "小姐")
+        name_rx = [
+            p
+            for n in known.names
+            for p in _name_patterns(n, given_alone=strict, surname_forms=forms)
+        ]
+        # Longest alternatives first, so a full name wins over its surname form.
+        name_rx.sort(key=len, reverse=True)
+        names = re.compile("|".join(name_rx), re.IGNORECASE) if name_rx else None
+        phones = []
+        for phone in known.phones:
+            built = _phone_pattern(phone)
+            if built:
+                phones.append((re.compile(built[0]), built[1]))
+        return cls(names, tuple(phones))
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found: list[tuple[int, int, str]] = []
+        if self.names is not None:
+            found += [(m.start(), m.end(), NAME) for m in self.names.finditer(text)]
+        if self.phones:
+            sk = _skeleton(text)
+            for rx, kind in self.phones:
+                found += [(m.start(), m.end(), kind) for m in rx.finditer(sk)]
+        return found
+
+    def mask(self, text: str) -> str:
+        found = self.spans(text)
+        if not found:
+            return text
+        out: list[str] = []
+        last = 0
+        for start, end, placeholder in sorted(found, key=lambda f: (f[0], -f[1])):
+            if start < last:
+                last = max(last, end)
+                continue
+            out.append(text[last:start])
+            out.append(placeholder)
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+
+
+def known_data_in(text: str, known: KnownPeople) -> list[str]:
+    """The kinds of known personal data ``text`` contains after normalisation
+    ("name", "phone"): the full name in any spacing or in pinyin, surname + 先生/
+    女士/小姐, the phone in any form. Narrower than :func:`case_scrubber`: it
+    refuses a staff note, so a colleague called 王师傅 must not trip it."""
+    patterns = _KnownPatterns.build(known, strict=False)
+    kinds = {"name" if kind == NAME else "phone" for _, _, kind in patterns.spans(normalise(text))}
+    return sorted(kinds)
+
+
+def case_scrubber(known: KnownPeople, public: PublicData | None = None) -> Callable[[str], str]:
+    """The redactor for one case's free text: everything :func:`redact` masks, and
+    first the case's known people in any form (full name, spaced out, surname with
+    先生/女士/师傅 and the like, the given name alone, the name in pinyin in any
+    spacing, case and order, the phone in any numeral system and split by anything)."""
+    patterns = _KnownPatterns.build(known, strict=True) if (known.names or known.phones) else None
+
+    def scrub(text: str) -> str:
+        text = normalise(text)
+        if patterns is not None:
+            text = patterns.mask(text)
+        return redact(text, public)
+
+    return scrub
+
+
+# --------------------------------------------------------------------------
 # The pipeline
 # --------------------------------------------------------------------------
+_Step = Callable[[str, "PublicData | None"], str]
+
+
 def _sub(
     pattern: re.Pattern[str],
     repl: str | Callable[[re.Match[str]], str],
     hint: Callable[[str], bool],
-) -> Callable[[str], str]:
+) -> _Step:
     """A step that runs ``pattern`` only when the cheap ``hint`` says it may match."""
-    return lambda text: pattern.sub(repl, text) if hint(text) else text
+    return lambda text, _public: pattern.sub(repl, text) if hint(text) else text
 
 
-_WECHAT_HINT_RE = re.compile("[vVwW][xXeE]")
+def _plain(step: Callable[[str], str]) -> _Step:
+    return lambda text, _public: step(text)
+
+
+_WECHAT_HINT_RE = re.compile("[vVwW][xXeE]|信")
 
 
 # Order matters. Emails, WeChat ids, tokens and plates contain digits the digit
 # rules would otherwise split, so they go first. Addresses and names come after
 # the digit rules and must not cut a digit run where a date could be: shortening
 # a run the digit rules already judged could change their verdict, and the
-# first round would then have let something through.
-_STEPS: Final[tuple[Callable[[str], str], ...]] = (
+# first round would then have let something through. Split numbers come after
+# the digit rules, which have already taken the conventional runs.
+_STEPS: Final[tuple[_Step, ...]] = (
     _sub(_EMAIL_RE, EMAIL, lambda text: "@" in text),
-    _sub(
-        _WECHAT_ID_RE,
-        r"\1" + WECHAT,
-        lambda text: "微信" in text or _WECHAT_HINT_RE.search(text) is not None,
-    ),
+    _sub(_EMAIL_DISGUISED_RE, EMAIL, lambda text: _EMAIL_HINT_RE.search(text) is not None),
+    _sub(_WECHAT_ID_RE, r"\1" + WECHAT, lambda text: _WECHAT_HINT_RE.search(text) is not None),
     _sub(_TOKEN_RE, _token_sub, lambda text: True),
     _sub(_PLATE_RE, _plate_sub, lambda text: True),
     _mask_digits,
-    _mask_addresses,
-    _mask_names,
+    _mask_split_numbers,
+    _plain(_mask_addresses),
+    _plain(_mask_names),
+    _mask_found_names,
+    _plain(_mask_pinyin_names),
 )
 
 
 _MAX_ROUNDS = 4
 
 
-def redact(text: str) -> str:
+def redact(text: str, public: PublicData | None = None) -> str:
     """Return a normalised copy of ``text`` with personal data replaced.
 
-    The input is not modified. The rules are applied until nothing changes, so
-    ``redact(redact(x)) == redact(x)`` holds by construction. A mask can expose a
-    neighbour to a rule that its original context hid ("李月3幢": 月 looks like
-    part of a date until the name is masked). A second round is usually the last.
+    ``public`` holds the numbers and names that are public by design (see
+    :func:`public_data`) and stay. The input is not modified. The rules are
+    applied until nothing changes, so ``redact(redact(x)) == redact(x)`` holds by
+    construction. A mask can expose a neighbour to a rule that its original
+    context hid ("李月3幢": 月 looks like part of a date until the name is
+    masked). A second round is usually the last.
     """
     text = normalise(text)
     for _ in range(_MAX_ROUNDS):
         masked = text
         for step in _STEPS:
-            masked = step(masked)
+            masked = step(masked, public)
         if masked == text:
             break
         text = masked
