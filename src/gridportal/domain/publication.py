@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import CaseFile, Event, label
-from gridportal.domain.redaction import redact
+from gridportal.domain.redaction import KnownPeople, case_scrubber, public_data
 from gridportal.domain.reference import District
 
 PUBLIC_FIELDS = (
@@ -155,9 +155,16 @@ def public_record(
     deadlines: DeadlineReport | None,
     deadline_note: str = "",
     public_id_of: Callable[[str], str] | None = None,
-    scrub: Callable[[str], str] = redact,
+    scrub: Callable[[str], str] | None = None,
 ) -> PublishedRecord:
-    """The published record of one case (see docs/data.md for every field)."""
+    """The published record of one case (see docs/data.md for every field).
+
+    Free text passes ``scrub``; by default the case's own redactor, which also
+    removes the complainant's known name and phone in any form (docs/privacy.md).
+    """
+    if scrub is None:
+        known = KnownPeople.of_contact(case.complaint.contact)
+        scrub = case_scrubber(known, public_data(district))
     service = district.service(state.category)
     grid = district.grid(state.grid)
     community = district.community(grid.community) if grid else None
