@@ -42,6 +42,7 @@ from gridportal.domain.model import (
     Route,
     Status,
 )
+from gridportal.domain.redaction import KnownPeople, known_data_in
 from gridportal.domain.reference import District, ServiceItem
 from gridportal.ports import (
     COMMAND_CENTRE,
@@ -370,6 +371,7 @@ class Portal:
         self._check_action_data(action, data, tracking)
         for _ in range(_RETRIES):
             view = self.staff_view(tracking, actor)
+            self._check_public_note(public_note, view)
             try:
                 event = decide(
                     view.state,
@@ -395,6 +397,22 @@ class Portal:
                 continue
             return self._view(record, (*view.events, event), state, view.vote)
         raise ConflictError("busy", "案件正在被他人更新,请刷新后重试。")
+
+    @staticmethod
+    def _check_public_note(note: str, view: CaseView) -> None:
+        """A public note that names the complainant or gives their phone, in any form,
+        is refused before anything is stored: staff write 投诉人 instead."""
+        if not note:
+            return
+        found = known_data_in(note, KnownPeople.of_contact(view.record.file.complaint.contact))
+        if found:
+            what = "、".join({"name": "姓名", "phone": "电话"}[k] for k in found)
+            raise InvalidInput(
+                "personal_data",
+                f"公开说明中含有投诉人的{what}，请改称“投诉人”；"
+                "联系情况请写入内部备注（private_note）。",
+                "public_note",
+            )
 
     @staticmethod
     def _check_extension(action: Action, data: Mapping[str, str], view: CaseView) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from gridportal.domain.credentials import format_tracking
 from gridportal.domain.model import Actor, Status, label
 from gridportal.domain.publication import iso, public_step
-from gridportal.domain.redaction import mask_name, mask_phone, redact
+from gridportal.domain.redaction import mask_name, mask_phone, public_data, redact
 from gridportal.domain.reference import District
 from gridportal.services import CaseView, QueueItem, Receipt, may_see_contact
 
@@ -59,10 +59,16 @@ def receipt(r: Receipt, district: District) -> dict[str, Any]:
 
 
 def resident_case(view: CaseView, district: District) -> dict[str, Any]:
-    """The complainant's own view: their contact masked, no staff identities."""
+    """The complainant's own view: their contact masked, no staff identities.
+
+    Staff text (answer, public notes) passes the public site's redactor, so what
+    staff wrote about a neighbour reaches the complainant no more than the public;
+    only the case-specific removal of the complainant's own name and phone is left
+    out. The complainant's own text is shown as written."""
     contact = view.record.file.complaint.contact
+    public = public_data(district)
     return {
-        **_common(view, district),
+        **_common(view, district, lambda text: redact(text, public)),
         "location": view.record.file.complaint.location,
         "description": view.record.file.complaint.description,
         "contact": {"name": mask_name(contact.name), "phone": mask_phone(contact.phone)},
