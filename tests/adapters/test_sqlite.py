@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,24 @@ def test_two_processes_cannot_pass_the_limit_vote_twice_or_file_twice(path: Path
     trackings = sorted(r.tracking for r, _ in again.all_histories())
     assert len(trackings) == 2 and "100000000001" in trackings
     again.close()
+
+
+def test_thirty_two_clients_filing_at_once_all_get_through(path: Path) -> None:
+    # The local origin's load: each client on its own thread, the pool sharing connections,
+    # writers taking turns, readers alongside.
+    store = SqliteStore(path)
+
+    def client(n: int) -> int:
+        for i in range(15):
+            record, first, idempotency = new_case(f"{n:04d}{i:08d}", key=f"key-{n}-{i}")
+            store.create_case(record, first, idempotency)
+            assert store.get_history(record.tracking) is not None
+        return n
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        assert sorted(pool.map(client, range(32))) == list(range(32))
+    assert sum(1 for _ in store.all_histories()) == 32 * 15
+    store.close()
 
 
 def test_readers_do_not_wait_for_the_writer(path: Path) -> None:

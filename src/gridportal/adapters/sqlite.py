@@ -236,7 +236,8 @@ class SqliteStore:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._idle: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the pool
+        self._writer = threading.Lock()  # one writer of this process at a time
         self._closed = False
         with self._guard("open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -332,16 +333,26 @@ class SqliteStore:
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding the file's write lock from its start."""
-        with self._guard(doing), self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:  # some errors (a full disk) end it themselves
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        """One write transaction, holding the file's write lock from its start.
+
+        This process's writers queue on a mutex first: SQLite's busy handler polls with
+        growing sleeps, so 32 threads waiting on it are served unfairly (some for
+        seconds); the mutex hands the lock on at once. Other processes still meet the
+        busy timeout."""
+        if not self._writer.acquire(timeout=self._busy_timeout_ms / 1000):
+            raise StoreUnavailable(f"{self.path}: cannot {doing} (too many writers waiting)")
+        try:
+            with self._guard(doing), self._connection() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:  # some errors (a full disk) end it themselves
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            self._writer.release()
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[sqlite3.Connection]:
