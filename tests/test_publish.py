@@ -1,4 +1,9 @@
-"""The whole loop on moto: file, resolve, vote through the API, then the nightly publish."""
+"""The nightly build on moto: file, resolve, vote through the API, then publish to S3.
+
+The build's own rules (golden incremental builds, takedowns, quiet nights, the plan's
+order, dry runs) are in tests/test_publish_plan.py, on the in-memory store and a
+directory target.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ import boto3
 import pytest
 
 from api_helpers import COMPLAINT, act, login, post
-from gridportal.adapters.s3_site import MANIFEST, S3Site
+from gridportal.adapters.s3_site import S3Site
 from gridportal.domain.model import Action, Actor, Complaint, Role
-from gridportal.publish import publish
+from gridportal.publish import SITE_STATE, publish
 from gridportal.runtime import runtime
 
 BUCKET = "gridportal-site"
@@ -59,7 +64,8 @@ def test_whole_loop_publishes_an_anonymised_record(api: Any, tmp_path: Path) -> 
 
     files = _bucket_text(s3)
     public_id = receipt["public_id"]
-    record = next(r for r in json.loads(files["data/cases.json"]) if r["id"] == public_id)
+    (month_file,) = [k for k in files if k.startswith("data/cases/") and k.endswith(".json")]
+    record = next(r for r in json.loads(files[month_file]) if r["id"] == public_id)
     assert record["status"] == "rated" and record["rating"] == "satisfied"
     assert f"cases/{public_id}/index.html" in files
     secrets = [
@@ -89,9 +95,8 @@ def test_second_build_uploads_only_what_changed(api: Any, tmp_path: Path) -> Non
     second = publish(runtime().portal, site, work_dir=tmp_path)
     assert not second.full
     assert second.published is not None
-    # Nothing changed: at most the pages that show the build time differ.
-    assert len(second.published.uploaded) < len(first.published.uploaded)
-    assert MANIFEST in _bucket_text(s3)
+    assert second.published.uploaded == () and second.published.deleted == ()
+    assert SITE_STATE in _bucket_text(s3)
 
 
 XSS_PAYLOADS = [
@@ -172,9 +177,10 @@ def test_a_failed_render_leaves_the_site_as_it_was(dynamodb: Any, tmp_path: Path
     site.ensure_bucket()
     publish(portal, site, work_dir=tmp_path)
     before, marker = _bucket_text(s3), portal.store.get_marker("build")
-    # A corrupt record in last night's data set makes the next render refuse to run.
-    corrupt = [*json.loads(before["data/cases.json"]), {"id": "../../evil", "received_at": "x"}]
-    s3.put_object(Bucket=BUCKET, Key="data/cases.json", Body=json.dumps(corrupt).encode())
+    # A corrupt record in last night's month file makes the next render refuse to run.
+    (key,) = [k for k in before if k.startswith("data/cases/") and k.endswith(".json")]
+    corrupt = [*json.loads(before[key]), {"id": "../../evil", "received_at": "x", "month": "x"}]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(corrupt).encode())
     before = _bucket_text(s3)
     portal.file_complaint(Complaint("env-litter", "QB-LCJX-01", "路口", "又满了。"))
     with pytest.raises(ValueError):
@@ -197,7 +203,7 @@ def test_a_failed_upload_keeps_entry_pages_and_marker(dynamodb: Any, tmp_path: P
 
     def fail_after_two(params: dict[str, Any], **_: Any) -> None:
         uploads["count"] += 1
-        if uploads["count"] > 2 and params.get("Key") != ".manifest.json":
+        if uploads["count"] > 2:
             raise ConnectionError("network gone")
 
     s3.meta.events.register("provide-client-params.s3.PutObject", fail_after_two)

@@ -103,11 +103,16 @@ def _echo_json(data: Any) -> None:
 @click.option(
     "--work-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/build")
 )
-def build(full: bool, work_dir: Path) -> None:
+@click.option("--dry-run", is_flag=True, help="Print the plan (uploads, deletions); send nothing.")
+def build(full: bool, work_dir: Path, dry_run: bool) -> None:
     """Rebuild the public site from the case data and publish what changed."""
-    from gridportal.publish import publish_from_runtime
+    from gridportal.publish import plan_lines, publish_from_runtime
 
-    report = publish_from_runtime(_runtime(), full=full, work_dir=work_dir)
+    report = publish_from_runtime(_runtime(), full=full, work_dir=work_dir, dry_run=dry_run)
+    if dry_run and report.plan is not None:
+        for line in plan_lines(report.plan):
+            click.echo(line)
+        return
     _echo_json(report.summary())
 
 

@@ -1,35 +1,39 @@
-"""Publishing to a local directory: only what changed, atomic writes, keys stay inside."""
+"""Publishing to a local directory: atomic writes, deletions, keys stay inside."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from gridportal.adapters.directory_site import MANIFEST, DirectorySite
+from gridportal.adapters.directory_site import DirectorySite
 
 
-def test_only_changed_files_are_copied(tmp_path: Path) -> None:
-    built, online = tmp_path / "built", tmp_path / "online"
-    built.mkdir()
+def test_put_read_and_delete(tmp_path: Path) -> None:
+    staged, online = tmp_path / "staged", tmp_path / "online"
+    staged.mkdir()
     site = DirectorySite(online)
     site.ensure_bucket()
-    (built / "a.html").write_text("一", encoding="utf-8")
-    (built / "cases").mkdir()
-    (built / "cases" / "b.html").write_text("二", encoding="utf-8")
-    assert set(site.publish(built).uploaded) == {"a.html", "cases/b.html"}
-    (built / "cases" / "b.html").write_text("三", encoding="utf-8")
-    result = site.publish(built)
-    assert result.uploaded == ("cases/b.html",) and result.unchanged == 1
-    assert site.read("cases/b.html") == "三".encode()
-    assert set(site.manifest()) == {"a.html", "cases/b.html"}
-    assert site.read(MANIFEST) is not None
-    # No temporary file is left behind.
-    assert sorted(p.name for p in online.rglob("*") if p.is_file()) == [
-        MANIFEST,
-        "a.html",
-        "b.html",
-    ]
+    (staged / "a.html").write_text("一", encoding="utf-8")
+    (staged / "b.html").write_text("二", encoding="utf-8")
+    site.put_many([("a.html", staged / "a.html"), ("cases/x1/index.html", staged / "b.html")])
+    assert site.read("cases/x1/index.html") == "二".encode()
+    assert oct((online / "a.html").stat().st_mode & 0o777) == "0o644"  # the origin reads it
+    site.delete("cases/x1/index.html")
+    assert site.read("cases/x1/index.html") is None
+    assert not (online / "cases").exists()  # no empty directory is left behind
+    # No temporary file is left behind either.
+    assert sorted(p.name for p in online.rglob("*")) == ["a.html"]
+
+
+def test_a_failed_copy_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    site = DirectorySite(tmp_path / "site")
+    site.write("page.html", b"old")
+    with pytest.raises(IsADirectoryError):
+        site.put("page.html", tmp_path)  # the source cannot be read
+    assert site.read("page.html") == b"old"
+    assert os.listdir(tmp_path / "site") == ["page.html"]
 
 
 def test_missing_key_reads_none_and_keys_cannot_escape(tmp_path: Path) -> None:
@@ -38,3 +42,5 @@ def test_missing_key_reads_none_and_keys_cannot_escape(tmp_path: Path) -> None:
     assert site.read("nope.html") is None
     with pytest.raises(ValueError):
         site.read("../outside")
+    with pytest.raises(ValueError):
+        site.delete("")

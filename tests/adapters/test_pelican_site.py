@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -37,8 +36,9 @@ from gridportal.adapters.pelican_site import (
     safe_segment,
     tel_href,
 )
+from gridportal.adapters.theme import PAGE_SIZE
 from gridportal.domain.model import Priority
-from gridportal.domain.publication import PUBLIC_FIELDS
+from gridportal.domain.publication import PUBLIC_FIELDS, PublishedRecord, PublishedStep
 from gridportal.domain.reference import (
     Community,
     Department,
@@ -49,6 +49,8 @@ from gridportal.domain.reference import (
     TeamMember,
     TeamRole,
 )
+from support.records import published_record
+from support.records import step as shared_step
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 BUILD_TIME = datetime(2024, 6, 3, 2, 0, tzinfo=BEIJING)
@@ -102,47 +104,22 @@ DISTRICT = District(
 )
 
 
-def step(at: str, action: str, label: str, role_label: str, note: str = "") -> dict[str, Any]:
-    return {
-        "at": at,
-        "action": action,
-        "label": label,
-        "role": "dispatcher",
-        "role_label": role_label,
-        "unit": "cgb",
-        "unit_name": "城市管理部",
-        "note": note,
-    }
+def step(at: str, action: str, label: str, role_label: str, note: str = "") -> PublishedStep:
+    return shared_step(
+        at, action, label, role_label, note, role="dispatcher", unit="cgb", unit_name="城市管理部"
+    )
 
 
-def record(case_id: str, **changes: Any) -> dict[str, Any]:
+def record(case_id: str, **changes: Any) -> PublishedRecord:
+    """A case of May 2024 in 柳翠井巷社区第1网格, resolved on time (the shared builder)."""
+    received_at = changes.pop("received_at", "2024-05-06T09:00:00+08:00")
     base: dict[str, Any] = {
         "id": case_id,
-        "category": "litter",
         "category_name": "乱扔垃圾",
-        "category_group": "市容环境",
-        "difficulty": "easy",
-        "grid": "QB-LCJX-01",
-        "grid_name": "柳翠井巷社区第1网格",
         "community": "lcjx",
-        "community_name": "柳翠井巷社区",
-        "channel": "portal",
-        "channel_label": "网上投诉",
-        "source": "resident",
-        "source_label": "群众反映",
-        "priority": "general",
-        "priority_label": "一般",
-        "route": "dispatch",
-        "route_label": "分类转办",
-        "status": "resolved",
-        "status_label": "已办结",
-        "outcome": "resolved",
-        "outcome_label": "已解决",
         "unit": "cgb",
-        "unit_name": "城市管理部",
         "units": ["cgb"],
         "month": "2024-05",
-        "received_at": "2024-05-06T09:00:00+08:00",
         "contacted_at": "2024-05-06T15:00:00+08:00",
         "resolved_at": "2024-05-08T10:00:00+08:00",
         "updated_at": "2024-05-08T10:00:00+08:00",
@@ -158,23 +135,13 @@ def record(case_id: str, **changes: Any) -> dict[str, Any]:
             "met": True,
             "overdue_working_days": 0,
         },
-        "deadline_note": "",
-        "rating": None,
-        "rating_label": "",
-        "rated_at": None,
-        "reopen_count": 0,
-        "return_count": 0,
-        "extension_count": 0,
-        "supervised": False,
-        "merged_into": None,
         "timeline": [
             step("2024-05-06T09:00:00+08:00", "receive", "受理", "系统"),
             step("2024-05-06T10:00:00+08:00", "dispatch", "转办", "指挥中心", "请城市管理部处理"),
             step("2024-05-08T10:00:00+08:00", "resolve", "办结", "承办部门", "已清理完毕"),
         ],
     }
-    base.update(changes)
-    return base
+    return published_record(received_at, **{**base, **changes})
 
 
 RECORDS = [
@@ -380,14 +347,14 @@ def test_no_inline_styles_or_handlers(site: BuildResult) -> None:
 
 
 def test_internal_links_resolve(site: BuildResult) -> None:
-    lead_writes = {"/data/cases.csv", "/data/cases.json", "/data/metrics.json"}
+    publisher_writes = {"/data/cases.csv.gz", "/data/cases.json.gz", "/data/metrics.json"}
     for page in html_files(site):
         for href in re.findall(r'(?:href|src)="([^"]*)"', page.read_text(encoding="utf-8")):
             if href.startswith(("tel:", "#", "data:,", SITE_URL)):
                 continue
             assert href.startswith("/"), (page, href)  # root-relative only
             target = href.split("#")[0].split("?")[0]
-            if target in lead_writes:
+            if target in publisher_writes:
                 continue
             path = site.output_dir / target.lstrip("/")
             if target.endswith("/"):
@@ -506,7 +473,7 @@ def test_lookup_vote_data_and_lists_pages(site: BuildResult) -> None:
     for label in ("满意", "基本满意", "不满意"):
         assert f"> {label}</label>" in vote
     data = read(site, "data/index.html")
-    for name in ("cases.csv", "cases.json", "metrics.json"):
+    for name in ("cases.csv.gz", "cases.json.gz", "metrics.json", "cases/2024-05.csv"):
         assert f'href="/data/{name}"' in data
     lists = read(site, "lists/index.html")
     assert "权力清单" in lists and "行政检查:消防安全" in lists and "平安建设部" in lists
@@ -540,34 +507,39 @@ def test_assets_stay_small(site: BuildResult) -> None:
     assert (site.output_dir / "cases/aaaaaaaaaaa1/index.html").stat().st_size < 12_000
 
 
-# ---- changed-only builds ----
+# ---- paging and build-time label ----
 
 
-def test_changed_ids_limit_case_pages_and_keep_old_files(site: BuildResult, tmp_path: Path) -> None:
-    out = tmp_path / "site"
-    shutil.copytree(site.output_dir, out)
-    kept = out / "cases/aaaaaaaaaaa2/index.html"
-    kept.write_text("old page", encoding="utf-8")
-    changed = [dict(RECORDS[0], answer="新的答复"), *RECORDS[1:]]
-
+def test_month_pages_hold_at_most_a_page_of_cases(tmp_path: Path) -> None:
+    many = [
+        record(f"p{i:011d}", received_at=f"2024-05-{1 + i % 28:02d}T09:{i % 60:02d}:00+08:00")
+        for i in range(PAGE_SIZE * 2 + 1)
+    ]
     result = build_site(
-        output_dir=out,
-        records=changed,
-        district=DISTRICT,
-        metrics=METRICS,
-        changed_ids={"aaaaaaaaaaa1", "not-published"},
-        site_url=SITE_URL,
-        build_time=BUILD_TIME,
+        output_dir=tmp_path, records=many, district=DISTRICT, metrics=METRICS, build_time=BUILD_TIME
     )
+    pages = [
+        read(result, key)
+        for key in (
+            "cases/2024-05/index.html",
+            "cases/2024-05/2/index.html",
+            "cases/2024-05/3/index.html",
+        )
+    ]
+    rows = [len(re.findall(r'<th scope="row"><a href="/cases/', page)) for page in pages]
+    assert rows == [PAGE_SIZE, PAGE_SIZE, 1]
+    assert not (tmp_path / "cases/2024-05/4/index.html").exists()
+    assert '<a href="/cases/2024-05/2/">2</a>' in pages[0] and "第 201–201 件" in pages[2]
+    # Every row says what it is: category, grid, status, dates, deadline.
+    for header in ("类别", "网格", "状态", "受理日期", "办结日期", "是否按期"):
+        assert f'<th scope="col">{header}</th>' in pages[0]
 
-    written = set(result.relative())
-    case_pages = {p for p in written if re.fullmatch(r"cases/[a-z0-9]{12}/index.html", p)}
-    assert case_pages == {"cases/aaaaaaaaaaa1/index.html"}
-    assert result.case_pages == 1
-    assert {"index.html", "cases/2024-05/index.html", "grids/QB-LCJX-01/index.html"} <= written
-    assert "metrics/index.html" in written
-    assert "新的答复" in (out / "cases/aaaaaaaaaaa1/index.html").read_text(encoding="utf-8")
-    assert kept.read_text(encoding="utf-8") == "old page"
+
+def test_only_site_wide_pages_show_the_build_time(site: BuildResult) -> None:
+    label = "数据更新于 2024-06-03 02:00"
+    assert label in read(site, "index.html") and label in read(site, "metrics/index.html")
+    for key in ("cases/aaaaaaaaaaa1/index.html", "cases/2024-05/index.html", "about/index.html"):
+        assert "数据更新于" not in read(site, key), key
 
 
 # ---- refusals ----

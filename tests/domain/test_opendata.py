@@ -27,6 +27,7 @@ from gridportal.domain.opendata import (
 )
 from gridportal.domain.publication import PUBLIC_FIELDS, TIMELINE_FIELDS
 from gridportal.domain.reference import District
+from support.records import published_record
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "open-data.md"
 _ids = itertools.count(1)
@@ -34,74 +35,17 @@ EMPTY_DISTRICT = District("QB", "清波街道", "杭州市", (), (), (), (), ())
 
 
 def rec(received_at: str = "2025-06-10T09:00:00+08:00", **fields: Any) -> dict[str, Any]:
-    """A published record (every key of ``PUBLIC_FIELDS``): a resolved, rated case."""
-    record: dict[str, Any] = {
-        "id": f"c{next(_ids):011d}",
-        "category": "litter",
-        "category_name": "垃圾乱堆",
-        "category_group": "市容环境",
-        "difficulty": "easy",
-        "grid": "QB-LCJX-01",
-        "grid_name": "柳翠井巷社区第1网格",
-        "community": "LCJX",
-        "community_name": "柳翠井巷社区",
-        "channel": "portal",
-        "channel_label": "网上投诉",
-        "source": "resident",
-        "source_label": "群众反映",
-        "priority": "general",
-        "priority_label": "一般",
-        "route": "dispatch",
-        "route_label": "分类转办",
+    """A resolved case rated 满意 (the shared builder, rated by default here)."""
+    rated = {
         "status": "rated",
         "status_label": "已评价",
-        "outcome": "resolved",
-        "outcome_label": "已解决",
-        "unit": "CGB",
-        "unit_name": "城市管理部",
-        "units": ["CGB"],
-        "month": received_at[:7],
-        "received_at": received_at,
-        "contacted_at": "2025-06-10T15:00:00+08:00",
-        "resolved_at": "2025-06-12T10:00:00+08:00",
         "updated_at": "2025-06-13T09:00:00+08:00",
-        "summary": "楼道堆放杂物",
-        "location": "1幢2单元",
-        "answer": "已清理",
-        "deadlines": {
-            "contact_due": "2025-06-11T23:59:59+08:00",
-            "contact_met": True,
-            "original_due": "2025-06-17T23:59:59+08:00",
-            "due": "2025-06-17T23:59:59+08:00",
-            "extended": False,
-            "met": True,
-            "overdue_working_days": 0,
-        },
-        "deadline_note": "",
         "rating": "satisfied",
         "rating_label": "满意",
         "rated_at": "2025-06-13T09:00:00+08:00",
-        "reopen_count": 0,
-        "return_count": 0,
-        "extension_count": 0,
-        "supervised": False,
-        "merged_into": None,
-        "timeline": [
-            {
-                "at": received_at,
-                "action": "receive",
-                "label": "受理",
-                "role": "resident",
-                "role_label": "群众",
-                "unit": None,
-                "unit_name": "",
-                "note": "",
-            }
-        ],
     }
-    record.update(fields)
-    assert tuple(record) == PUBLIC_FIELDS
-    return record
+    # A plain dict: the tests reorder and change fields the way other tools might.
+    return dict(published_record(received_at, **{**rated, **fields}))
 
 
 def read_csv(text: str) -> list[dict[str, str]]:

@@ -1,24 +1,20 @@
-"""Publishing the built site to a local directory (the embedded home's origin serves it).
+"""The site directory as a publishing target (the embedded home's origin serves it).
 
-The same contract as :class:`~gridportal.adapters.s3_site.S3Site`: ``read(key)`` returns a
-published file's bytes or ``None``, ``publish(root)`` copies the files whose content
-differs from the manifest, leaves first and entry pages last, the manifest at the end.
-Every file is written to a temporary name in its own directory and then renamed over
-the old one (``os.replace`` is atomic on one file system), so the local origin never
-serves a half-written page.
+The same contract as :class:`~gridportal.adapters.s3_site.S3Site`: ``read(key)`` returns
+a published file's bytes or ``None``; ``put``/``put_many`` publish staged files;
+``delete`` removes one. What to send and in which order is the build's plan
+(``gridportal.publish``). Every file is written to a temporary name in its own
+directory and then renamed over the old one (``os.replace`` is atomic on one file
+system), so the local origin never serves a half-written page.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
-
-from gridportal.adapters.s3_site import MANIFEST, PublishResult, file_hashes, publish_tiers
-
-__all__ = ["MANIFEST", "DirectorySite", "write_atomic"]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -28,6 +24,20 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def copy_atomic(source: Path, path: Path) -> None:
+    """Copy a (possibly large) file into place the same way, streaming it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle, open(source, "rb") as data:
+            shutil.copyfileobj(data, handle, 1 << 20)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -44,13 +54,9 @@ class DirectorySite:
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(self.root.resolve()) or path == self.root.resolve():
             raise ValueError(f"key outside the site: {key!r}")
         return path
-
-    def manifest(self) -> dict[str, str]:
-        data = self.read(MANIFEST)
-        return json.loads(data) if data else {}
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -61,17 +67,21 @@ class DirectorySite:
     def write(self, key: str, data: bytes) -> None:
         write_atomic(self._path(key), data)
 
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+    def put(self, key: str, source: Path) -> None:
+        copy_atomic(source, self._path(key))
 
-    def publish(self, root: Path, previous: Mapping[str, str] | None = None) -> PublishResult:
-        """Copy the files under ``root`` whose content differs from the manifest."""
-        online = dict(self.manifest() if previous is None else previous)
-        built = file_hashes(root)
-        changed = [path for path, digest in built.items() if online.get(path) != digest]
-        for tier in publish_tiers(changed):
-            for path in tier:
-                self.write(path, (root / path).read_bytes())
-        online.update(built)
-        self.write(MANIFEST, json.dumps(online, sort_keys=True).encode())
-        return PublishResult(tuple(changed), len(built) - len(changed))
+    def put_many(self, items: Sequence[tuple[str, Path]]) -> None:
+        for key, source in items:
+            self.put(key, source)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # Leave no empty directory behind (cases/<id>/ of a removed case).
+        parent = path.parent
+        while parent != self.root.resolve():
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent

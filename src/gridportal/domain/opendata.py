@@ -21,15 +21,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from gridportal.domain.deadlines import DeadlineReport
 from gridportal.domain.publication import PUBLIC_FIELDS, TIMELINE_FIELDS
 
 Record = Mapping[str, Any]
+R = TypeVar("R", bound=Mapping[str, Any])
 
 BOM = "\ufeff"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -120,12 +121,41 @@ def cases_json(records: Iterable[Record]) -> str:
     return "[\n" + ",\n".join(lines) + ("\n" if lines else "") + "]\n"
 
 
+def archive_csv(months: Iterable[Iterable[bytes]]) -> Iterator[bytes]:
+    """The whole-archive CSV streamed from month CSV files, oldest month first.
+
+    Each month is an iterable of its file's lines as bytes (an open binary file will
+    do); its BOM and header line are dropped, the rest passes through unchanged, so
+    the result equals ``cases_csv`` of every record without holding any of them.
+    """
+    yield cases_csv(()).encode("utf-8")  # BOM and header
+    for lines in months:
+        rows = iter(lines)
+        next(rows, None)
+        yield from rows
+
+
+def archive_json(months: Iterable[Iterable[bytes]]) -> Iterator[bytes]:
+    """The whole-archive JSON array streamed from month JSON files (``cases_json``'s
+    one case per line), oldest month first; equal to ``cases_json`` of every record."""
+    yield b"[\n"
+    first = True
+    for lines in months:
+        for line in lines:
+            body = line.rstrip(b"\r\n")
+            if body in (b"[", b"]", b""):
+                continue
+            yield (b"" if first else b",\n") + body.removesuffix(b",")
+            first = False
+    yield b"]\n" if first else b"\n]\n"
+
+
 def metrics_json(report: Mapping[str, Any]) -> str:
     """The metrics report as indented JSON, in the report's own key order."""
     return json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
-def sorted_records(records: Iterable[Record]) -> list[Record]:
+def sorted_records(records: Iterable[R]) -> list[R]:
     """Cases by time of receipt, then public id: the order of every open-data file."""
     return sorted(records, key=lambda r: (datetime.fromisoformat(r["received_at"]), r["id"]))
 

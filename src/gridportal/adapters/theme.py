@@ -1,0 +1,661 @@
+"""The theme's data pages rendered straight through Jinja2 (no Pelican in the loop).
+
+Pelican's per-file writer and its content objects cost far more than the templates
+themselves, so every page made from data (case pages, month lists, grids, metrics, the
+forms, the lists) is rendered here with the theme's own templates, in an environment
+set up the way Pelican sets it up (the settings as globals, autoescape on, the portal's
+filters), and written as bytes by the caller. Pelican keeps the editorial Markdown
+pages and the theme assets (``pelican_site.build_editorial``).
+
+``SiteContext`` is everything the pages share: it is plain data and crosses to worker
+processes; ``SiteContext.key`` changes whenever a template or a shared value does, and
+a changed key makes the next build render every page again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import runpy
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import segno
+from jinja2 import Environment, FileSystemLoader, Template
+from markupsafe import Markup
+
+from gridportal.domain.metrics import DEFINITIONS
+from gridportal.domain.model import OPEN_STATUSES, Priority, Rating, label
+from gridportal.domain.reference import TEAM_ROLE_LABELS, District, ServiceItem, TeamRole
+from gridportal.services import MAX_DESCRIPTION, MAX_LOCATION, MAX_NAME, MAX_NOTE, MAX_PHONE
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+# src/gridportal/adapters/theme.py → the repository root, four levels up.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+# Listing pages hold at most this many cases (a month of a city runs to tens of thousands).
+PAGE_SIZE = 100
+
+# The settings a page template reads, taken from site/pelicanconf.py (docs/site.md).
+THEME_SETTINGS = ("SITENAME", "THEME_STATIC_DIR", "CSS_FILE", "NAV_LINKS")
+
+# The forms' maxlength and counters: the limits the API enforces.
+FORM_LIMITS = {
+    "location": MAX_LOCATION,
+    "description": MAX_DESCRIPTION,
+    "name": MAX_NAME,
+    "phone": MAX_PHONE,
+    "comment": MAX_NOTE,
+}
+
+RECENT_CASES_PER_GRID = 10
+
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")  # ids that become a URL path segment
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])\Z")
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    key: str  # the ROW key, also the definition key on /metrics/#def-<key>
+    label: str
+    kind: str  # "count" | "rate" | "score"
+    headline: bool = False  # shown as a big figure above the tables
+
+
+METRIC_COLUMNS = (
+    MetricColumn("cases", "件数", "count", headline=True),
+    MetricColumn("resident_cases", "群众反映", "count"),
+    MetricColumn("patrol_cases", "巡查发现", "count"),
+    MetricColumn("hard_cases", "疑难事项", "count"),
+    MetricColumn("hard_share", "疑难占比", "rate"),
+    MetricColumn("response_rate", "响应率", "rate", headline=True),
+    MetricColumn("resolution_rate", "解决率", "rate", headline=True),
+    MetricColumn("satisfaction_rate", "满意率", "rate", headline=True),
+    MetricColumn("score", "综合得分", "score", headline=True),
+    MetricColumn("on_time_rate", "按期办结率", "rate", headline=True),
+    MetricColumn("reopen_rate", "重办率", "rate", headline=True),
+    MetricColumn("overdue_open", "超期未办结", "count", headline=True),
+    MetricColumn("rated", "已评价", "count"),
+)
+HOME_FIGURES = (
+    ("response_rate", "响应率"),
+    ("resolution_rate", "解决率"),
+    ("satisfaction_rate", "满意率"),
+    ("score", "综合得分"),
+)
+RISK_LABELS = {"high": "高风险", "medium": "中风险", "low": "低风险"}
+WARNING_LABELS = {"recurring": "反复发生", "spreading": "扩散", "rising": "上升"}
+FLAG_LABELS = {"burst": "集中评价", "fast_after_resolution": "办结后极快评价"}
+LIST_TITLES = {
+    "powers": "权力清单",
+    "responsibilities": "责任清单",
+    "services": "服务事项清单",
+    "patrol_items": "日常巡查类事项清单",
+}
+DIFFICULTY_LABELS = {"easy": "一般", "hard": "疑难"}
+DEPARTMENT_KINDS = {"street_office": "街道内设部门", "city_department": "职能部门"}
+
+# What a listing row shows of a case (category, grid, status, dates, deadline): grid
+# pages keep the newest rows of each month in the shard state, not whole records.
+LIST_FIELDS = (
+    "id",
+    "category_name",
+    "grid",
+    "grid_name",
+    "status",
+    "status_label",
+    "priority",
+    "received_at",
+    "resolved_at",
+    "deadlines",
+    "deadline_note",
+)
+
+
+# ---- Jinja filters (pure, so the templates stay simple) ----
+
+
+def _parse(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.astimezone(BEIJING) if moment.tzinfo else moment
+
+
+def format_when(value: str | None) -> str:
+    """ISO time → "2024-05-03 14:20" in Beijing time; "—" when absent."""
+    if not value:
+        return "—"
+    moment = _parse(value)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else str(value)
+
+
+def format_day(value: str | None) -> str:
+    if not value:
+        return "—"
+    moment = _parse(value)
+    return moment.strftime("%Y-%m-%d") if moment else str(value)
+
+
+def format_rate(value: float | None) -> str:
+    """A rate in [0, 1] as a percentage; "—" when the denominator was 0."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def format_score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def format_month(value: str | None) -> str:
+    """ "2024-05" → "2024年5月"."""
+    if not value or not _MONTH.match(value):
+        return value or ""
+    year, month = value.split("-")
+    return f"{year}年{int(month)}月"
+
+
+def tel_href(phone: str | None) -> str:
+    """A ``tel:`` link keeps digits and a leading +; extensions and dashes are dropped."""
+    digits = re.sub(r"[^\d+]", "", (phone or "").split("转")[0])
+    return f"tel:{digits}"
+
+
+FILTERS: Mapping[str, Callable[..., str]] = {
+    "when": format_when,
+    "day": format_day,
+    "rate": format_rate,
+    "score": format_score,
+    "month": format_month,
+    "tel": tel_href,
+}
+
+
+# ---- Small pure helpers ----
+
+
+def latest_complete_month(months: Iterable[str], build_time: datetime) -> tuple[str | None, bool]:
+    """The month for headline figures: the last one that ended before ``build_time``.
+
+    Returns ``(month, partial)``; ``partial`` is True when only the current, unfinished
+    month has data.
+    """
+    current = build_time.astimezone(BEIJING).strftime("%Y-%m")
+    ordered = sorted(months)
+    complete = [m for m in ordered if m < current]
+    if complete:
+        return complete[-1], False
+    return (ordered[-1], True) if ordered else (None, False)
+
+
+def safe_segment(value: str, what: str) -> str:
+    """An id used as a directory name must not escape its directory."""
+    if not isinstance(value, str) or not _SEGMENT.match(value):
+        raise ValueError(f"{what} {value!r} cannot be used in a URL path")
+    return value
+
+
+def check_month(month: str) -> str:
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise ValueError(f"month {month!r} is not YYYY-MM")
+    return month
+
+
+def qr_svg(url: str, title: str) -> str:
+    """An inline SVG QR code (error level M, scales with CSS: no width/height)."""
+    return segno.make_qr(url, error="m").svg_inline(
+        omitsize=True, title=title, svgclass="qr", lineclass=None, dark="#000", light="#fff"
+    )
+
+
+def qr_file(url: str) -> bytes:
+    """The stand-alone SVG for printing posters at any size."""
+    import io
+
+    out = io.BytesIO()
+    segno.make_qr(url, error="m").save(out, kind="svg", scale=10, border=4)
+    return out.getvalue()
+
+
+def report_url(site_url: str, grid_id: str) -> str:
+    return f"{site_url.rstrip('/')}/report/?grid={grid_id}"
+
+
+def _grouped(items: Iterable[Any], key: Callable[[Any], str]) -> list[tuple[str, list[Any]]]:
+    """Group in order of first appearance (the reference data's own order)."""
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return list(groups.items())
+
+
+def is_open(record: Mapping[str, Any]) -> bool:
+    return record.get("status") in OPEN_STATUSES
+
+
+def is_overdue(record: Mapping[str, Any]) -> bool:
+    deadlines = record.get("deadlines") or {}
+    return is_open(record) and deadlines.get("met") is False
+
+
+def newest_first(records: Iterable[Mapping[str, Any]]) -> list[Any]:
+    # Published times all carry +08:00, so the ISO strings sort as times; the sort is
+    # stable, so cases received in the same second keep their id order.
+    return sorted(records, key=lambda r: r.get("received_at") or "", reverse=True)
+
+
+def list_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: record.get(k) for k in LIST_FIELDS}
+
+
+def month_pages(month: str, count: int) -> list[str]:
+    """The keys of a month's listing pages: ``cases/<M>/``, then ``cases/<M>/2/`` …"""
+    pages = max(1, -(-count // PAGE_SIZE))
+    return [month_page_key(month, n) for n in range(1, pages + 1)]
+
+
+def month_page_key(month: str, number: int) -> str:
+    return f"cases/{month}/index.html" if number == 1 else f"cases/{month}/{number}/index.html"
+
+
+def month_page_url(month: str, number: int) -> str:
+    return f"/cases/{month}/" if number == 1 else f"/cases/{month}/{number}/"
+
+
+# ---- Settings and editorial page links, read without Pelican ----
+
+
+def read_theme_settings(settings_file: Path) -> dict[str, Any]:
+    """The values templates read from a Pelican settings file (plain Python)."""
+    values = runpy.run_path(str(settings_file))
+    return {name: values[name] for name in THEME_SETTINGS}
+
+
+def editorial_links(content_dir: Path) -> tuple[tuple[str, str], ...]:
+    """(url, title) of each editorial page, in Pelican's order (by file name)."""
+    links = []
+    for path in sorted((content_dir / "pages").glob("*.md")):
+        meta: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                break
+            name, _, value = line.partition(":")
+            meta[name.strip().lower()] = value.strip()
+        slug = meta.get("slug") or path.stem
+        if meta.get("status", "published") == "published":
+            links.append((f"{slug}/", meta.get("title", slug)))
+    return tuple(links)
+
+
+@dataclass(frozen=True)
+class PageLink:
+    url: str
+    title: str
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """What every page shares; plain data, so it crosses to worker processes."""
+
+    theme_dir: str
+    settings: tuple[tuple[str, Any], ...]  # THEME_SETTINGS plus API_BASE, DISTRICT_NAME
+    pages: tuple[tuple[str, str], ...]  # editorial pages: (url, title)
+    grid_ids: frozenset[str]
+    site_url: str
+
+    @property
+    def key(self) -> str:
+        """Changes whenever a template or a value every page shows changes."""
+        digest = hashlib.sha256()
+        for path in sorted((Path(self.theme_dir) / "templates").glob("*.html")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        shared = [self.settings, self.pages, sorted(self.grid_ids), self.site_url]
+        digest.update(json.dumps(shared, ensure_ascii=False, default=list).encode())
+        return digest.hexdigest()[:16]
+
+
+def site_context(
+    district: District,
+    *,
+    project_root: Path | None = None,
+    settings_file: Path | None = None,
+    site_url: str = "",
+    api_base: str = "/api",
+) -> SiteContext:
+    root = Path(project_root) if project_root else PROJECT_ROOT
+    settings_path = Path(settings_file) if settings_file else root / "site" / "pelicanconf.py"
+    if not settings_path.is_file():
+        raise FileNotFoundError(
+            f"no Pelican settings at {settings_path}; pass project_root (the repository root)"
+        )
+    settings = read_theme_settings(settings_path)
+    settings["API_BASE"] = api_base.rstrip("/") or "/api"
+    settings["DISTRICT_NAME"] = district.name
+    for grid in district.grids:
+        safe_segment(grid.id, "grid id")
+    return SiteContext(
+        theme_dir=str(root / "themes" / "portal"),
+        settings=tuple(sorted(settings.items())),
+        pages=editorial_links(root / "content"),
+        grid_ids=frozenset(g.id for g in district.grids),
+        site_url=(site_url or runpy.run_path(str(settings_path)).get("SITEURL", "")).rstrip("/"),
+    )
+
+
+@lru_cache(maxsize=8)
+def _environment(
+    theme_dir: str,
+    settings: tuple[tuple[str, Any], ...],
+    pages: tuple[tuple[str, str], ...],
+    grid_ids: frozenset[str],
+    definitions: tuple[tuple[str, str], ...],
+) -> Environment:
+    # As Pelican configures it (site/pelicanconf.py JINJA_ENVIRONMENT), autoescape forced
+    # on: case text is typed by the public. Shared values are the environment's globals,
+    # so that imported macros see them too.
+    env = Environment(
+        loader=FileSystemLoader(str(Path(theme_dir) / "templates")),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    names = dict(definitions)
+    env.globals.update(dict(settings))
+    env.globals.update(
+        pages=[PageLink(url, title) for url, title in pages],
+        grid_ids=grid_ids,
+        definition_keys=frozenset(names),
+        metric_columns=[
+            MetricColumn(c.key, names.get(c.key, c.label), c.kind, c.headline)
+            for c in METRIC_COLUMNS
+        ],
+        risk_labels=RISK_LABELS,
+    )
+    return env
+
+
+class Theme:
+    """The theme's templates with the site's shared values; renders one page per call."""
+
+    def __init__(
+        self,
+        context: SiteContext,
+        definitions: Sequence[Mapping[str, Any]] = (),
+        build_label: str = "",
+    ) -> None:
+        self.context = context
+        self.definitions = tuple((d["key"], d["name"]) for d in definitions)
+        self.build_label = build_label
+        self._env = _environment(
+            context.theme_dir, context.settings, context.pages, context.grid_ids, self.definitions
+        )
+        self._templates: dict[str, Template] = {}
+
+    def template(self, name: str) -> Template:
+        found = self._templates.get(name)
+        if found is None:
+            found = self._templates[name] = self._env.get_template(f"{name}.html")
+        return found
+
+    def render(self, name: str, **values: Any) -> bytes:
+        # Shard pages carry no build time: they change only when their cases do.
+        html = self.template(name).render(BUILD_TIME_LABEL=self.build_label, **values)
+        return html.encode("utf-8")
+
+    # ---- pages of a month shard ----
+
+    def case_page(self, record: Mapping[str, Any]) -> bytes:
+        return self.render(
+            "case", nav="cases", title=f"{record['category_name']} {record['id']}", case=record
+        )
+
+    def month_page(
+        self, month: str, rows: Sequence[Mapping[str, Any]], number: int, total: int
+    ) -> bytes:
+        pages = max(1, -(-total // PAGE_SIZE))
+        return self.render(
+            "case_month",
+            nav="cases",
+            title=f"{format_month(month)}办理记录" + (f"(第{number}页)" if number > 1 else ""),
+            month=month,
+            cases=rows,
+            total=total,
+            page_number=number,
+            page_count=pages,
+            page_urls=[month_page_url(month, n) for n in range(1, pages + 1)],
+            first_index=(number - 1) * PAGE_SIZE + 1,
+        )
+
+
+def build_label(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def site_pages(
+    context: SiteContext,
+    *,
+    district: District,
+    metrics: Mapping[str, Any],
+    months: Sequence[tuple[str, int]],
+    totals: Mapping[str, int],
+    recent_by_grid: Mapping[str, Sequence[Mapping[str, Any]]],
+    as_of: datetime,
+) -> Iterable[tuple[str, bytes]]:
+    """Every site-wide page as (key, bytes): home, lists, grids, metrics, forms.
+
+    ``months`` are (month, case count) newest first; ``totals`` the cases, open and
+    overdue counts; ``recent_by_grid`` each grid's newest listing rows.
+    """
+    definitions = metrics.get("definitions") or [d.public() for d in DEFINITIONS]
+    theme = Theme(context, definitions, build_label(as_of))
+    metric_months = sorted(m for m in metrics.get("months", ()) if m in metrics.get("monthly", {}))
+    for month in metric_months:
+        check_month(month)
+    headline_month, headline_partial = latest_complete_month(metric_months, as_of)
+    monthly = metrics.get("monthly", {})
+    yield (
+        "index.html",
+        theme.render(
+            "home",
+            nav="home",
+            title="首页",
+            headline=monthly[headline_month]["overall"] if headline_month else None,
+            headline_month=headline_month,
+            headline_partial=headline_partial,
+            headline_keys=HOME_FIGURES,
+            totals=totals,
+        ),
+    )
+    yield (
+        "cases/index.html",
+        theme.render("case_months", nav="cases", title="办理记录", months=list(months)),
+    )
+    yield from _grid_pages(theme, district, metrics, headline_month, recent_by_grid)
+    yield from _metric_pages(theme, metrics, metric_months, headline_month)
+    service_groups = _grouped(district.services, lambda s: s.group)
+    grid_groups = [
+        (community, [g for g in district.grids if g.community == community.id])
+        for community in district.communities
+    ]
+    yield (
+        "report/index.html",
+        theme.render(
+            "report",
+            nav="report",
+            title="我要投诉",
+            service_groups=service_groups,
+            grid_groups=[(c, grids) for c, grids in grid_groups if grids],
+            limits=FORM_LIMITS,
+        ),
+    )
+    yield "lookup/index.html", theme.render("lookup", nav="lookup", title="查询进度")
+    yield (
+        "vote/index.html",
+        theme.render(
+            "vote",
+            nav="vote",
+            title="满意度评价",
+            ratings=[(str(r), label(r)) for r in Rating],
+            limits=FORM_LIMITS,
+        ),
+    )
+    yield (
+        "data/index.html",
+        theme.render("data", nav="data", title="开放数据", months=[m for m, _ in months]),
+    )
+    yield (
+        "lists/index.html",
+        theme.render("lists", nav="lists", title="权责清单", **_lists(district)),
+    )
+
+
+def _grid_pages(
+    theme: Theme,
+    district: District,
+    metrics: Mapping[str, Any],
+    headline_month: str | None,
+    recent_by_grid: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> Iterable[tuple[str, bytes]]:
+    risk = {item["grid"]: item for item in metrics.get("risk_map", ())}
+    grid_rows = {row["id"]: row for row in metrics.get("by_grid", ())}
+    monthly = metrics.get("monthly", {}).get(headline_month or "", {})
+    month_rows = {row["id"]: row for row in monthly.get("by_grid", ())}
+    stations = [
+        {
+            "name": station.name,
+            "address": station.address,
+            "phone": station.phone,
+            "communities": [
+                (community, [g for g in district.grids if g.community == community.id])
+                for community in district.communities
+                if community.station == station.id
+            ],
+        }
+        for station in district.stations
+    ]
+    yield (
+        "grids/index.html",
+        theme.render("grids", nav="grids", title="网格公示", stations=stations, risk_by_grid=risk),
+    )
+    role_order = {role: i for i, role in enumerate(TeamRole)}
+    site_url = theme.context.site_url
+    for grid in district.grids:
+        community = district.community(grid.community)
+        station = district.station(community.station) if community else None
+        url = report_url(site_url, grid.id)
+        rows = []
+        if grid.id in month_rows and headline_month:
+            rows.append({**month_rows[grid.id], "name": format_month(headline_month)})
+        if grid.id in grid_rows:
+            rows.append({**grid_rows[grid.id], "name": "全部时段"})
+        yield f"grids/{grid.id}/qr.svg", qr_file(url)
+        yield (
+            f"grids/{grid.id}/index.html",
+            theme.render(
+                "grid",
+                nav="grids",
+                title=f"{grid.name}公示牌",
+                grid=grid,
+                community=community,
+                station=station,
+                team=[
+                    {
+                        "role_label": TEAM_ROLE_LABELS[m.role],
+                        "name": m.name,
+                        "work_phone": m.work_phone,
+                        "duties": m.duties,
+                    }
+                    for m in sorted(grid.team, key=lambda m: role_order[m.role])
+                ],
+                report_url=url,
+                qr_svg=Markup(qr_svg(url, f"扫码反映问题:{grid.name}")),
+                risk=risk.get(grid.id),
+                metric_rows=rows,
+                recent=list(recent_by_grid.get(grid.id, ()))[:RECENT_CASES_PER_GRID],
+            ),
+        )
+
+
+def _metric_pages(
+    theme: Theme,
+    metrics: Mapping[str, Any],
+    metric_months: Sequence[str],
+    latest: str | None,
+) -> Iterable[tuple[str, bytes]]:
+    monthly = metrics.get("monthly", {})
+    latest_rows = monthly.get(latest, {}) if latest else {}
+    common = {
+        "nav": "metrics",
+        "metric_months": metric_months,
+        "definitions": metrics.get("definitions", ()),
+        "period": metrics.get("period", {}),
+        "generated_at": metrics.get("generated_at"),
+        "warning_labels": WARNING_LABELS,
+        "flag_labels": FLAG_LABELS,
+    }
+
+    def sections(period: Mapping[str, Any], label: str, extra: Mapping[str, Any]) -> list[Any]:
+        out = []
+        for key, title, link in (
+            ("by_department", "按承办部门", None),
+            ("by_grid", "按网格", "grids"),
+            ("by_community", "按社区", None),
+            ("by_category", "按事项类别", None),
+        ):
+            tables = [(f"{title}({label})", period.get(key, ()))]
+            if extra:
+                tables.insert(0, (f"{title}({format_month(latest)})", extra.get(key, ())))
+            out.append({"key": key, "title": title, "tables": tables, "link": link})
+        return out
+
+    yield (
+        "metrics/index.html",
+        theme.render(
+            "metrics",
+            title="数据指标",
+            month=None,
+            overall=metrics.get("overall"),
+            sections=sections(metrics, "全部时段", latest_rows),
+            red_list=metrics.get("red_list", ()),
+            black_list=metrics.get("black_list", ()),
+            ranking_month=metrics.get("ranking_month"),
+            warnings=metrics.get("warnings", ()),
+            risk_map=metrics.get("risk_map", ()),
+            vote_flags=metrics.get("vote_flags", ()),
+            **common,
+        ),
+    )
+    for month in metric_months:
+        yield (
+            f"metrics/{month}/index.html",
+            theme.render(
+                "metrics",
+                title=f"{format_month(month)}指标",
+                month=month,
+                overall=monthly[month].get("overall"),
+                sections=sections(monthly[month], format_month(month), {}),
+                **common,
+            ),
+        )
+
+
+def _lists(district: District) -> dict[str, Any]:
+    services: Sequence[ServiceItem] = district.services
+    return {
+        "lists": [(key, LIST_TITLES.get(key, key), items) for key, items in district.lists.items()],
+        "service_groups": _grouped(services, lambda s: s.group),
+        "service_count": len(services),
+        "departments": district.departments,
+        "department_names": {d.id: d.name for d in district.departments},
+        "priority_labels": {str(p): label(p) for p in Priority},
+        "difficulty_labels": DIFFICULTY_LABELS,
+        "department_kinds": DEPARTMENT_KINDS,
+    }

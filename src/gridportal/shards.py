@@ -1,0 +1,235 @@
+"""Month shards (月度分片): the unit of published state.
+
+Cases belong to the month they were received in (Beijing time), and never move. A
+month's shard is everything published about that month's cases:
+
+* ``cases/<id>/index.html``, one page per case;
+* ``cases/<YYYY-MM>/index.html``, ``cases/<YYYY-MM>/2/index.html`` …, the month's
+  listing, at most ``PAGE_SIZE`` cases a page, newest first;
+* ``data/cases/<YYYY-MM>.csv`` and ``.json``, the month's open data;
+* ``_state/months/<YYYY-MM>.json``, the shard's state: the manifest of its files
+  (key → SHA-256), its metrics tally (``metrics.MonthTally``), its counts and the newest
+  listing rows of each grid. Site-wide pages and metrics are made from these states
+  alone, never from records.
+
+``build_shard`` is the work of one month: a pure function of a ``ShardJob`` (the
+month's records as last published, tonight's refreshed records and removals, the
+shard's previous state, the shared ``SiteContext``) that writes the files whose
+content changed into ``job.out_dir`` and returns a ``ShardResult``. Locally the
+publisher runs shards in a process pool; on AWS a Distributed Map can run the same
+function on Lambda. A case page is rendered only when its record changed (or the
+templates did); listings and open data of the month are always remade, they are
+cheap. Nothing here hashes a file that was not rendered in this call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gridportal.adapters.theme import (
+    PAGE_SIZE,
+    SiteContext,
+    Theme,
+    check_month,
+    is_open,
+    is_overdue,
+    list_row,
+    month_page_key,
+    newest_first,
+    safe_segment,
+)
+from gridportal.domain import opendata
+from gridportal.domain.metrics import MonthTally, tally_months
+from gridportal.domain.publication import PublishedRecord
+
+STATE_PREFIX = "_state/"
+SITE_STATE = "_state/site.json"
+# Bump when the shape of a shard state changes: older states are then rebuilt.
+STATE_VERSION = 1
+
+
+def month_state_key(month: str) -> str:
+    return f"{STATE_PREFIX}months/{month}.json"
+
+
+def month_data_keys(month: str) -> tuple[str, str]:
+    return f"data/cases/{month}.csv", f"data/cases/{month}.json"
+
+
+def case_page_key(public_id: str) -> str:
+    return f"cases/{public_id}/index.html"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_month_json(data: bytes | None) -> list[PublishedRecord]:
+    """A month's published ``data/cases/<M>.json`` back into its records."""
+    return json.loads(data) if data else []
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """The inputs of one month's work; plain data (it crosses to worker processes)."""
+
+    month: str
+    context: SiteContext
+    out_dir: str  # where changed files are written, under their keys
+    fresh: tuple[PublishedRecord, ...] = ()  # refreshed tonight: replace same id
+    removed: frozenset[str] = frozenset()  # public ids taken down: dropped everywhere
+    previous: bytes | None = None  # the month's data/cases/<M>.json as published
+    previous_state: Mapping[str, Any] | None = None  # the month's _state file
+    fresh_file: str | None = None  # or tonight's records as JSON lines in a file
+    render_all: bool = False  # render every case page (a full build)
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    month: str
+    state: dict[str, Any]  # the new shard state; its "manifest" lists every file
+    changed: tuple[str, ...]  # keys written to out_dir: new or different content
+    added: tuple[str, ...]  # those of them not published before
+    deleted: tuple[str, ...]  # keys published before and no longer part of the shard
+    case_pages: int  # case pages rendered
+    render_seconds: float  # time spent rendering case pages
+    records: int = 0
+    state_changed: bool = True  # the state differs from ``job.previous_state``
+
+    @property
+    def empty(self) -> bool:
+        return self.records == 0
+
+
+def build_shard(job: ShardJob) -> ShardResult:
+    """One month shard: merge, render what changed, remake listings and open data."""
+    month = check_month(job.month)
+    previous_state = job.previous_state or {}
+    if previous_state.get("version") != STATE_VERSION:
+        previous_state = {}
+    old_manifest: Mapping[str, str] = previous_state.get("manifest", {})
+    render_all = job.render_all or previous_state.get("render_key") != job.context.key
+
+    before = {r["id"]: r for r in parse_month_json(job.previous)}
+    current = {i: r for i, r in before.items() if i not in job.removed}
+    for record in _fresh(job):
+        if record["month"] != month:
+            raise ValueError(f"case {record['id']} is of {record['month']}, not {month}")
+        if record["id"] in job.removed:
+            continue
+        current[record["id"]] = record
+    records = opendata.sorted_records(current.values())
+    for record in records:
+        safe_segment(record["id"], "case id")
+
+    theme = Theme(job.context)
+    out = Path(job.out_dir)
+    manifest: dict[str, str] = {}
+    changed: list[str] = []
+
+    def emit(key: str, data: bytes) -> None:
+        sha = digest(data)
+        manifest[key] = sha
+        if old_manifest.get(key) != sha:
+            path = out / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            changed.append(key)
+
+    if not records:
+        # A month whose every case was taken down leaves nothing behind, as if it had
+        # never had a case (a full build of the same data would not make it).
+        return ShardResult(
+            month=month,
+            state={},
+            changed=(),
+            added=(),
+            deleted=tuple(sorted(old_manifest)),
+            case_pages=0,
+            render_seconds=0.0,
+        )
+
+    # Case pages: only records that changed since the month was last published.
+    started = time.perf_counter()
+    rendered = 0
+    for record in records:
+        key = case_page_key(record["id"])
+        known = old_manifest.get(key)
+        if known is not None and not render_all and before.get(record["id"]) == record:
+            manifest[key] = known
+            continue
+        emit(key, theme.case_page(record))
+        rendered += 1
+    render_seconds = time.perf_counter() - started
+
+    # Listings, newest first, PAGE_SIZE a page.
+    listed = newest_first(records)
+    rows = [list_row(r) for r in listed]
+    for start in range(0, max(len(rows), 1), PAGE_SIZE):
+        number = start // PAGE_SIZE + 1
+        page = rows[start : start + PAGE_SIZE]
+        emit(month_page_key(month, number), theme.month_page(month, page, number, len(rows)))
+
+    csv_key, json_key = month_data_keys(month)
+    emit(csv_key, opendata.cases_csv(records).encode("utf-8"))
+    emit(json_key, opendata.cases_json(records).encode("utf-8"))
+
+    recent: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grid_rows = recent.setdefault(row["grid"] or "", [])
+        if len(grid_rows) < 10:
+            grid_rows.append(row)
+    tally: MonthTally | None = tally_months(records).get(month)
+    state = {
+        "version": STATE_VERSION,
+        "month": month,
+        "render_key": job.context.key,
+        "cases": len(records),
+        "open": sum(1 for r in records if is_open(r)),
+        "overdue": sum(1 for r in records if is_overdue(r)),
+        "recent": recent,
+        "tally": tally,
+        "manifest": manifest,
+    }
+    deleted = tuple(sorted(k for k in old_manifest if k not in manifest))
+    return ShardResult(
+        month=month,
+        state=state,
+        changed=tuple(changed),
+        added=tuple(k for k in changed if k not in old_manifest),
+        deleted=deleted,
+        case_pages=rendered,
+        render_seconds=render_seconds,
+        records=len(records),
+        state_changed=state != job.previous_state,
+    )
+
+
+def _fresh(job: ShardJob) -> Iterable[PublishedRecord]:
+    yield from job.fresh
+    if job.fresh_file:
+        with open(job.fresh_file, encoding="utf-8") as handle:
+            for line in handle:
+                yield json.loads(line)
+
+
+def recent_by_grid(states: Iterable[Mapping[str, Any]], per_grid: int = 10) -> dict[str, list[Any]]:
+    """Each grid's newest listing rows across months (``states`` newest month first)."""
+    out: dict[str, list[Any]] = {}
+    for state in states:
+        for grid, rows in state.get("recent", {}).items():
+            have = out.setdefault(grid, [])
+            have.extend(rows[: per_grid - len(have)])
+    return out
+
+
+def month_counts(states: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """(month, cases) of every non-empty month, newest first: the /cases/ index."""
+    ordered = sorted(states, key=lambda s: s["month"], reverse=True)
+    return [(s["month"], s["cases"]) for s in ordered if s["cases"]]
