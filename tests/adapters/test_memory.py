@@ -139,6 +139,12 @@ class StoreContract:
         if not self.truly_atomic:
             pytest.skip("this store's fake does not serialise concurrent writers")
 
+    def queued(self, record: CaseRecord | None) -> CaseRecord:
+        """``record`` as a queue read gives it back: whole here; a store whose queue index
+        holds only part of a record (DynamoDB's) overrides this."""
+        assert record is not None
+        return record
+
     # ------------------------------------------------------------ create_case
     def test_a_created_case_reads_back_whole(self, store: Store) -> None:
         record, first, idempotency = new_case(key="k" * 64)
@@ -366,8 +372,8 @@ class StoreContract:
         assert record.contacted_at == at + timedelta(minutes=1)
         assert record.extended_due == date(2026, 12, 31)
         assert store.get_case(tracking) == record
-        assert store.unit_queue("dept-urban") == [record]
-        assert store.queue_page("dept-urban").records == (record,)
+        assert store.unit_queue("dept-urban") == [self.queued(record)]
+        assert store.queue_page("dept-urban").records == (self.queued(record),)
         history = store.get_history(tracking)
         assert history is not None and history.record == record
 
@@ -411,7 +417,7 @@ class StoreContract:
         step(store, "100000000001", Action.DISPATCH, DISPATCHER, at, data={"unit": "dept-urban"})
         assert [r.tracking for r in store.unit_queue(COMMAND_CENTRE)] == ["100000000002"]
         assert [r.tracking for r in store.unit_queue("dept-urban")] == ["100000000001"]
-        assert store.unit_queue("dept-urban") == [store.get_case("100000000001")]
+        assert store.unit_queue("dept-urban") == [self.queued(store.get_case("100000000001"))]
 
         step(store, "100000000001", Action.ACCEPT, HANDLER, at)
         step(store, "100000000001", Action.RESOLVE, HANDLER, at, note="已清运。")
