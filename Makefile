@@ -92,23 +92,36 @@ bench: $(VENV_STAMP)
 bench-load: $(VENV_STAMP)
 	@$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
-# Chalice puts the contents of functions/vendor/ at the root of the Lambda bundle, next to
-# app.py and chalicelib/; requirements.txt is resolved to Lambda wheels by chalice itself.
-# Packaging talks to no AWS account: credentials are cleared, only the region is set.
+# Two Chalice projects, two bundles (docs/scale.md). The API (functions/) carries the core
+# and the reference content only: no Pelican, no theme, no rendering modules. The nightly
+# build (functions/nightly/, the steps of infra/nightly.json) carries the core, content,
+# theme and site settings. Chalice puts each project's vendor/ at the root of its bundle;
+# requirements.txt is resolved to Lambda wheels by chalice itself. Packaging talks to no
+# AWS account: credentials are cleared, only the region is set.
+API_OMITS := publish.py shards.py synth.py demo.py demo_server.py cli.py importer.py \
+    adapters/pelican_site.py adapters/theme.py adapters/embedded_aws.py \
+    adapters/local_server.py adapters/state_machine.py adapters/directory_site.py
+CHALICE_PACKAGE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    -u AWS_PROFILE -u AWS_ENDPOINT_URL \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+    AWS_DEFAULT_REGION=$(REGION) $(abspath $(BIN))/chalice package --stage $(STAGE)
 package: $(VENV_STAMP)
-	@echo "==> vendoring the core, content, theme and site settings into functions/vendor"
-	@rm -rf functions/vendor $(PACKAGE_DIR)
-	@mkdir -p functions/vendor $(dir $(PACKAGE_DIR))
+	@rm -rf functions/vendor functions/nightly/vendor $(PACKAGE_DIR)
+	@mkdir -p functions/vendor/content functions/nightly/vendor $(PACKAGE_DIR)
+	@echo "==> API: vendoring the core and the reference content into functions/vendor"
 	@cp -R src/gridportal functions/vendor/gridportal
-	@for dir in content site themes; do cp -R $$dir functions/vendor/; done
-	@find functions/vendor -name __pycache__ -type d -prune -exec rm -rf {} +
+	@cd functions/vendor/gridportal && rm -f $(API_OMITS)
+	@cp -R content/district.json content/calendar functions/vendor/content/
+	@echo "==> nightly: vendoring the core, content, theme and site settings"
+	@cp -R src/gridportal functions/nightly/vendor/gridportal
+	@for dir in content site themes; do cp -R $$dir functions/nightly/vendor/; done
+	@find functions/vendor functions/nightly/vendor -name __pycache__ -type d -prune \
+	    -exec rm -rf {} +
 	@echo "==> chalice package --stage $(STAGE) (region $(REGION), no credentials)"
-	@cd functions && env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
-	    -u AWS_PROFILE -u AWS_ENDPOINT_URL \
-	    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-	    AWS_DEFAULT_REGION=$(REGION) \
-	    ../$(BIN)/chalice package --stage $(STAGE) $(abspath $(PACKAGE_DIR))
-	@echo "==> $(PACKAGE_DIR)/: sam.json and deployment.zip (next: docs/deployment.md)"
+	@cd functions && $(CHALICE_PACKAGE) $(abspath $(PACKAGE_DIR))
+	@cd functions/nightly && $(CHALICE_PACKAGE) $(abspath $(PACKAGE_DIR))/nightly
+	@echo "==> $(PACKAGE_DIR)/: the API's sam.json and deployment.zip;" \
+	    "$(PACKAGE_DIR)/nightly/: the nightly build's (next: docs/deployment.md)"
 
 clean:
 	rm -rf $(VENV) var output build functions/vendor

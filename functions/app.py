@@ -1,16 +1,16 @@
 """The portal's API on Lambda (Chalice). Routes stay thin: parse, call a use case, shape.
 
 Residents: file a complaint, look a case up, vote. Staff: sign in, see their queue,
-read a case, move it. A schedule rebuilds and publishes the site every night.
-The public routes import neither Pelican nor Markdown; the nightly job imports
-them inside its own function.
+read a case, move it. The nightly build is a project of its own (functions/nightly,
+run by the state machine in infra/nightly.json): this bundle carries neither Pelican nor
+Markdown, and its cold start stays light.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Cron, Request, Response
+from chalice.app import Request, Response
 
 from chalicelib.http import ThreadLocalChalice, finish, json_view, parse, staff
 from gridportal import requests, views
@@ -126,11 +126,3 @@ def patrol_report() -> Response:
         idempotency_key=requests.idempotency_key(request.headers.get("idempotency-key")),
     )
     return Response(views.staff_case(receipt.view, rt.portal.district, actor), status_code=201)
-
-
-# -------------------------------------------------------------------- nightly
-@app.schedule(Cron(0, 18, "*", "*", "?", "*"))  # 18:00 UTC = 02:00 Beijing time
-def nightly_build(event: Any) -> dict[str, Any]:
-    from gridportal.publish import publish_from_runtime  # Pelican stays off the API's path
-
-    return publish_from_runtime(runtime()).summary()

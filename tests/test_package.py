@@ -1,21 +1,56 @@
-"""`make package`: the Lambda bundle is built without AWS credentials, core vendored in."""
+"""`make package`: two Lambda bundles built without AWS credentials. The API's is small and
+imports nothing that renders; the nightly build's carries Pelican and the theme and has
+the three steps of the state machine in infra/nightly.json."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gridportal.adapters import state_machine
+
 ROOT = Path(__file__).resolve().parents[1]
+API_LIMIT_BYTES = 15 * 1024 * 1024  # unzipped (docs/scale.md)
+RENDERING = ("pelican", "markdown", "pygments", "docutils", "jinja2")
+STEPS = ("plan", "shard", "finish")
 
 
-@pytest.mark.slow
-def test_chalice_package_vendors_the_core_and_schedules_the_nightly_build(tmp_path: Path) -> None:
-    out = tmp_path / "chalice"
+def unzipped_size(path: Path) -> int:
+    return sum(info.file_size for info in zipfile.ZipFile(path).infolist())
+
+
+def tops(path: Path) -> set[str]:
+    return {name.split("/")[0] for name in zipfile.ZipFile(path).namelist()}
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def schedules(template: dict[str, Any]) -> list[Any]:
+    return [
+        event["Properties"]["Schedule"]
+        for function in functions(template).values()
+        for event in function.get("Events", {}).values()
+        if event.get("Type") == "Schedule"
+    ]
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("package") / "chalice"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     subprocess.run(
         ["make", "--no-print-directory", "package", f"PACKAGE_DIR={out}"],
@@ -25,23 +60,106 @@ def test_chalice_package_vendors_the_core_and_schedules_the_nightly_build(tmp_pa
         capture_output=True,
         timeout=540,
     )
-    names = set(zipfile.ZipFile(out / "deployment.zip").namelist())
+    return out
+
+
+@pytest.mark.slow
+def test_the_api_bundle_is_small_and_carries_nothing_that_renders(packaged: Path) -> None:
+    bundle = packaged / "deployment.zip"
+    names = set(zipfile.ZipFile(bundle).namelist())
     for expected in (
         "app.py",
         "chalicelib/http.py",
         "gridportal/services.py",
-        "gridportal/adapters/pelican_site.py",
+        "gridportal/adapters/dynamo.py",
         "content/district.json",
+        "content/calendar/overrides.json",
+        "chinese_calendar/__init__.py",
+        "argon2/__init__.py",
+    ):
+        assert expected in names, f"{expected} missing from the API bundle"
+    for absent in (
+        "gridportal/publish.py",
+        "gridportal/adapters/pelican_site.py",
         "themes/portal/templates/base.html",
         "site/pelicanconf.py",
+    ):
+        assert absent not in names, f"{absent} does not belong in the API bundle"
+    assert not tops(bundle) & set(RENDERING)
+    assert unzipped_size(bundle) < API_LIMIT_BYTES
+    template = json.loads((packaged / "sam.json").read_text(encoding="utf-8"))
+    assert schedules(template) == []  # the nightly build is no longer the API's
+    for function in functions(template).values():
+        variables = function["Environment"]["Variables"]
+        assert variables["GRIDPORTAL_STORE"].startswith("dynamodb:")
+
+
+@pytest.mark.slow
+def test_the_api_bundle_imports_on_its_own_without_boto3_or_a_renderer(
+    packaged: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "task"
+    zipfile.ZipFile(packaged / "deployment.zip").extractall(target)
+    # -S: no site-packages, as on Lambda only the bundle (and the runtime's boto3) is there.
+    probe = (
+        "import json, sys; sys.path.insert(0, '.'); import app; "
+        f"print(json.dumps([m for m in {['boto3', 'botocore', *RENDERING]!r} "
+        "if m in sys.modules]))"
+    )
+    env = {"GRIDPORTAL_SECRET": "x" * 32, "PATH": os.environ.get("PATH", "")}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        cwd=target,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(done.stdout) == []
+
+
+@pytest.mark.slow
+def test_the_nightly_bundle_has_the_three_steps_and_the_renderer(packaged: Path) -> None:
+    bundle = packaged / "nightly" / "deployment.zip"
+    names = set(zipfile.ZipFile(bundle).namelist())
+    for expected in (
+        "app.py",
+        "gridportal/publish.py",
+        "gridportal/adapters/pelican_site.py",
+        "content/district.json",
+        "content/pages/about.md",
+        "themes/portal/templates/base.html",
+        "site/pelicanconf.py",
+        "pelican/__init__.py",
         "chinese_calendar/__init__.py",
     ):
-        assert expected in names, f"{expected} missing from the Lambda bundle"
-    template = json.loads((out / "sam.json").read_text(encoding="utf-8"))
-    schedules = [
-        event["Properties"]["Schedule"]
-        for resource in template["Resources"].values()
-        for event in resource.get("Properties", {}).get("Events", {}).values()
-        if event.get("Type") == "Schedule"
-    ]
-    assert schedules == ["cron(0 18 * * ? *)"]  # 02:00 Beijing time
+        assert expected in names, f"{expected} missing from the nightly bundle"
+    template = json.loads((packaged / "nightly" / "sam.json").read_text(encoding="utf-8"))
+    steps = functions(template)
+    assert sorted(f["Handler"] for f in steps.values()) == sorted(f"app.{s}" for s in STEPS)
+    for function in steps.values():
+        assert function["Timeout"] <= state_machine.LAMBDA_TIMEOUT_SECONDS
+        assert function["Environment"]["Variables"]["GRIDPORTAL_STORE"].startswith("dynamodb:")
+    # The schedule starts the state machine (infra/nightly.json), not a function.
+    assert schedules(template) == []
+
+
+def test_the_nightly_handlers_are_the_state_machines_steps() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "nightly_app", ROOT / "functions" / "nightly" / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handlers = {name for name in STEPS if callable(getattr(module, name, None))}
+    assert handlers == set(STEPS)
+    parameters = {p.removesuffix("FunctionArn").lower() for p in state_machine.FUNCTION_PARAMETERS}
+    assert parameters == set(STEPS)
+    rule = state_machine.template()["Resources"]["NightlySchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+    assert state_machine.SCHEDULE == "cron(0 18 * * ? *)"  # 02:00 Beijing time
+    config = json.loads(
+        (ROOT / "functions" / "nightly" / ".chalice" / "config.json").read_text(encoding="utf-8")
+    )
+    assert set(config["stages"]["prod"]["lambda_functions"]) == set(STEPS)
