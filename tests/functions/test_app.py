@@ -6,11 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from api_helpers import COMPLAINT, act, login, post
 from gridportal.domain.model import Role
+from gridportal.ports import QUEUE_PAGE
 
 
 def test_file_look_up_resolve_and_vote(api: Any) -> None:
@@ -120,6 +122,25 @@ def test_staff_routes_need_a_valid_session(api: Any) -> None:
     assert api.http.get("/staff/queue", headers=forged).status_code == 401
     bad = post(api, "/staff/login", {"username": "nobody", "password": "x"})
     assert bad.status_code == 401
+
+
+def test_a_desk_reads_its_queue_page_by_page(api: Any) -> None:
+    filed = [
+        post(api, "/complaints", COMPLAINT).json_body["tracking"] for _ in range(QUEUE_PAGE + 2)
+    ]
+    dispatcher = login(api, "dispatch-01", Role.DISPATCHER)
+    seen: list[str] = []
+    url, pages = "/staff/queue", 0
+    while url:
+        answer = api.http.get(url, headers=dispatcher)
+        assert answer.status_code == 200, answer.json_body
+        assert len(answer.json_body["cases"]) <= QUEUE_PAGE
+        seen += [case["tracking"] for case in answer.json_body["cases"]]
+        cursor, pages = answer.json_body["next"], pages + 1
+        url = f"/staff/queue?after={quote(cursor)}" if cursor else ""
+    assert seen == filed and pages in (2, 3)  # a store may end on an empty page
+    bad = api.http.get("/staff/queue?after=oops", headers=dispatcher)
+    assert (bad.status_code, bad.json_body["error"]["code"]) == (400, "invalid_cursor")
 
 
 def test_handler_cannot_touch_another_units_case(api: Any) -> None:
