@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import Clock
 from gridportal.adapters.memory import MemoryStore
@@ -16,6 +18,7 @@ from gridportal.domain.credentials import Keys, format_tracking, needs_rehash
 from gridportal.domain.deadlines import BEIJING, end_of_day
 from gridportal.domain.lifecycle import CaseState, apply, decide, replay
 from gridportal.domain.model import (
+    OPEN_STATUSES,
     RESIDENT,
     Action,
     Actor,
@@ -33,6 +36,8 @@ from gridportal.domain.model import (
 from gridportal.domain.reference import District
 from gridportal.ports import QUEUE_PAGE, CaseHistory, CaseRecord, Conflict, StaffMember
 from gridportal.services import (
+    LOGIN_LOCK_FAILURES,
+    LOGIN_LOCK_WINDOW,
     LOOKUP_LOCK_WINDOW,
     MAX_DESCRIPTION,
     MAX_LOCATION,
@@ -718,6 +723,66 @@ def test_a_closed_record_has_no_deadlines_from_its_snapshot(portal: Portal, cloc
     assert record is not None
     with pytest.raises(ValueError):
         portal.open_deadlines_of(record)
+
+
+# Steps a case may take, with who asks; refused ones are skipped. Enough of every route,
+# extension, contact, return, report and reopening to move every snapshot field.
+WALK_STEPS: tuple[tuple[Action, Actor, dict[str, str], str], ...] = (
+    (Action.ASSESS, DISPATCHER, {"priority": "general"}, ""),
+    (Action.ASSESS, DISPATCHER, {"priority": "urgent"}, ""),
+    (Action.ASSESS, SUPERVISOR, {"priority": "complex"}, ""),
+    (Action.ANSWER, DISPATCHER, {}, "已电话答复。"),
+    (Action.DISPATCH, DISPATCHER, {"unit": UNIT}, ""),
+    (Action.DISPATCH, DISPATCHER, {"unit": OTHER_UNIT}, ""),
+    (Action.ACCEPT, HANDLER, {}, ""),
+    (Action.ACCEPT, OTHER_HANDLER, {}, ""),
+    (Action.RETURN, HANDLER, {}, "不属本部门。"),
+    (Action.CONTACT, SUPERVISOR, {}, ""),
+    (Action.EXTEND, SUPERVISOR, {"new_due": "+12"}, "需协调。"),
+    (Action.EXTEND, SUPERVISOR, {"new_due": "+40"}, "再次延期。"),
+    (Action.SUPERVISE, SUPERVISOR, {"unit": UNIT}, ""),
+    (Action.REPORT, DISPATCHER, {}, "涉及多个部门。"),
+    (Action.DECIDE, SUPERVISOR, {"unit": OTHER_UNIT}, "公安牵头。"),
+    (Action.RESOLVE, SUPERVISOR, {}, "已处理。"),
+    (Action.FOLLOW_UP, DISPATCHER, {"result": "failed"}, ""),
+    (Action.REOPEN, SUPERVISOR, {}, "回访未通过。"),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    walk=st.lists(st.tuples(st.sampled_from(WALK_STEPS), st.integers(1, 5 * 24 * 60)), max_size=14),
+    category=st.sampled_from(["env-litter", "env-drain", "safe-gas"]),
+)
+def test_a_queue_items_deadlines_are_the_replayed_ones_whatever_the_history(
+    district: District,
+    calendar: WorkCalendar,
+    keys: Keys,
+    walk: list[tuple[tuple[Action, Actor, dict[str, str], str], int]],
+    category: str,
+) -> None:
+    clock = Clock(datetime(2026, 11, 16, 1, 30, tzinfo=UTC))
+    portal = Portal(
+        store=MemoryStore(), district=district, calendar=calendar, keys=keys, clock=clock
+    )
+    tracking = portal.file_complaint(replace(COMPLAINT, category=category)).tracking
+    for (action, actor, data, note), minutes in walk:
+        clock.advance(minutes=minutes)
+        if "new_due" in data:
+            days = int(data["new_due"])
+            data = {"new_due": (clock.now.astimezone(BEIJING).date() + timedelta(days)).isoformat()}
+        try:
+            portal.act(tracking, action, actor, public_note=note, data=data)
+        except PortalError:
+            continue
+        record = portal.store.get_case(tracking)
+        assert record is not None
+        clock.advance(minutes=minutes)  # judged later than the step, as a queue is read
+        if record.status in OPEN_STATUSES:
+            state = replay(portal.store.get_events(tracking))
+            assert portal.open_deadlines_of(record) == portal.deadlines_of(state)
 
 
 # ---------------------------------------------------- who sees what of a case
