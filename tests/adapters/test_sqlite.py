@@ -260,13 +260,20 @@ def test_every_connection_is_durable_and_checks_its_keys(path: Path) -> None:
     with store._connection() as conn:
         pragmas = {
             name: conn.execute(f"PRAGMA {name}").fetchone()[0]
-            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            for name in (
+                "journal_mode",
+                "synchronous",
+                "foreign_keys",
+                "busy_timeout",
+                "journal_size_limit",
+            )
         }
     assert pragmas == {
         "journal_mode": "wal",
         "synchronous": 2,  # FULL: the log is synced at every commit
         "foreign_keys": 1,
         "busy_timeout": sqlite.BUSY_TIMEOUT_MS,
+        "journal_size_limit": sqlite.JOURNAL_SIZE_LIMIT,
     }
     store.close()
 

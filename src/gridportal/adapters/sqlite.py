@@ -60,6 +60,7 @@ T = TypeVar("T")
 SCHEMA_VERSION = 1  # kept in PRAGMA user_version
 BUSY_TIMEOUT_MS = 5000  # a writer waits this long for the lock, within the API's 10 s
 MAX_IDLE_CONNECTIONS = 32  # as many as the local origin's concurrent clients
+JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024  # bytes of -wal kept after a checkpoint
 BULK_CASES = 10_000  # cases per transaction when loading histories
 STREAM_CASES = 500  # cases per read when streaming every history
 
@@ -285,6 +286,9 @@ class SqliteStore:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # A bulk load's large transactions grow the log; after a checkpoint it is cut
+            # back to this instead of keeping its largest size for good.
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         except BaseException:
             conn.close()
             raise
