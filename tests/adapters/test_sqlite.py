@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_memory import (
     DISPATCHER,
     T0,
@@ -134,6 +136,26 @@ def test_a_history_is_one_statement(path: Path) -> None:
     assert history is not None and len(history.events) == 5
     assert [s for s in store.statements if s.startswith("SELECT")] == store.statements[-1:]
     store.close()
+
+
+@pytest.fixture(scope="module")
+def queued_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteStore]:
+    store = SqliteStore(tmp_path_factory.mktemp("cursor") / "portal.db")
+    for n in range(1, 4):
+        create(store, f"10000000000{n}", at=T0 + timedelta(minutes=n))
+    yield store
+    store.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(), st.binary().map(lambda b: b.hex()), st.just("MjAyNnw=")))
+def test_any_cursor_is_a_page_or_a_value_error(queued_store: SqliteStore, cursor: str) -> None:
+    for store in (queued_store, MemoryStore()):
+        try:
+            page = store.queue_page(COMMAND_CENTRE, limit=2, after=cursor)
+        except ValueError:
+            continue
+        assert len(page.records) <= 2
 
 
 # ------------------------------------------------------------- concurrency
