@@ -5,6 +5,8 @@ keeps everything when it is opened again, and clear answers when the file cannot
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -226,6 +228,40 @@ def test_thirty_two_clients_filing_at_once_all_get_through(path: Path) -> None:
     with ThreadPoolExecutor(max_workers=32) as pool:
         assert sorted(pool.map(client, range(32))) == list(range(32))
     assert sum(1 for _ in store.all_histories()) == 32 * 15
+    store.close()
+
+
+def _file_until_killed(path: str, acknowledged: Any) -> None:
+    store = SqliteStore(path)
+    for n in range(100_000):
+        record, first, idempotency = new_case(f"{400000000000 + n:012d}", key=f"burst-{n}")
+        store.create_case(record, first, idempotency)
+        acknowledged.send(record.tracking)  # only once the commit has returned
+
+
+def test_an_acknowledged_filing_survives_a_killed_process(path: Path) -> None:
+    SqliteStore(path).close()
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    writer = context.Process(target=_file_until_killed, args=(str(path), sending))
+    writer.start()
+    acknowledged = [receiving.recv() for _ in range(40)]
+    os.kill(writer.pid or 0, signal.SIGKILL)  # mid-burst, no chance to clean up
+    writer.join(timeout=30)
+    assert writer.exitcode == -signal.SIGKILL
+    while receiving.poll(0.2):
+        acknowledged.append(receiving.recv())
+
+    store = SqliteStore(path)
+    for n, tracking in enumerate(acknowledged):
+        history = store.get_history(tracking)
+        assert history is not None and len(history.events) == 1, tracking
+        idempotency = store.get_idempotency(f"burst-{n}")
+        assert idempotency is not None and idempotency.tracking == tracking
+    # Nothing half-written either: every stored case has its event and its key.
+    stored = list(store.all_histories())
+    assert len(stored) >= len(acknowledged)
+    assert all(len(events) == 1 for _, events in stored)
     store.close()
 
 
