@@ -1,0 +1,527 @@
+"""The nightly build at city scale (issue 8), measured and printed as one table.
+
+    python benchmarks/build.py --all              every piece, one table (long: the 1M runs)
+    python benchmarks/build.py --full-100k --api  only some pieces
+
+Pieces (each runs in a fresh process, so its wall time and peak memory are its own):
+
+  --full-100k     full build of 100,000 cases: wall time, peak memory
+  --full-1m       full build of 1,000,000 cases: wall time, peak memory
+  --incremental   a night at 1,000,000 cases with 5,000 changed: wall time, pages rendered,
+                  files and bytes uploaded (runs --full-1m first if its site is missing)
+  --pelican       20,000 case pages: the portal's renderer against Pelican's own Markdown
+                  article pipeline on the same cases
+  --metrics       the metrics over 1,000,000 published records (needs the 1M site)
+  --api           the API bundle (make package): unzipped size, cold import time
+
+The archives are synthetic (``portal synth``, seed 2026, five years up to 2026-11-30) and
+are generated once into ``var/bench/cases-<N>.db`` (SQLite) and reused; each build works
+on a copy, so the generated archive stays as generated. Builds publish to a directory
+(the embedded shape) with two worker processes. Peak memory is the largest resident set
+of the build process and, separately, of its largest worker. Nothing is written outside
+var/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "var" / "bench"
+SECRET = "benchmark-secret-not-for-production"
+SEED = 2026
+UNTIL = date(2026, 11, 30)  # the last day of the synthetic archives (Beijing)
+FIRST_NIGHT = datetime(2026, 11, 30, 18, tzinfo=UTC)  # 02:00 Beijing, 1 December
+SECOND_NIGHT = FIRST_NIGHT + timedelta(days=1)
+CHANGED = 5_000
+PELICAN_CASES = 20_000
+WORKERS = 2
+os.environ.update(
+    {
+        "GRIDPORTAL_SECRET": SECRET,
+        "GRIDPORTAL_CONTENT": str(ROOT / "content"),
+        "GRIDPORTAL_PROJECT_ROOT": str(ROOT),
+    }
+)
+
+
+# --------------------------------------------------------------------------- helpers
+def peak_mb() -> dict[str, float]:
+    """Largest resident set of this process and of its largest child (ru_maxrss is KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_mb": round(own, 1), "peak_worker_mb": round(children, 1)}
+
+
+def portal_on(path: Path) -> Any:
+    from gridportal.adapters.calendar_file import load_calendar
+    from gridportal.adapters.sqlite import SqliteStore
+    from gridportal.config import Settings
+    from gridportal.domain.credentials import Keys
+    from gridportal.runtime import load_district
+    from gridportal.services import Portal
+
+    settings = Settings.from_env()
+    return Portal(
+        store=SqliteStore(path),
+        district=load_district(settings),
+        calendar=load_calendar(settings.content_dir / "calendar" / "overrides.json"),
+        keys=Keys(SECRET.encode()),
+        clock=lambda: FIRST_NIGHT,
+    )
+
+
+def archive(count: int) -> Path:
+    """The synthetic archive of ``count`` cases, generated on first use."""
+    from gridportal.adapters.sqlite import SqliteStore
+    from gridportal.domain.deadlines import BEIJING
+    from gridportal.synth import synthesize
+
+    path = BENCH / f"cases-{count}.db"
+    if path.exists():
+        return path
+    BENCH.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    for leftover in BENCH.glob(partial.name + "*"):
+        leftover.unlink()
+    portal = portal_on(partial)
+    print(f"generating {count:,} synthetic cases into {path.relative_to(ROOT)} …", file=sys.stderr)
+    started = time.perf_counter()
+    synthesize(
+        portal.store,
+        portal.district,
+        portal.calendar,
+        portal.keys,
+        count=count,
+        seed=SEED,
+        end=datetime.combine(UNTIL, time_of_day.max, BEIJING),  # as `portal synth --until`
+        workers=WORKERS,
+        open_store=lambda: SqliteStore(partial),
+    )
+    portal.store.close()
+    _checkpoint(partial)
+    partial.rename(path)
+    print(f"  {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return path
+
+
+def _checkpoint(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def working_copy(count: int, name: str) -> Path:
+    """A copy of the archive that a build may mark and change."""
+    source = archive(count)
+    _checkpoint(source)
+    target = BENCH / f"{name}.db"
+    for old in BENCH.glob(f"{name}.db*"):
+        old.unlink()
+    shutil.copyfile(source, target)
+    return target
+
+
+def site_dir(name: str) -> Path:
+    return BENCH / f"site-{name}"
+
+
+def build(portal: Any, name: str, *, now: datetime, full: bool) -> Any:
+    from gridportal.adapters.directory_site import DirectorySite
+    from gridportal.publish import publish
+
+    site = DirectorySite(site_dir(name))
+    site.ensure_bucket()
+    return publish(
+        portal,
+        site,
+        work_dir=BENCH / f"work-{name}",
+        full=full,
+        now=now,
+        project_root=ROOT,
+        workers=WORKERS,
+    )
+
+
+def report_figures(report: Any) -> dict[str, Any]:
+    summary = report.summary()
+    return {
+        "case_pages": summary.get("case_pages"),
+        "case_pages_per_second": summary.get("case_pages_per_second"),
+        "months": summary.get("months_rebuilt"),
+        "uploaded": summary.get("uploaded"),
+        "deleted": summary.get("deleted"),
+        "bytes": summary.get("bytes"),
+        "steps": summary.get("seconds"),
+    }
+
+
+# ---------------------------------------------------------------------------- pieces
+def piece_full(count: int) -> dict[str, Any]:
+    name = f"full-{count}"
+    path = working_copy(count, name)
+    shutil.rmtree(site_dir(name), ignore_errors=True)
+    shutil.rmtree(BENCH / f"work-{name}", ignore_errors=True)
+    portal = portal_on(path)
+    started = time.perf_counter()
+    report = build(portal, name, now=FIRST_NIGHT, full=True)
+    seconds = time.perf_counter() - started
+    return {"cases": count, "seconds": round(seconds, 1), **report_figures(report), **peak_mb()}
+
+
+def piece_incremental() -> dict[str, Any]:
+    name = f"full-{1_000_000}"
+    path = BENCH / f"{name}.db"
+    if not path.exists() or not (site_dir(name) / "index.html").exists():
+        piece_full(1_000_000)  # the night before: not measured here
+    portal = portal_on(path)
+    if portal.store.get_marker("build") is None:
+        raise SystemExit("the 1M working copy has no build marker: run --full-1m first")
+    changed = change_cases(portal, CHANGED)
+    started = time.perf_counter()
+    report = build(portal, name, now=SECOND_NIGHT, full=False)
+    seconds = time.perf_counter() - started
+    return {
+        "changed": changed,
+        "refreshed": report.changed,  # records the night exported (changed plus open cases)
+        "seconds": round(seconds, 1),
+        **report_figures(report),
+        **peak_mb(),
+    }
+
+
+def change_cases(portal: Any, count: int) -> int:
+    """The day's changes: one step on open cases (oldest first), and new cases filed."""
+    from gridportal.ports import COMMAND_CENTRE
+    from gridportal.synth import Chunk, chunk_histories, make_setting
+
+    day = FIRST_NIGHT + timedelta(hours=8)  # 10:00 Beijing, the day before the second night
+    portal.clock = lambda: day
+    moved = 0
+    for unit in (COMMAND_CENTRE, *(d.id for d in portal.district.departments)):
+        for record in portal.store.unit_queue(unit):
+            if moved >= count // 2:
+                break
+            if advance(portal, record):
+                moved += 1
+    setting = make_setting(
+        portal.district, portal.calendar, portal.keys, seed=SEED, end=SECOND_NIGHT, years=5
+    )
+    # Indexes past the archive's end draw tracking numbers it has not used.
+    chunk = Chunk(10**6, 1_000_000, ((SECOND_NIGHT.date(), count - moved),))
+    portal.store.put_histories(chunk_histories(setting, chunk))
+    return count
+
+
+def advance(portal: Any, record: Any) -> bool:
+    from gridportal.demo import DISPATCHER, SUPERVISOR, handler
+    from gridportal.domain.model import Action, Status
+    from gridportal.services import PortalError
+
+    status, unit = record.status, record.unit
+    service = portal.district.service(record.file.complaint.category)
+    department = service.department if service else portal.district.departments[0].id
+    steps = {
+        Status.RECEIVED: (Action.ASSESS, DISPATCHER, "已研判分类。", {"priority": "general"}),
+        Status.ASSESSED: (Action.DISPATCH, DISPATCHER, "转办。", {"unit": department}),
+        Status.DISPATCHED: (Action.ACCEPT, handler(unit or department), "", {}),
+        Status.IN_PROGRESS: (Action.RESOLVE, handler(unit or department), "已办结。", {}),
+        Status.AWAITING_DECISION: (
+            Action.DECIDE,
+            SUPERVISOR,
+            "明确牵头单位。",
+            {"unit": department},
+        ),
+    }
+    step = steps.get(status)
+    if step is None:
+        return False
+    action, actor, note, data = step
+    try:
+        portal.act(record.tracking, action, actor, public_note=note, data=data)
+    except PortalError:
+        return False
+    return True
+
+
+def piece_pelican() -> dict[str, Any]:
+    """The same 20,000 case pages: the portal's renderer, then Pelican's article pipeline."""
+    from gridportal.adapters.theme import Theme, site_context
+
+    portal = portal_on(archive(100_000))
+    records = []
+    for record, events in portal.store.all_histories():
+        records.append(_published(portal, record, events))
+        if len(records) == PELICAN_CASES:
+            break
+    out = BENCH / "pelican"
+    shutil.rmtree(out, ignore_errors=True)
+    theme = Theme(site_context(portal.district, project_root=ROOT))
+    started = time.perf_counter()
+    for record in records:
+        page = out / "portal" / "cases" / record["id"] / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(theme.case_page(record))
+    portal_seconds = time.perf_counter() - started
+    content = out / "content"
+    content.mkdir(parents=True)
+    for record in records:
+        (content / f"{record['id']}.md").write_text(_markdown(record), encoding="utf-8")
+    pelican_seconds = _run_pelican(content, out / "pelican")
+    return {
+        "cases": len(records),
+        "portal_seconds": round(portal_seconds, 2),
+        "portal_pages_per_second": round(len(records) / portal_seconds),
+        "pelican_seconds": round(pelican_seconds, 1),
+        "pelican_pages_per_second": round(len(records) / pelican_seconds),
+        "ratio": round(pelican_seconds / portal_seconds, 1),
+    }
+
+
+def _published(portal: Any, record: Any, events: list[Any]) -> dict[str, Any]:
+    from gridportal.publish import published
+
+    return dict(published(portal, record, events))
+
+
+def _markdown(record: dict[str, Any]) -> str:
+    """A case as a Pelican article: its metadata and its steps as Markdown."""
+    lines = [
+        f"Title: {record['category_name']} {record['id']}",
+        f"Date: {str(record['received_at'])[:16].replace('T', ' ')}",
+        f"Category: {record['category_group']}",
+        f"Slug: {record['id']}",
+        "",
+        f"**{record['status_label']}** {record['grid_name']} {record['unit_name']}",
+        "",
+        record["summary"],
+        "",
+    ]
+    for step in record["timeline"]:
+        lines.append(f"- {step['at']} {step['label']}({step['role_label']}):{step['note']}")
+    if record["answer"]:
+        lines += ["", f"> {record['answer']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _run_pelican(content: Path, output: Path) -> float:
+    """Pelican's defaults (its own theme) with feeds off and listings paginated by 100."""
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    settings = read_settings(
+        override={
+            "PATH": str(content),
+            "OUTPUT_PATH": str(output),
+            "SITEURL": "",
+            "TIMEZONE": "Asia/Shanghai",
+            "DEFAULT_LANG": "zh",
+            "DEFAULT_PAGINATION": 100,
+            "FEED_ALL_ATOM": None,
+            "CATEGORY_FEED_ATOM": None,
+            "TRANSLATION_FEED_ATOM": None,
+            "AUTHOR_FEED_ATOM": None,
+            "AUTHOR_FEED_RSS": None,
+            "CACHE_CONTENT": False,
+            "LOAD_CONTENT_CACHE": False,
+        }
+    )
+    started = time.perf_counter()
+    Pelican(settings).run()
+    return time.perf_counter() - started
+
+
+def piece_metrics() -> dict[str, Any]:
+    from gridportal.config import Settings
+    from gridportal.domain.metrics import combine_metrics, tally_months
+    from gridportal.runtime import load_district
+
+    data = site_dir(f"full-{1_000_000}") / "data" / "cases"
+    months = sorted(data.glob("*.json"))
+    if not months:
+        raise SystemExit("no published months under the 1M site: run --full-1m first")
+    district = load_district(Settings.from_env())
+    started = time.perf_counter()
+    tallies: list[Any] = []
+    records = 0
+    for path in months:  # one month at a time: memory holds a month, never the archive
+        month = json.loads(path.read_bytes())
+        records += len(month)
+        tallies.extend(tally_months(month).values())
+    tallied = time.perf_counter() - started
+    combine_metrics(sorted(tallies, key=lambda t: t["month"]), district, now=FIRST_NIGHT)
+    seconds = time.perf_counter() - started
+    return {
+        "records": records,
+        "months": len(months),
+        "seconds": round(seconds, 1),
+        "tally_seconds": round(tallied, 1),
+        "combine_seconds": round(seconds - tallied, 2),
+        **peak_mb(),
+    }
+
+
+def piece_api() -> dict[str, Any]:
+    out = BENCH / "package"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    subprocess.run(
+        ["make", "--no-print-directory", "package", f"PACKAGE_DIR={out}"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    bundle = out / "deployment.zip"
+    task = BENCH / "api-task"
+    shutil.rmtree(task, ignore_errors=True)
+    zipfile.ZipFile(bundle).extractall(task)
+    # Only the bundle and the standard library, as on Lambda: -S, no site-packages; -B, no
+    # bytecode written, since /var/task is read-only and the bundle carries none (every
+    # cold start compiles the bundle's modules).
+    probe = (
+        "import sys, time; sys.path.insert(0, '.'); t = time.perf_counter(); import app; "
+        "print(time.perf_counter() - t)"
+    )
+    runs = []
+    for _ in range(9):
+        done = subprocess.run(
+            [sys.executable, "-S", "-B", "-c", probe],
+            cwd=task,
+            env={"GRIDPORTAL_SECRET": SECRET, "PATH": os.environ.get("PATH", "")},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        runs.append(float(done.stdout.strip()))
+    unzipped = sum(i.file_size for i in zipfile.ZipFile(bundle).infolist())
+    nightly = out / "nightly" / "deployment.zip"
+    return {
+        "cold_import_ms_min": round(min(runs) * 1000),
+        "cold_import_ms_median": round(statistics.median(runs) * 1000),
+        "api_unzipped_mb": round(unzipped / 1e6, 2),
+        "api_zip_mb": round(bundle.stat().st_size / 1e6, 2),
+        "nightly_unzipped_mb": round(
+            sum(i.file_size for i in zipfile.ZipFile(nightly).infolist()) / 1e6, 1
+        ),
+    }
+
+
+PIECES: dict[str, Callable[[], dict[str, Any]]] = {
+    "full-100k": lambda: piece_full(100_000),
+    "full-1m": lambda: piece_full(1_000_000),
+    "incremental": piece_incremental,
+    "pelican": piece_pelican,
+    "metrics": piece_metrics,
+    "api": piece_api,
+}
+
+
+# ----------------------------------------------------------------------------- table
+def run_piece(name: str) -> dict[str, Any]:
+    """One piece in a fresh process: its own wall time and peak memory."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--piece", name], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "?"}
+    sys.stderr.write(done.stderr)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    def fig(piece: str, key: str, fmt: str = "{}") -> str:
+        value = results.get(piece, {}).get(key)
+        return "error" if "error" in results.get(piece, {}) else fmt.format(value)
+
+    if "full-100k" in results:
+        yield (
+            "full build, 100,000 cases",
+            f"{fig('full-100k', 'seconds')} s, peak {fig('full-100k', 'peak_mb')} MB "
+            f"(largest worker {fig('full-100k', 'peak_worker_mb')} MB), "
+            f"{fig('full-100k', 'case_pages_per_second')} case pages/s",
+            "< 60 s",
+        )
+    if "full-1m" in results:
+        yield (
+            "full build, 1,000,000 cases",
+            f"{fig('full-1m', 'seconds')} s, peak {fig('full-1m', 'peak_mb')} MB "
+            f"(largest worker {fig('full-1m', 'peak_worker_mb')} MB), "
+            f"{fig('full-1m', 'uploaded')} files, {fig('full-1m', 'bytes')} bytes",
+            "< 600 s, < 2 GB",
+        )
+    if "incremental" in results:
+        yield (
+            "night at 1,000,000 cases, 5,000 changed",
+            f"{fig('incremental', 'seconds')} s, {fig('incremental', 'case_pages')} case pages "
+            f"rendered, {fig('incremental', 'months')} months, "
+            f"{fig('incremental', 'uploaded')} files / {fig('incremental', 'bytes')} bytes "
+            f"uploaded, {fig('incremental', 'deleted')} deleted",
+            "< 60 s, bytes ∝ change",
+        )
+    if "pelican" in results:
+        yield (
+            "20,000 case pages vs Pelican's article pipeline",
+            f"portal {fig('pelican', 'portal_seconds')} s "
+            f"({fig('pelican', 'portal_pages_per_second')} pages/s), Pelican "
+            f"{fig('pelican', 'pelican_seconds')} s: {fig('pelican', 'ratio')}×",
+            "≥ 20×, ≥ 5,000 pages/s",
+        )
+    if "metrics" in results:
+        yield (
+            "metrics over 1,000,000 cases",
+            f"{fig('metrics', 'seconds')} s (tally {fig('metrics', 'tally_seconds')} s, combine "
+            f"{fig('metrics', 'combine_seconds')} s), peak {fig('metrics', 'peak_mb')} MB",
+            "",
+        )
+    if "api" in results:
+        yield (
+            "API cold import / package",
+            f"{fig('api', 'cold_import_ms_min')} ms min, {fig('api', 'cold_import_ms_median')} "
+            f"ms median; {fig('api', 'api_unzipped_mb')} MB unzipped "
+            f"({fig('api', 'api_zip_mb')} MB zip); nightly bundle "
+            f"{fig('api', 'nightly_unzipped_mb')} MB",
+            "< 300 ms, < 15 MB",
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="every piece")
+    for name in PIECES:
+        parser.add_argument(f"--{name}", action="store_true", dest=name.replace("-", "_"))
+    parser.add_argument("--piece", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    if args.piece:  # inside the child process
+        print(json.dumps(PIECES[args.piece]()))
+        return
+    chosen = [n for n in PIECES if args.all or getattr(args, n.replace("-", "_"))]
+    if not chosen:
+        parser.error("choose pieces (--full-100k, --api, …) or --all")
+    results = {name: run_piece(name) for name in chosen}
+    width = max(len(r[0]) for r in rows(results))
+    print(f"{'measure':<{width}}  figure  (target)")
+    for what, figure, target in rows(results):
+        print(f"{what:<{width}}  {figure}" + (f"  ({target})" if target else ""))
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
