@@ -304,3 +304,33 @@ def test_id_numbers_carry_a_valid_check_digit(seed: int) -> None:
     total = sum(int(d) * w for d, w in zip(number[:17], weights, strict=True))
     assert number[17] == "10X98765432"[total % 11]
     assert 1940 <= int(number[6:10]) <= 2005
+
+
+def test_portal_synth_writes_through_the_configured_store(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    database = tmp_path / "portal.db"
+    env = {
+        **os.environ,
+        "GRIDPORTAL_SECRET": "synthetic-test-secret-0123456789",
+        "GRIDPORTAL_STORE": f"sqlite:{database}",
+        "GRIDPORTAL_SITE_DIR": str(tmp_path / "site"),
+    }
+    command = [sys.executable, "-m", "gridportal.cli", "synth", "120", "--seed", "4"]
+    done = subprocess.run(
+        [*command, "--until", "2026-11-30", "--years", "2", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert "合成案件 120 件" in done.stdout
+    store = SqliteStore(database)
+    histories = list(store.all_histories())
+    store.close()
+    assert len(histories) == 120
+    assert min(r.file.filed_at for r, _ in histories) >= datetime(2024, 11, 30, tzinfo=BEIJING)
+    assert all(replay(events) for _, events in histories)
