@@ -121,8 +121,13 @@ def archive(count: int) -> Path:
 
 
 def _checkpoint(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    """Everything into the main file, and no log beside it: the file alone is the archive."""
+    conn = sqlite3.connect(path)
+    try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
 
 
 def working_copy(count: int, name: str) -> Path:
