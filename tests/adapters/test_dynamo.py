@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from test_memory import (
 )
 
 from gridportal.adapters.dynamo import IDEMPOTENCY_TTL, DynamoStore
+from gridportal.adapters.dynamo import main as dynamo_main
 from gridportal.adapters.tables import CHANGED_SHARDS, TABLE_NAME, TTL_ATTRIBUTE, changed_shard
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.model import Action, Contact, Priority, Route
@@ -412,3 +414,68 @@ def test_secrets_are_stored_as_hashes_only(dynamo_store: DynamoStore, dynamodb: 
     assert item["lookup_hash"] == {"S": record.lookup_hash}
     assert item["vote_hash"] == {"S": record.vote_hash}
     assert not {"lookup_code", "vote_token", "code", "token"} & set(item)
+
+
+# ------------------------------------------------------------------- upgrade
+def age(client: Any, tracking: str) -> None:
+    """Make a case item look as earlier versions wrote it: no deadline snapshot, one
+    changed-index partition per day."""
+    day = raw_case(client, tracking)["ch_pk"]["S"].split("#")[0]
+    client.update_item(
+        TableName=TABLE_NAME,
+        Key={"pk": {"S": f"CASE#{tracking}"}, "sk": {"S": "CASE"}},
+        UpdateExpression="REMOVE priority, route, contacted_at, extended_due SET ch_pk = :day",
+        ExpressionAttributeValues={":day": {"S": day}},
+    )
+
+
+def test_refresh_rewrites_old_case_items_in_todays_shape(
+    dynamo_store: DynamoStore, dynamodb: Any
+) -> None:
+    create(dynamo_store, "100000000001")
+    at = T0 + timedelta(minutes=1)
+    step(dynamo_store, "100000000001", Action.ASSESS, DISPATCHER, at, data={"priority": "complex"})
+    current = dynamo_store.get_case("100000000001")
+    assert current is not None and current.priority is Priority.COMPLEX
+    age(dynamodb, "100000000001")
+    aged = dynamo_store.get_case("100000000001")
+    assert aged is not None and aged.priority is None
+    window = (T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert list(dynamo_store.changed_since(*window)) == []  # invisible to the sharded reads
+
+    assert dynamo_store.refresh_case_items() == (1, 0)
+    assert dynamo_store.get_case("100000000001") == current
+    assert list(dynamo_store.changed_since(*window)) == ["100000000001"]
+    assert dynamo_store.queue_page(COMMAND_CENTRE).records == (queued(current),)
+    assert dynamo_store.refresh_case_items() == (1, 0)  # running it again changes nothing
+    assert dynamo_store.get_case("100000000001") == current
+
+
+def test_refresh_leaves_a_case_that_moved_meanwhile_to_its_step(
+    dynamo_store: DynamoStore, dynamodb: Any
+) -> None:
+    create(dynamo_store, "100000000001")
+    age(dynamodb, "100000000001")
+    rival = DynamoStore(boto3.client("dynamodb", region_name="cn-north-1"), sleep=lambda _: None)
+    at = T0 + timedelta(minutes=1)
+    fired: list[bool] = []
+
+    def step_first(**_: Any) -> None:
+        if not fired:
+            fired.append(True)
+            step(rival, "100000000001", Action.ASSESS, DISPATCHER, at, data={"priority": "urgent"})
+
+    dynamodb.meta.events.register("before-call.dynamodb.PutItem", step_first)
+    assert dynamo_store.refresh_case_items() == (0, 1)
+    record = dynamo_store.get_case("100000000001")
+    assert record is not None and (record.seq, record.priority) == (2, Priority.URGENT)
+
+
+def test_refresh_runs_from_the_command_line(
+    dynamo_store: DynamoStore, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create(dynamo_store, "100000000001")
+    age(dynamodb, "100000000001")
+    dynamo_main(["refresh", "--table", TABLE_NAME])
+    assert capsys.readouterr().out.startswith("1 case items rewritten, 0 ")
+    assert list(dynamo_store.changed_since(T0 - timedelta(days=1), T0 + timedelta(days=1)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ from gridportal.adapters.infra_template import (
     CACHING_DISABLED_POLICY,
     INDEX_FUNCTION_CODE,
     SECURITY_HEADERS,
+    UPGRADE_STEPS,
     render,
     render_json,
     table_resource,
+    upgrade_definition,
 )
 from gridportal.adapters.tables import (
     CHANGED_SHARDS,
@@ -102,6 +105,53 @@ def test_the_changed_index_is_sharded() -> None:
     assert CHANGED_SHARDS > 1
     shards = {changed_shard(f"{n:012d}") for n in range(100_000_000_000, 100_000_000_400)}
     assert shards == set(range(CHANGED_SHARDS))  # every shard used, none beyond
+
+
+def _indexes(definition: dict[str, Any]) -> dict[str, Any]:
+    return {index["IndexName"]: index for index in definition["GlobalSecondaryIndexes"]}
+
+
+EARLIER = {  # the table as versions before the narrowed indexes made it
+    name: {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": f"{prefix}_pk", "KeyType": "HASH"},
+            {"AttributeName": f"{prefix}_sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    for name, prefix in (("by_grid_month", "gm"), ("by_unit", "unit"), ("changed", "ch"))
+}
+
+
+def test_the_upgrade_adds_or_deletes_one_index_per_deploy_and_ends_at_the_template() -> None:
+    steps = [EARLIER] + [_indexes(upgrade_definition(n)) for n in range(1, len(UPGRADE_STEPS) + 1)]
+    for before, after in pairwise(steps):
+        added, deleted = set(after) - set(before), set(before) - set(after)
+        assert len(added) + len(deleted) == 1, (sorted(before), sorted(after))
+        for name in set(before) & set(after):  # DynamoDB never changes an index in place
+            assert before[name] == after[name], name
+    assert upgrade_definition(len(UPGRADE_STEPS)) == table_definition()
+    for n in range(1, len(UPGRADE_STEPS) + 1):
+        definition = upgrade_definition(n)
+        keys = {k["AttributeName"] for k in definition["KeySchema"]}
+        keys |= {
+            k["AttributeName"] for i in definition["GlobalSecondaryIndexes"] for k in i["KeySchema"]
+        }
+        assert {a["AttributeName"] for a in definition["AttributeDefinitions"]} == keys
+    with pytest.raises(ValueError):
+        upgrade_definition(0)
+
+
+def test_an_upgrade_step_renders_a_whole_template(capsys: pytest.CaptureFixture[str]) -> None:
+    infra_template.main(["--upgrade-step", "3"])
+    rendered = json.loads(capsys.readouterr().out)
+    assert rendered == render(3)
+    table = rendered["Resources"]["CaseTable"]["Properties"]
+    assert table["GlobalSecondaryIndexes"] == upgrade_definition(3)["GlobalSecondaryIndexes"]
+    assert {k: v for k, v in rendered.items() if k != "Resources"} == {
+        k: v for k, v in render().items() if k != "Resources"
+    }
 
 
 def test_a_table_setting_without_a_mapping_is_an_error() -> None:

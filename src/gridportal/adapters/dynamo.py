@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from gridportal.adapters.tables import CHANGED_SHARDS, TABLE_NAME, TTL_ATTRIBUTE, changed_shard
 from gridportal.domain.deadlines import BEIJING
-from gridportal.domain.lifecycle import CaseState
+from gridportal.domain.lifecycle import CaseState, replay
 from gridportal.domain.model import (
     Action,
     Actor,
@@ -477,6 +477,27 @@ class DynamoStore:
             self._sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
         raise StoreUnavailable(f"{len(pending)} items still unprocessed after retries")
 
+    # ------------------------------------------------------------------ upgrade
+    def refresh_case_items(self) -> tuple[int, int]:
+        """Rewrite every case item in today's shape: the deadline snapshot replayed from its
+        events, the sharded changed key. For tables written by earlier versions; run once
+        after deploying (docs/deployment.md). Each case is one conditional put, so a step
+        taken meanwhile wins (and writes the new shape itself). Returns (rewritten, skipped).
+        """
+        rewritten = skipped = 0
+        for record, events in self.all_histories():
+            fresh = record.with_state(replay(events))
+            put = self._put(_case_item(fresh), "seq = :seq")["Put"]
+            put["ExpressionAttributeValues"] = _serialise({":seq": record.seq})
+            try:
+                self._call(partial(self.client.put_item, **put))
+                rewritten += 1
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+                skipped += 1
+        return rewritten, skipped
+
     # -------------------------------------------------------------- staff, meta
     def put_staff(self, member: StaffMember) -> None:
         item = {
@@ -702,3 +723,24 @@ def _cancellation_reasons(exc: ClientError) -> list[str]:
     message = exc.response.get("Error", {}).get("Message", "")
     start, end = message.rfind("["), message.rfind("]")
     return [part.strip() for part in message[start + 1 : end].split(",")] if start >= 0 else []
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m gridportal.adapters.dynamo refresh --table NAME``: the one-off rewrite of
+    case items after an upgrade (AWS credentials and region from the environment)."""
+    import argparse
+    import os
+
+    import boto3
+
+    parser = argparse.ArgumentParser(prog="python -m gridportal.adapters.dynamo")
+    parser.add_argument("command", choices=["refresh"])
+    parser.add_argument("--table", default=os.environ.get("GRIDPORTAL_TABLE", TABLE_NAME))
+    args = parser.parse_args(argv)
+    store = DynamoStore(boto3.client("dynamodb"), args.table)
+    rewritten, skipped = store.refresh_case_items()
+    print(f"{rewritten} case items rewritten, {skipped} changed meanwhile (already current)")
+
+
+if __name__ == "__main__":
+    main()

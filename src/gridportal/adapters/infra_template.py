@@ -13,8 +13,10 @@ origin. The local server (local_server.py) copies this edge's headers and index 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from gridportal.adapters.tables import TIME_TO_LIVE, table_definition
@@ -93,6 +95,57 @@ _SAME_IN_CLOUDFORMATION = (
     "KeySchema",
     "GlobalSecondaryIndexes",
 )
+
+
+# Tables made before the indexes were narrowed had three, each projecting ALL (contact data
+# included). DynamoDB adds or deletes one index per update and never changes one in place,
+# so such a table reaches today's indexes in these deploys of the infra stack, each naming
+# the indexes it leaves ("earlier:" marks the old form). Rendered with --upgrade-step N.
+_EARLIER_INDEXES: dict[str, tuple[str, str]] = {
+    "by_grid_month": ("gm_pk", "gm_sk"),
+    "by_unit": ("unit_pk", "unit_sk"),
+    "changed": ("ch_pk", "ch_sk"),
+}
+UPGRADE_STEPS: tuple[tuple[str, ...], ...] = (
+    ("earlier:by_unit", "earlier:changed"),  # 1: by_grid_month goes
+    ("earlier:changed",),  # 2: the old queue index goes (staff queues wait from here)
+    ("earlier:changed", "by_unit"),  # 3: the queue index without personal data
+    ("by_unit",),  # 4: the old changed index goes (no nightly build from here)
+    ("by_unit", "changed"),  # 5: the sharded changed index, keys only: today's template
+)
+
+
+def upgrade_definition(step: int) -> dict[str, Any]:
+    """tables.table_definition() with the indexes of upgrade step ``step`` (1-based)."""
+    if not 1 <= step <= len(UPGRADE_STEPS):
+        raise ValueError(f"upgrade steps are 1 to {len(UPGRADE_STEPS)}")
+    definition = table_definition()
+    today = {index["IndexName"]: index for index in definition["GlobalSecondaryIndexes"]}
+    indexes: list[dict[str, Any]] = []
+    for name in UPGRADE_STEPS[step - 1]:
+        if name.startswith("earlier:"):
+            index_name = name.removeprefix("earlier:")
+            pk, sk = _EARLIER_INDEXES[index_name]
+            indexes.append(
+                {
+                    "IndexName": index_name,
+                    "KeySchema": [
+                        {"AttributeName": pk, "KeyType": "HASH"},
+                        {"AttributeName": sk, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            )
+        else:
+            indexes.append(today[name])
+    # DynamoDB refuses attribute definitions that no key uses; the order is the table's.
+    keys = [*definition["KeySchema"], *(k for index in indexes for k in index["KeySchema"])]
+    used = dict.fromkeys(k["AttributeName"] for k in keys)
+    return {
+        **definition,
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in used],
+        "GlobalSecondaryIndexes": indexes,
+    }
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -344,9 +397,11 @@ def _distribution() -> dict[str, Any]:
     }
 
 
-def render() -> dict[str, Any]:
-    """The whole template as a dict (CloudFormation JSON)."""
+def render(upgrade_step: int | None = None) -> dict[str, Any]:
+    """The whole template as a dict (CloudFormation JSON); with ``upgrade_step``, the table
+    carries that step's indexes (see UPGRADE_STEPS)."""
     default_table = table_definition()["TableName"]
+    table = table_resource(upgrade_definition(upgrade_step) if upgrade_step else None)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": (
@@ -407,7 +462,7 @@ def render() -> dict[str, Any]:
             },
         },
         "Resources": {
-            "CaseTable": table_resource(),
+            "CaseTable": table,
             "SiteBucket": _site_bucket(),
             "SiteBucketPolicy": _site_bucket_policy(),
             "SiteOriginAccessControl": {
@@ -461,14 +516,22 @@ def _output(value: Any, description: str) -> dict[str, Any]:
     return {"Value": value, "Description": description}
 
 
-def render_json() -> str:
-    """The template as committed in infra/template.json."""
-    return json.dumps(render(), indent=2, ensure_ascii=False) + "\n"
+def render_json(upgrade_step: int | None = None) -> str:
+    """The template as committed in infra/template.json (or one upgrade step's)."""
+    return json.dumps(render(upgrade_step), indent=2, ensure_ascii=False) + "\n"
 
 
-def main() -> None:
-    sys.stdout.write(render_json())
+def main(argv: Sequence[str] = ()) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gridportal.adapters.infra_template")
+    parser.add_argument(
+        "--upgrade-step",
+        type=int,
+        choices=range(1, len(UPGRADE_STEPS) + 1),
+        help="the template of one step of the index upgrade (docs/deployment.md)",
+    )
+    args = parser.parse_args(list(argv))
+    sys.stdout.write(render_json(args.upgrade_step))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
