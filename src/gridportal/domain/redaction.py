@@ -219,13 +219,13 @@ _PHONE_CONTEXT_RE = re.compile(
 )
 # QQ in its disguises: Q号, 扣扣, 企鹅号, QQ群.
 _QQ_WORDS = r"(?:(?<![A-Za-z])(?:qq|q(?=号|群))|扣扣|抠抠|蔻蔻|企鹅)"
-_QQ_CONTEXT_RE = re.compile(_QQ_WORDS + r"(?:群号|群|号码|号)?\s?[:：是为]?\s?$", re.IGNORECASE)
+_QQ_CONTEXT_RE = re.compile(_QQ_WORDS + r"(?:群号|群|号码|号)?[\s:：是为]{0,3}$", re.IGNORECASE)
 # WeChat in its disguises: V信, 薇信, 威信, 微 信, vx, wx.
 _WECHAT_WORDS = (
     r"(?:微 ?信|(?<![A-Za-z])[vV] ?信|薇信|威信|徽信|(?<![A-Za-z])(?:vx|wx|weixin|wechat))"
 )
 _WECHAT_CONTEXT_RE = re.compile(
-    _WECHAT_WORDS + r"(?:号码|号|id)?\s?[:：是为]?\s?$",
+    _WECHAT_WORDS + r"(?:号码|号|id)?[\s:：是为]{0,3}$",
     re.IGNORECASE,
 )
 # A resident may paste the lookup code (查询码) into a complaint or a vote.
@@ -460,7 +460,7 @@ _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\
 # WeChat ids start with a letter; numeric ones are left to the digit rules,
 # which know the WeChat context too.
 _WECHAT_ID_RE = re.compile(
-    r"(" + _WECHAT_WORDS + r"(?:号码|号|id)?\s?[:：是为]?\s?)"
+    r"(" + _WECHAT_WORDS + r"(?:号码|号|id)?[\s:：是为]{0,3})"
     r"[A-Za-z][A-Za-z0-9_\-]{5,19}(?![A-Za-z0-9_\-])",
     re.IGNORECASE,
 )
@@ -881,7 +881,7 @@ def public_data(district: District) -> PublicData:
 # a placeholder or a letter: "3月5日", "12户", "2号楼3层" are not one number.
 _CHAIN_BREAKERS: Final = frozenset(
     "年月日时点分秒:：元块角万亿千百十件人户次个天周岁米吨斤克层楼号栋幢室单元%。！？!?[]【】@#"
-    "·、;；第格到至~～"
+    ";；第格到至~～"
 )
 _CHAIN_GAP = 3  # at most this many characters between two groups of one number
 _MIN_CHAIN_DIGITS = 7
@@ -1089,6 +1089,7 @@ _AFTER_NAME = (
     "反映", "表示", "投诉", "举报", "来电", "打电话", "要求", "希望", "认为", "告诉",
     "家", "说", "称", "讲", "反", "也", "都", "等", "一", "夫妇", "两口",
 )  # fmt: skip
+_CLAUSE_ENDS: Final = frozenset("，。！？；：、,.!?;: \n（）()[]【】“”\"'")
 # A "name" followed by one of these is the first part of a place: 柳翠井巷, 王家村.
 _PLACE_SUFFIXES: Final = frozenset(
     "路街巷弄道村镇乡区县市省州社苑园府庄院桥河湖山江坊门寺庙站场馆厦城湾岛港里屯堡营坝塘井"
@@ -1113,20 +1114,33 @@ def _given_length(text: str, pos: int, limit: int = 2) -> int:
 def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
 
-    def candidate(start: int, end: int) -> None:
+    def candidate(start: int, end: int, *, framed: bool = False) -> None:
+        """``framed``: a context on both sides (业主X反映, ，X称), strong enough
+        for a name that is also a dictionary word (林海, 贺兰)."""
         name = text[start:end]
         sl = _surname_len(name)
         if not sl or len(name) <= sl or name in _NOT_NAMES or name[:2] in _NOT_NAMES:
             return
-        if name[:sl] in _PREPOSITION_SURNAMES or lex.is_word_not_name(name):
+        if name[:sl] in _PREPOSITION_SURNAMES:
+            return
+        # Unframed, the name must not start with an ordinary word: 居民高空抛物 is
+        # not 居民 + 高空抛, 楼上夏天 is not a person.
+        if not framed and any(
+            lex.is_word_not_name(text[start : start + k])
+            for k in range(sl + 1, min(4, end - start) + 1)
+        ):
             return
         spans.append((start, end))
+
+    def closed(end: int) -> bool:
+        return end >= len(text) or text[end] in _CLAUSE_ENDS or text.startswith(_AFTER_NAME, end)
 
     for m in _NAME_PREFIX_RE.finditer(text):
         pos = m.end()
         sl = _surname_len(text[pos : pos + 2])
         if sl:
-            candidate(pos, pos + sl + _given_length(text, pos + sl))
+            end = pos + sl + _given_length(text, pos + sl)
+            candidate(pos, end, framed=closed(end))
     for m in _NAME_SUFFIX_RE.finditer(text):
         end = m.start()
         for length in (3, 2, 4):
@@ -1136,14 +1150,18 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
             name = text[start:end]
             sl = _surname_len(name)
             if sl and 1 <= len(name) - sl <= 2 and _given_ok(name[sl:]):
-                # The name must start at a word boundary: "主张伟" is 业主 + 张伟.
-                candidate(start, end)
+                opened = start == 0 or text[start - 1] in _CLAUSE_ENDS
+                candidate(start, end, framed=opened)
                 break
     for rx in (_NAME_BRACKET_RE, _NAME_SIGNATURE_RE):
         for m in rx.finditer(text):
             name = m.group(1)
             sl = _surname_len(name)
-            if sl and len(name) > sl and not lex.is_word_not_name(name):
+            if not sl or not 1 <= len(name) - sl <= 2 or not _given_ok(name[sl:]):
+                continue
+            # A signature at the end of a line is a name even when it is also a
+            # word (丁东); a bracketed word (【高温】) is usually a heading.
+            if rx is _NAME_SIGNATURE_RE or not lex.is_word_not_name(name):
                 spans.append(m.span(1))
     return spans
 
@@ -1158,7 +1176,9 @@ def _tagged_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
     while i < len(tokens):
         word, start, end = tokens[i]
         sl = _surname_len(word) if _cjk_word(word) else 0
-        if sl and word[:sl] not in _PREPOSITION_SURNAMES:
+        # Right after a number a "surname" is a unit: 836米长, 5万元.
+        after_number = start > 0 and _skeleton(text[start - 1]).isdigit()
+        if sl and word[:sl] not in _PREPOSITION_SURNAMES and not after_number:
             given = word[sl:]
             if given:
                 if (
@@ -1210,12 +1230,18 @@ def _mask_found_names(text: str, public: PublicData | None = None) -> str:
     if not spans:
         return text
     held = [m.span() for m in _PLACEHOLDER_RE.finditer(text)]
-    if public and public.names_re is not None:
-        held += [m.span() for m in public.names_re.finditer(text)]
+    # A public name (a grid worker, a place) stays where it stands whole; a longer
+    # name that starts with it (宋洋 on the bulletin, 宋洋芬 in a complaint) does not.
+    public_spans = (
+        [m.span() for m in public.names_re.finditer(text)]
+        if public and public.names_re is not None
+        else []
+    )
     spans = [
         (s, e)
         for s, e in spans
         if not any(a < e and s < b for a, b in held)
+        and not any(a <= s and e <= b for a, b in public_spans)
         and not (e < len(text) and text[e] in _PLACE_SUFFIXES)
     ]
     return _replace_spans(text, spans, NAME)
