@@ -118,7 +118,7 @@ class SiteTarget(Protocol):
 class Step:
     action: Literal["upload", "delete"]
     key: str
-    tier: int  # 1 leaves … 4 entry pages, 5 deletions, 6 shard states, 7 the site state
+    tier: int  # LEAVES … ENTRY pages, DELETIONS, shard STATES, the site state last
     size: int = 0
     new: bool = False  # not online before (uploaded ahead of changed pages of its tier)
 
@@ -152,28 +152,34 @@ class Plan:
         }
 
 
+# The order of the plan. A page goes up after every page it links to (entry pages, which
+# every page links to, go up last): case pages link to their month's first listing page,
+# which links to its further pages and the month's metrics; grid bulletins link to cases.
+LEAVES, LISTINGS, MONTH_FIRST, BULLETINS, ENTRY, DELETIONS, STATES, SITE_STATE_TIER = range(1, 9)
+
+
 def tier_of(key: str) -> int:
-    """Leaves first, pages that link to them next, entry pages last (see the module doc)."""
+    """Where ``key`` goes in the plan (see the tiers above)."""
     if key.startswith(STATE_PREFIX):
-        return 7 if key == SITE_STATE else 6
+        return SITE_STATE_TIER if key == SITE_STATE else STATES
     if key in ENTRY_PAGES:
-        return 4
+        return ENTRY
     parts = key.split("/")
     if not key.endswith("index.html") or parts[0] not in ("cases", "grids", "metrics"):
-        return 1  # data, assets, QR codes, editorial pages: they link only to entry pages
-    if parts[0] == "cases" and len(parts) == 3 and not _MONTH_KEY.match(parts[1]):
-        return 1  # a case page
+        return LEAVES  # data, assets, QR codes, editorial pages: they link only to entry pages
+    if parts[0] == "grids":
+        return BULLETINS
     if parts[0] == "cases" and len(parts) == 3:
-        return 3  # a month's first listing page: links to its other pages and cases
-    return 2  # further listing pages, grid bulletins, month metrics: link to case pages
+        return MONTH_FIRST if _MONTH_KEY.match(parts[1]) else LEAVES  # else: a case page
+    return LISTINGS  # a month's further listing pages, a month's metrics
 
 
 def order_steps(uploads: Iterable[Step], deletions: Iterable[Step]) -> list[Step]:
     """Uploads by tier (new keys before changed ones, so that siblings' links resolve),
     deletions once nothing links to them, the states last."""
     ups = sorted(uploads, key=lambda s: (s.tier, not s.new, s.key))
-    pages = [s for s in ups if s.tier < 6]
-    states = [s for s in ups if s.tier >= 6]
+    pages = [s for s in ups if s.tier < DELETIONS]
+    states = [s for s in ups if s.tier > DELETIONS]
     return [*pages, *sorted(deletions, key=lambda s: s.key), *states]
 
 
@@ -405,12 +411,12 @@ def publish(
         report.case_seconds += result.render_seconds
         added = set(result.added)
         uploads.extend(_upload(staging, key, new=key in added) for key in result.changed)
-        deletions.extend(Step("delete", key, 5) for key in result.deleted)
+        deletions.extend(Step("delete", key, DELETIONS) for key in result.deleted)
         shard_changed = shard_changed or bool(result.changed or result.deleted)
         state_key = month_state_key(result.month)
         if result.empty:
             if result.month in known_months:
-                deletions.append(Step("delete", state_key, 5))
+                deletions.append(Step("delete", state_key, DELETIONS))
             continue
         path = staging / state_key
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -471,15 +477,15 @@ def publish(
     for key, sha in manifest.items():
         if old_site_manifest.get(key) != sha:
             uploads.append(_upload(staging, key, new=key not in old_site_manifest))
-    deletions.extend(Step("delete", k, 5) for k in old_site_manifest if k not in manifest)
+    deletions.extend(Step("delete", k, DELETIONS) for k in old_site_manifest if k not in manifest)
     if full:
         legacy = _read_json(site, LEGACY_MANIFEST)
         if legacy:
             produced = set(manifest) | {
                 k for path in new_states.values() for k in json.loads(path.read_bytes())["manifest"]
             }
-            deletions.extend(Step("delete", k, 5) for k in legacy if k not in produced)
-            deletions.append(Step("delete", LEGACY_MANIFEST, 5))
+            deletions.extend(Step("delete", k, DELETIONS) for k in legacy if k not in produced)
+            deletions.append(Step("delete", LEGACY_MANIFEST, DELETIONS))
 
     new_site_state = {
         "version": 1,

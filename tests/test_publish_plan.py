@@ -1,0 +1,256 @@
+"""The nightly build's rules, on the in-memory store and a directory target.
+
+A demo's weeks of cases are generated once; each test copies them into its own store.
+Golden: an incremental build after changes equals a full build of the same data, file
+for file. A takedown leaves no trace in any file; a quiet night uploads nothing; the
+plan never shows a link to a missing page; a dry run writes nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gridportal.adapters.calendar_file import load_calendar
+from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.memory import MemoryStore
+from gridportal.demo import ManualClock, copy_cases, generate_in_memory, handler
+from gridportal.domain.credentials import Keys
+from gridportal.domain.model import Action, Complaint, Status
+from gridportal.domain.reference import parse_district
+from gridportal.publish import (
+    ENTRY,
+    ENTRY_PAGES,
+    MARKER,
+    BuildReport,
+    Plan,
+    publish,
+    take_down,
+    tier_of,
+)
+from gridportal.services import Portal
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)  # the next day is in a new month
+
+
+@pytest.fixture(scope="module")
+def demo(portal_factory: Portal) -> Portal:
+    scratch, _ = generate_in_memory(portal_factory, end=END, days=40, seed=7)
+    return scratch
+
+
+@pytest.fixture(scope="module")
+def portal_factory() -> Portal:
+    root = Path(__file__).resolve().parents[1]
+    with open(root / "content" / "district.json", encoding="utf-8") as handle:
+        district = parse_district(json.load(handle))
+    calendar = load_calendar(root / "content" / "calendar" / "overrides.json")
+    return Portal(store=MemoryStore(), district=district, calendar=calendar, keys=Keys(b"k" * 32))
+
+
+@pytest.fixture
+def night(demo: Portal) -> Portal:
+    """A fresh copy of the demo's cases, with its own clock standing at END."""
+    store = MemoryStore()
+    copy_cases(demo.store, store)
+    return Portal(
+        store=store,
+        district=demo.district,
+        calendar=demo.calendar,
+        keys=demo.keys,
+        clock=ManualClock(END),
+    )
+
+
+def build(portal: Portal, site: Path, work: Path, **kwargs: object) -> BuildReport:
+    target = DirectorySite(site)
+    target.ensure_bucket()
+    return publish(portal, target, work_dir=work, now=portal.clock(), workers=1, **kwargs)  # type: ignore[arg-type]
+
+
+def files(root: Path) -> dict[str, bytes]:
+    found = sorted(p for p in root.rglob("*") if p.is_file())
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
+
+
+def change_some_cases(portal: Portal) -> tuple[str, str]:
+    """A day passes: a new case in a new month, an open case resolved. Returns
+    (tracking, public id) of a closed case of an earlier month, to take down."""
+    clock = portal.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(hours=14))  # 1 November, 10:00
+    portal.file_complaint(Complaint("env-litter", "QB-LCJX-01", "东门口", "垃圾满了没人清。"))
+    moved = 0
+    for department in portal.district.departments:
+        for record in portal.store.unit_queue(department.id):
+            if record.status is Status.IN_PROGRESS and moved < 2:
+                clock.advance(timedelta(minutes=5))
+                desk = handler(department.id)
+                portal.act(record.tracking, Action.RESOLVE, desk, public_note="已处理。")
+                moved += 1
+    assert moved
+    for record, _ in portal.store.all_histories():
+        if record.status in (Status.RATED, Status.ARCHIVED) and record.file.filed_at.month == 10:
+            return record.tracking, record.file.public_id
+    raise AssertionError("no closed case to take down")
+
+
+def test_golden_incremental_equals_full(night: Portal, tmp_path: Path) -> None:
+    first = build(night, tmp_path / "site", tmp_path / "work")
+    assert first.full and first.total > 100
+    tracking, public_id = change_some_cases(night)
+    take_down(night.store, tracking, "含未能自动隐去的个人信息", night.clock())
+    assert public_id
+
+    incremental = build(night, tmp_path / "site", tmp_path / "work")
+    assert not incremental.full and incremental.plan is not None
+    assert incremental.changed < first.total / 2  # only the changed and the open cases
+    assert "2026-11" in incremental.plan.months
+    full = build(night, tmp_path / "fresh", tmp_path / "work2", full=True)
+    assert full.full and full.total == incremental.total == first.total  # +1 new, -1 taken down
+
+    online, expected = files(tmp_path / "site"), files(tmp_path / "fresh")
+    assert set(online) == set(expected)
+    different = [key for key in expected if online[key] != expected[key]]
+    assert different == []
+
+
+def test_a_takedown_removes_the_case_from_every_page_and_file(
+    night: Portal, tmp_path: Path
+) -> None:
+    build(night, tmp_path / "site", tmp_path / "work")
+    _, public_id = change_some_cases(night)
+    tracking = next(
+        r.tracking for r, _ in night.store.all_histories() if r.file.public_id == public_id
+    )
+    assert any(public_id.encode() in data for data in files(tmp_path / "site").values())
+    take_down(night.store, tracking, "当事人申请撤下", night.clock())
+    report = build(night, tmp_path / "site", tmp_path / "work")
+    assert report.plan is not None
+    assert f"cases/{public_id}/index.html" in [s.key for s in report.plan.deletions]
+    for key, data in files(tmp_path / "site").items():
+        if key.endswith(".gz"):
+            data = gzip.decompress(data)
+        assert public_id.encode() not in data, key
+    assert not (tmp_path / "site" / "cases" / public_id).exists()
+
+
+def test_a_night_without_changes_uploads_nothing(night: Portal, tmp_path: Path) -> None:
+    build(night, tmp_path / "site", tmp_path / "work")
+    before = files(tmp_path / "site")
+    clock = night.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(minutes=30))
+    quiet = build(night, tmp_path / "site", tmp_path / "work")
+    assert quiet.plan is not None and quiet.plan.steps == []
+    assert quiet.published is not None and quiet.published.uploaded == ()
+    assert files(tmp_path / "site") == before
+    assert night.store.get_marker(MARKER) == clock.now.isoformat()  # only the marker moved
+
+
+def test_a_dry_run_prints_the_plan_and_writes_nothing(night: Portal, tmp_path: Path) -> None:
+    build(night, tmp_path / "site", tmp_path / "work")
+    marker = night.store.get_marker(MARKER)
+    before = files(tmp_path / "site")
+    change_some_cases(night)
+    report = build(night, tmp_path / "site", tmp_path / "work", dry_run=True)
+    assert report.plan is not None and report.published is None
+    data = report.plan.to_dict()
+    assert data["uploads"] > 0 and data["steps"][0]["action"] == "upload"
+    assert json.loads(json.dumps(data)) == data  # plain data
+    assert files(tmp_path / "site") == before
+    assert night.store.get_marker(MARKER) == marker
+
+
+# ---- the plan's order ----
+
+_LINK = re.compile(r'href="(/[^"#?]*)')
+
+
+def _key(url: str) -> str:
+    path = url.lstrip("/")
+    return path + "index.html" if path == "" or path.endswith("/") else path
+
+
+def _links(data: bytes) -> Iterator[str]:
+    for url in _LINK.findall(data.decode("utf-8", errors="replace")):
+        yield _key(url)
+
+
+def _broken(online: dict[str, bytes]) -> list[tuple[str, str]]:
+    """Links from a page a visitor can reach (from the entry pages) to a missing page."""
+    seen: set[str] = set()
+    todo = [k for k in ENTRY_PAGES if k in online]
+    broken = []
+    while todo:
+        key = todo.pop()
+        if key in seen or not key.endswith(".html"):
+            continue
+        seen.add(key)
+        for target in _links(online[key]):
+            if target not in online:
+                broken.append((key, target))
+            else:
+                todo.append(target)
+    return broken
+
+
+def replay_plan(plan: Plan, online: dict[str, bytes]) -> list[tuple[str, str, str]]:
+    """Apply the plan's steps one by one to a copy of ``online``; collect broken links."""
+    staging = Path(plan.staging)
+    state = dict(online)
+    problems = []
+    for step in plan.steps:
+        if step.action == "upload":
+            state[step.key] = (staging / step.key).read_bytes()
+        else:
+            state.pop(step.key, None)
+        problems += [(step.key, *b) for b in _broken(state)]
+    return problems
+
+
+def test_the_plan_never_shows_a_link_to_a_missing_page(night: Portal, tmp_path: Path) -> None:
+    build(night, tmp_path / "site", tmp_path / "work")
+    online = files(tmp_path / "site")
+    assert _broken(online) == []
+    tracking, _ = change_some_cases(night)
+    take_down(night.store, tracking, "当事人申请撤下", night.clock())
+    report = build(night, tmp_path / "site", tmp_path / "work", dry_run=True)
+    assert report.plan is not None
+    assert report.plan.deletions and any(s.tier == 1 for s in report.plan.uploads)
+    assert replay_plan(report.plan, online) == []
+    tiers = [s.tier for s in report.plan.uploads]
+    assert tiers == sorted(tiers)
+    first_delete = report.plan.steps.index(report.plan.deletions[0])
+    assert all(s.tier <= ENTRY for s in report.plan.steps[:first_delete])  # states go up last
+
+
+@pytest.mark.parametrize(
+    ("key", "tier"),
+    [
+        ("cases/a1b2c3d4e5f6/index.html", 1),
+        ("cases/1a2b3c4d5e6f/index.html", 1),  # an id may start with a digit
+        ("data/cases/2026-11.csv", 1),
+        ("theme/css/portal.css", 1),
+        ("about/index.html", 1),
+        ("grids/QB-LCJX-01/qr.svg", 1),
+        ("cases/2026-11/2/index.html", 2),
+        ("metrics/2026-11/index.html", 2),
+        ("cases/2026-11/index.html", 3),
+        ("grids/QB-LCJX-01/index.html", 4),
+        ("cases/index.html", 5),
+        ("index.html", 5),
+        ("_state/months/2026-11.json", 7),
+        ("_state/site.json", 8),
+    ],
+)
+def test_tiers(key: str, tier: int) -> None:
+    assert tier_of(key) == tier
