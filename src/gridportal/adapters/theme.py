@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -130,6 +131,7 @@ def _parse(value: str) -> datetime | None:
     return moment.astimezone(BEIJING) if moment.tzinfo else moment
 
 
+@lru_cache(maxsize=4096)
 def format_when(value: str | None) -> str:
     """ISO time → "2024-05-03 14:20" in Beijing time; "—" when absent."""
     if not value:
@@ -138,6 +140,7 @@ def format_when(value: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else str(value)
 
 
+@lru_cache(maxsize=4096)
 def format_day(value: str | None) -> str:
     if not value:
         return "—"
@@ -349,6 +352,16 @@ def site_context(
     )
 
 
+def _attributes(record: Mapping[str, Any]) -> SimpleNamespace:
+    """The record with attribute access: Jinja's ``case.x`` tries an attribute first and
+    a key only after an AttributeError, which costs more than the rest of the lookup."""
+    values = dict(record)
+    values["timeline"] = [SimpleNamespace(**step) for step in record.get("timeline") or ()]
+    deadlines = record.get("deadlines")
+    values["deadlines"] = SimpleNamespace(**deadlines) if deadlines else deadlines
+    return SimpleNamespace(**values)
+
+
 @lru_cache(maxsize=8)
 def _environment(
     theme_dir: str,
@@ -414,7 +427,10 @@ class Theme:
 
     def case_page(self, record: Mapping[str, Any]) -> bytes:
         return self.render(
-            "case", nav="cases", title=f"{record['category_name']} {record['id']}", case=record
+            "case",
+            nav="cases",
+            title=f"{record['category_name']} {record['id']}",
+            case=_attributes(record),
         )
 
     def month_page(
