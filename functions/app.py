@@ -126,3 +126,82 @@ def patrol_report() -> Response:
         idempotency_key=requests.idempotency_key(request.headers.get("idempotency-key")),
     )
     return Response(views.staff_case(receipt.view, rt.portal.district, actor), status_code=201)
+
+
+# -------------------------------------------------------------------- open311
+# Open311 GeoReport v2 under /api/open311/v2/ (docs/open311.md): discovery, services, filing
+# and reading requests, tokens; XML and JSON. The glue is chalicelib/open311.py, the mapping
+# gridportal/open311.py; the filing goes through Portal.file_complaint like the web form's.
+from chalicelib import open311 as o311  # noqa: E402  (this section's own import)
+
+FORM = ["application/x-www-form-urlencoded"]  # POST requests is a form post, as the standard says
+
+
+@app.route("/open311/v2/discovery.xml", methods=["GET"])
+@o311.view(o311.fixed("xml"))
+def open311_discovery_xml(fmt: str) -> Response:
+    return o311.answer("discovery", o311.open311.discovery(o311.endpoint()), fmt)
+
+
+@app.route("/open311/v2/discovery.json", methods=["GET"])
+@o311.view(o311.fixed("json"))
+def open311_discovery_json(fmt: str) -> Response:
+    return o311.answer("discovery", o311.open311.discovery(o311.endpoint()), fmt)
+
+
+@app.route("/open311/v2/services.xml", methods=["GET"])
+@o311.view(o311.fixed("xml"))
+def open311_services_xml(fmt: str) -> Response:
+    return o311.answer("services", o311.open311.services(runtime().portal.district), fmt)
+
+
+@app.route("/open311/v2/services.json", methods=["GET"])
+@o311.view(o311.fixed("json"))
+def open311_services_json(fmt: str) -> Response:
+    return o311.answer("services", o311.open311.services(runtime().portal.district), fmt)
+
+
+@app.route("/open311/v2/services/{service_code}", methods=["GET"])
+@o311.view(o311.from_segment("service_code"))
+def open311_service_definition(fmt: str, service_code: str) -> Response:
+    code, _ = o311.open311.split_format(service_code)
+    definition = o311.open311.service_definition(runtime().portal.district, code)
+    return o311.answer("service_definition", definition, fmt)
+
+
+@app.route("/open311/v2/requests.xml", methods=["GET"])
+@o311.view(o311.fixed("xml"))
+def open311_requests_xml(fmt: str) -> Response:
+    return o311.answer("requests", o311.list_requests(_request()), fmt)
+
+
+@app.route("/open311/v2/requests.json", methods=["GET"])
+@o311.view(o311.fixed("json"))
+def open311_requests_json(fmt: str) -> Response:
+    return o311.answer("requests", o311.list_requests(_request()), fmt)
+
+
+@app.route("/open311/v2/requests.xml", methods=["POST"], content_types=FORM)
+@o311.view(o311.fixed("xml"))
+def open311_file_xml(fmt: str) -> Response:
+    return o311.answer("requests", o311.file_request(_request()), fmt, 201)
+
+
+@app.route("/open311/v2/requests.json", methods=["POST"], content_types=FORM)
+@o311.view(o311.fixed("json"))
+def open311_file_json(fmt: str) -> Response:
+    return o311.answer("requests", o311.file_request(_request()), fmt, 201)
+
+
+@app.route("/open311/v2/requests/{service_request_id}", methods=["GET"])
+@o311.view(o311.from_segment("service_request_id"))
+def open311_request(fmt: str, service_request_id: str) -> Response:
+    public_id, _ = o311.open311.split_format(service_request_id)
+    return o311.answer("requests", o311.one_request(public_id), fmt)
+
+
+@app.route("/open311/v2/tokens/{token}", methods=["GET"])
+@o311.view(o311.from_segment("token"))
+def open311_token(fmt: str, token: str) -> Response:
+    value, _ = o311.open311.split_format(token)
+    return o311.answer("requests", o311.token(value), fmt)

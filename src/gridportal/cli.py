@@ -363,5 +363,25 @@ def synth(count: int, seed: int, years: int, until: Any, workers: int) -> None:
         click.echo(line)
 
 
+# -------------------------------------------------------------------------- open311
+@main.group()
+def open311() -> None:
+    """Open311 GeoReport v2 clients (开放311接口的应用, docs/open311.md)."""
+
+
+@open311.command("issue-key")
+@click.argument("client")
+def open311_issue_key(client: str) -> None:
+    """Issue an API key to the client application CLIENT; only its digest is stored."""
+    from datetime import UTC, datetime
+
+    from gridportal import open311 as georeport
+
+    rt = _runtime()
+    key = georeport.issue_key(rt.store, rt.portal.keys, client, datetime.now(UTC))
+    click.echo(f"api_key 已签发给 {client.strip()}(只显示这一次,平台只保存其摘要):", err=True)
+    click.echo(key)
+
+
 if __name__ == "__main__":  # python -m gridportal.cli …, as the tests and benchmarks run it
     main()

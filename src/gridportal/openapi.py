@@ -410,6 +410,7 @@ def _schemas() -> dict[str, Any]:
     }
     for body in requests.BODIES:
         schemas[f"{body.name}Request"] = requests.json_schema(body)
+    schemas.update(OPEN311_SCHEMAS)
     return schemas
 
 
@@ -575,6 +576,8 @@ def _json_content(schema: dict[str, Any], example: Any) -> dict[str, Any]:
 
 
 def _operation(op: Operation) -> dict[str, Any]:
+    if op.tag == OPEN311_TAG:  # the standard's formats and error list (section at the end)
+        return _open311_operation(op)
     no_store = {"Cache-Control": {"$ref": "#/components/headers/CacheControl"}}
     responses: dict[str, Any] = {
         str(op.success): {
@@ -696,6 +699,373 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+# ------------------------------------------------------------------ open311
+# Open311 GeoReport v2 (docs/open311.md) under /open311/v2/: the standard's paths, its two
+# formats and its error list (``[{"code", "description"}]``), not this API's JSON error shape.
+OPEN311_TAG = "open311"
+_O311 = "/open311/v2"
+_O311_ERRORS = "a list of errors in the standard's shape, in the format the path asks for"
+_STRING = {"type": "string"}
+_BEIJING = {"type": "string", "format": "date-time", "pattern": r"\+08:00$"}
+OPEN311_SCHEMAS: dict[str, Any] = {
+    "Open311Errors": {
+        "type": "array",
+        "minItems": 1,
+        "items": _obj({"code": {"type": "integer"}, "description": _STRING}),
+    },
+    "Open311Discovery": _obj(
+        {
+            "changeset": _BEIJING,
+            "contact": _STRING,
+            "key_service": _STRING,
+            "endpoints": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "specification": _STRING,
+                        "url": _STRING,
+                        "changeset": _BEIJING,
+                        "type": {"type": "string", "enum": ["production", "test"]},
+                        "formats": {"type": "array", "items": _STRING},
+                    }
+                ),
+            },
+        }
+    ),
+    "Open311Services": {
+        "type": "array",
+        "items": _obj(
+            {
+                "service_code": _STRING,
+                "service_name": {**_STRING, "description": "中文名称"},
+                "description": _STRING,
+                "metadata": {"type": "boolean"},
+                "type": {"type": "string", "enum": ["realtime", "batch", "blackbox"]},
+                "keywords": _STRING,
+                "group": {**_STRING, "description": "the service item's category (事项分类)"},
+            }
+        ),
+    },
+    "Open311ServiceDefinition": _obj(
+        {
+            "service_code": _STRING,
+            "attributes": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "variable": {"type": "boolean"},
+                        "code": _STRING,
+                        "datatype": {"type": "string", "enum": ["singlevaluelist"]},
+                        "required": {"type": "boolean"},
+                        "datatype_description": _STRING,
+                        "order": {"type": "integer"},
+                        "description": _STRING,
+                        "values": {
+                            "type": "array",
+                            "items": _obj({"key": _STRING, "name": _STRING}),
+                        },
+                    }
+                ),
+            },
+        }
+    ),
+    "Open311Requests": {
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "service_request_id",
+                "status",
+                "status_notes",
+                "service_name",
+                "service_code",
+                "description",
+                "agency_responsible",
+                "service_notice",
+                "requested_datetime",
+                "updated_datetime",
+                "address",
+                "address_id",
+            ],
+            "properties": {
+                "service_request_id": {**_STRING, "description": "the case's public id"},
+                "status": {"type": "string", "enum": ["open", "closed"]},
+                "status_notes": _STRING,
+                "service_name": _STRING,
+                "service_code": _STRING,
+                "description": {**_STRING, "description": "redacted, as published"},
+                "agency_responsible": _STRING,
+                "service_notice": {**_STRING, "description": "the handling route (办理方式)"},
+                "requested_datetime": _BEIJING,
+                "updated_datetime": _BEIJING,
+                "expected_datetime": {**_BEIJING, "description": "the resolution deadline"},
+                "address": {**_STRING, "description": "community and grid, never a home"},
+                "address_id": {**_STRING, "description": "grid id"},
+            },
+        },
+    },
+    "Open311Created": {
+        "type": "array",
+        "items": _obj(
+            {
+                "service_request_id": _STRING,
+                "token": _STRING,
+                "service_notice": _STRING,
+                "account_id": _STRING,
+            }
+        ),
+    },
+    "Open311Tokens": {
+        "type": "array",
+        "items": _obj({"service_request_id": _STRING, "token": _STRING}),
+    },
+}
+_REQUEST_EXAMPLE = {
+    "service_request_id": "mxlcdlztrjhn",
+    "status": "open",
+    "status_notes": "已转办",
+    "service_name": "垃圾堆放、乱扔垃圾",
+    "service_code": "env-litter",
+    "description": "垃圾桶满了三天没人清运,气味很大。",
+    "agency_responsible": "城市管理部",
+    "service_notice": "分类转办",
+    "requested_datetime": "2026-11-16T09:30:00+08:00",
+    "updated_datetime": "2026-11-16T10:05:00+08:00",
+    "expected_datetime": "2026-11-23T23:59:59+08:00",
+    "address": "柳翠井巷社区第1网格",
+    "address_id": "QB-LCJX-01",
+}
+OPEN311_EXAMPLES: dict[str, Any] = {
+    "Open311Errors": [{"code": 400, "description": "service_code: 没有这个服务:no-such"}],
+    "Open311Discovery": {
+        "changeset": "2026-12-01T00:00:00+08:00",
+        "contact": "网格化管理公开平台(见网站“关于”页)",
+        "key_service": "API key 由平台运维人员签发:portal open311 issue-key <应用名称>",
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": "https://example.org/api/open311/v2",
+                "changeset": "2026-12-01T00:00:00+08:00",
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    },
+    "Open311Services": [
+        {
+            "service_code": "env-litter",
+            "service_name": "垃圾堆放、乱扔垃圾",
+            "description": "市容环境:垃圾堆放、乱扔垃圾",
+            "metadata": True,
+            "type": "batch",
+            "keywords": "市容环境,垃圾堆放、乱扔垃圾",
+            "group": "市容环境",
+        }
+    ],
+    "Open311ServiceDefinition": {
+        "service_code": "env-litter",
+        "attributes": [
+            {
+                "variable": True,
+                "code": "grid",
+                "datatype": "singlevaluelist",
+                "required": True,
+                "datatype_description": "所在网格(只到网格,不需要门牌号)",
+                "order": 1,
+                "description": "事项发生在哪个网格?",
+                "values": [{"key": "QB-LCJX-01", "name": "柳翠井巷社区第1网格"}],
+            }
+        ],
+    },
+    "Open311Requests": [_REQUEST_EXAMPLE],
+    "Open311Created": [
+        {
+            "service_request_id": "mxlcdlztrjhn",
+            "token": "5f0c6f1e9a4b4e0d8c2a7b3e1d9f4a6c",
+            "service_notice": "已受理。办理动态每晚公开;请用 token 查询 service_request_id。",
+            "account_id": "",
+        }
+    ],
+    "Open311Tokens": [
+        {"service_request_id": "mxlcdlztrjhn", "token": "5f0c6f1e9a4b4e0d8c2a7b3e1d9f4a6c"}
+    ],
+}
+_FORM_FIELDS = (
+    "Form fields (application/x-www-form-urlencoded): `api_key` (required), `service_code`, "
+    "`attribute[grid]` (the grid id, required), `description`, `address_string` (where, at "
+    "grid level), `first_name`, `last_name`, `phone` (private: never in any answer); also "
+    "accepted and not stored: `jurisdiction_id`, `lat`, `long`, `address_id`, `email`, "
+    "`device_id`, `account_id`, `media_url`. The web form's limits apply (16 KB of text)."
+)
+
+
+def _o311_ops(
+    method: str,
+    name: str,
+    op_id: str,
+    summary: str,
+    description: str,
+    response: str,
+    errors: tuple[int, ...],
+    success: int = 200,
+) -> tuple[Operation, ...]:
+    """One operation per format: ``<name>.xml`` and ``<name>.json``."""
+    return tuple(
+        Operation(
+            method,
+            f"{_O311}/{name}.{fmt}",
+            f"{op_id}{fmt.upper()}",
+            OPEN311_TAG,
+            summary,
+            description,
+            success,
+            response,
+            errors,
+        )
+        for fmt in ("xml", "json")
+    )
+
+
+OPEN311_OPERATIONS: tuple[Operation, ...] = (
+    *_o311_ops(
+        "get",
+        "discovery",
+        "open311Discovery",
+        "Open311 discovery",
+        "Where the endpoint is, which specification and formats it serves, how to get a key.",
+        "Open311Discovery",
+        (415,),
+    ),
+    *_o311_ops(
+        "get",
+        "services",
+        "open311Services",
+        "Open311 services (服务事项)",
+        "Every service item as a service, Chinese names, `group` = its category.",
+        "Open311Services",
+        (415,),
+    ),
+    *_o311_ops(
+        "get",
+        "requests",
+        "open311Requests",
+        "Open311 requests, as published",
+        "From the months the nightly build published: filters `service_request_id` (comma "
+        "list, overrides the others), `service_code`, `status` (open, closed), `start_date`, "
+        "`end_date` (ISO 8601; default the last 90 days, at most 90). Newest first, at most "
+        "1,000.",
+        "Open311Requests",
+        (400, 404, 415, 503),
+    ),
+    *_o311_ops(
+        "post",
+        "requests",
+        "open311File",
+        "File a request (Open311)",
+        "The same use case as POST /complaints; a retried POST with the same body from the "
+        "same client gives the same request. " + _FORM_FIELDS,
+        "Open311Created",
+        (400, 403, 404, 413, 415, 503),
+        success=201,
+    ),
+    Operation(
+        "get",
+        f"{_O311}/services/{{service_code}}",
+        "open311ServiceDefinition",
+        OPEN311_TAG,
+        "An Open311 service definition",
+        "The path segment is the code and the format: `env-litter.xml`. The one attribute "
+        "is `grid`, required.",
+        200,
+        "Open311ServiceDefinition",
+        (404, 415),
+    ),
+    Operation(
+        "get",
+        f"{_O311}/requests/{{service_request_id}}",
+        "open311Request",
+        OPEN311_TAG,
+        "One Open311 request (a one-item list)",
+        "The segment is the public id and the format: `mxlcdlztrjhn.json`. 404 until the "
+        "nightly build has published it.",
+        200,
+        "Open311Requests",
+        (404, 415, 503),
+    ),
+    Operation(
+        "get",
+        f"{_O311}/tokens/{{token}}",
+        "open311Token",
+        OPEN311_TAG,
+        "The request id of a token",
+        "Answers as soon as the request is filed: `<token>.xml` or `<token>.json`.",
+        200,
+        "Open311Tokens",
+        (404, 415, 503),
+    ),
+)
+OPERATIONS = (*OPERATIONS, *OPEN311_OPERATIONS)
+
+
+def _open311_operation(op: Operation) -> dict[str, Any]:
+    suffix = op.path.rpartition(".")[2]
+    formats = [suffix] if suffix in ("xml", "json") else ["xml", "json"]
+    no_store = {"Cache-Control": {"$ref": "#/components/headers/CacheControl"}}
+
+    def content(schema: str, example: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "xml" in formats:
+            out["text/xml"] = {
+                "schema": {"type": "string", "description": "the same answer in XML"}
+            }
+        if "json" in formats:
+            out["application/json"] = {"schema": _ref(schema), "example": example}
+        return out
+
+    responses: dict[str, Any] = {
+        str(op.success): {
+            "description": "OK" if op.success == 200 else "Created",
+            "headers": no_store,
+            "content": content(op.response, OPEN311_EXAMPLES[op.response]),
+        }
+    }
+    for status in op.errors:
+        responses[str(status)] = {
+            "description": _O311_ERRORS,
+            "headers": no_store,
+            "content": content("Open311Errors", OPEN311_EXAMPLES["Open311Errors"]),
+        }
+    document: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "tags": [op.tag],
+        "summary": op.summary,
+        "description": op.description,
+        "responses": responses,
+        "security": [],
+    }
+    parameters = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": "the value, a dot, and the format: xml or json",
+            "schema": {"type": "string", "pattern": r"\.(xml|json)$"},
+        }
+        for name in ("service_code", "service_request_id", "token")
+        if f"{{{name}}}" in op.path
+    ]
+    if op.method == "get" and op.path.startswith(f"{_O311}/requests."):
+        parameters += [
+            {"name": name, "in": "query", "required": False, "schema": _STRING}
+            for name in ("service_request_id", "service_code", "start_date", "end_date", "status")
+        ]
+    if parameters:
+        document["parameters"] = parameters
+    return document
 
 
 def render() -> str:
