@@ -233,7 +233,8 @@ class RequestQuery:
     end: datetime
 
     def months(self) -> list[str]:
-        """The months (Beijing time) the date window touches: at most four for 90 days."""
+        """The months (Beijing time) the date window touches: at most five for 90 days
+        (31 January to 1 May)."""
         first = self.start.astimezone(BEIJING).date().replace(day=1)
         last = self.end.astimezone(BEIJING).date()
         months = []
@@ -536,7 +537,9 @@ def issue_key(store: Store, keys: Keys, client: str, now: datetime) -> str:
         raise InvalidInput("invalid_field", "应用名称须为 1–100 个字符。", "client")
     api_key = secrets.token_urlsafe(API_KEY_BYTES)
     record = {"client": name, "issued_at": iso(now)}
-    store.set_marker(_KEY_MARKER + keys.digest("open311-key", api_key), json.dumps(record))
+    store.set_marker(
+        _KEY_MARKER + keys.digest("open311-key", api_key), json.dumps(record, ensure_ascii=False)
+    )
     return api_key
 
 
