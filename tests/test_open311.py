@@ -255,6 +255,7 @@ def test_the_form_itself_is_checked_before_anything_else() -> None:
     refused(400, "UTF-8", open311.parse_form, b"description=%FF")
     refused(400, "api_key", open311.parse_form, b"api_key=a&api_key=b")
     refused(400, "nickname", open311.parse_form, b"nickname=x")
+    refused(400, "xxx…", open311.parse_form, b"x" * 500 + b"=1")  # echoed, cut short
     # The limit is on the text: 2,000 Chinese characters fit although encoded they take 18 KB.
     long = urlencode(form(description="长" * 2000)).encode()
     assert len(long) > limit and open311.parse_form(long)["description"] == "长" * 2000

@@ -110,6 +110,12 @@ def from_portal_error(exc: PortalError) -> Open311Error:
     return Open311Error(exc.status, f"{where}{exc.message}({exc.code})")
 
 
+def _echo(value: str, limit: int = 64) -> str:
+    """What the client sent, repeated in an error: cut short, printable characters only."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
+    return text + ("…" if len(value) > limit else "")
+
+
 def split_format(segment: str) -> tuple[str, str]:
     """``"env-litter.json"`` → ``("env-litter", "json")``; 404 without a known format."""
     name, dot, fmt = segment.rpartition(".")
@@ -158,7 +164,7 @@ def _service(item: ServiceItem) -> dict[str, Any]:
 def service_definition(district: District, code: str) -> dict[str, Any]:
     """The definition of one service: the grid (网格) as a required single-value list."""
     if district.service(code) is None:
-        raise Open311Error(404, f"没有这个服务(service_code):{code}")
+        raise Open311Error(404, f"没有这个服务(service_code):{_echo(code)}")
     return {
         "service_code": code,
         "attributes": [
@@ -281,14 +287,14 @@ def parse_query(params: Mapping[str, str], district: District, now: datetime) ->
     known = {"service_request_id", "service_code", "start_date", "end_date", "status"}
     known |= {"jurisdiction_id"}
     if unknown := sorted(set(params) - known):
-        raise Open311Error(400, f"不认识的参数:{', '.join(unknown)}")
+        raise Open311Error(400, f"不认识的参数:{_echo(', '.join(unknown))}")
     _check_jurisdiction(params.get("jurisdiction_id"), district)
     ids = tuple(dict.fromkeys(_multi(params, "service_request_id")))
     if len(ids) > MAX_IDS:
         raise Open311Error(400, f"service_request_id 一次最多 {MAX_IDS} 个。")
     codes = frozenset(_multi(params, "service_code"))
     if unknown_codes := sorted(c for c in codes if district.service(c) is None):
-        raise Open311Error(400, f"service_code: 没有这个服务:{', '.join(unknown_codes)}")
+        raise Open311Error(400, f"service_code: 没有这个服务:{_echo(', '.join(unknown_codes))}")
     statuses = frozenset(s.lower() for s in _multi(params, "status"))
     if statuses - set(STATUSES):
         raise Open311Error(400, "status 只能是 open 或 closed。")
@@ -354,9 +360,9 @@ def parse_form(raw: bytes | None) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise Open311Error(400, f"{name}: 重复的字段。")
+            raise Open311Error(400, f"{_echo(name)}: 重复的字段。")
         if name not in POST_FIELDS and not _is_attribute(name):
-            raise Open311Error(400, f"不认识的字段:{name}")
+            raise Open311Error(400, f"不认识的字段:{_echo(name)}")
         form[name] = value
     if sum(len(k.encode()) + len(v.encode()) for k, v in form.items()) > requests.MAX_BODY_BYTES:
         raise too_large
@@ -378,12 +384,12 @@ def parse_filing(form: Mapping[str, str], district: District) -> Filing:
     _check_jurisdiction(form.get("jurisdiction_id"), district)
     attributes = {name[len("attribute[") : -1] for name in form if _is_attribute(name)}
     if unknown := sorted(attributes - {GRID_ATTRIBUTE}):
-        raise Open311Error(400, f"不认识的属性:{', '.join(unknown)}")
+        raise Open311Error(400, f"不认识的属性:{_echo(', '.join(unknown))}")
     code = form.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code: 此项不能为空。")
     if district.service(code) is None:
-        raise Open311Error(400, f"service_code: 没有这个服务:{code}")
+        raise Open311Error(400, f"service_code: 没有这个服务:{_echo(code)}")
     grid = form.get(f"attribute[{GRID_ATTRIBUTE}]", "").strip()
     if not grid:
         raise Open311Error(400, f"attribute[{GRID_ATTRIBUTE}]: 必填属性(所在网格)不能为空。")
@@ -426,7 +432,7 @@ def _is_attribute(name: str) -> bool:
 
 def _check_jurisdiction(value: str | None, district: District) -> None:
     if value and value.strip() != district.id:
-        raise Open311Error(404, f"没有这个辖区(jurisdiction_id):{value}")
+        raise Open311Error(404, f"没有这个辖区(jurisdiction_id):{_echo(value)}")
 
 
 def idempotency_key(client: str, filing: Filing) -> str:
