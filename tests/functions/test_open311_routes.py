@@ -290,3 +290,36 @@ def test_every_open311_operation_answers_as_the_openapi_document_says(
             "Open311Tokens": "tokens",
         }[name]
         check_json(schema, example)
+
+
+def test_the_embedded_shape_files_and_reads_through_sqlite_and_a_site_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default home (one SQLite file, the site as a directory): the same routes."""
+    from chalice.test import Client
+
+    import app as chalice_app
+    from support.aws import ROOT
+
+    monkeypatch.setenv("GRIDPORTAL_STORE", f"sqlite:{tmp_path / 'portal.db'}")
+    monkeypatch.setenv("GRIDPORTAL_SITE_DIR", str(tmp_path / "site"))
+    monkeypatch.setenv("GRIDPORTAL_SECRET", "embedded-test-secret")
+    monkeypatch.setenv("GRIDPORTAL_CONTENT", str(ROOT / "content"))
+    runtime.cache_clear()
+    try:
+        rt = runtime()
+        key = open311.issue_key(rt.store, rt.portal.keys, "街坊随手拍", datetime.now(UTC))
+        with Client(chalice_app.app) as api:
+            filed = post_form(api, "/requests.xml", filing(key))
+            assert filed.status_code == 201, filed.body
+            (item,) = xml_of(filed, "post_requests")
+            public_id, token = xml_text(item, "service_request_id"), xml_text(item, "token")
+            (item,) = xml_of(get(api, f"/tokens/{token}.xml"), "tokens")
+            assert xml_text(item, "service_request_id") == public_id
+            publish_from_runtime(rt, work_dir=tmp_path / "work")
+            assert (tmp_path / "site" / "cases" / public_id / "index.html").is_file()
+            (item,) = xml_of(get(api, "/requests.xml"), "requests")
+            assert xml_text(item, "service_request_id") == public_id
+            assert xml_text(item, "address_id") == "QB-LCJX-01"
+    finally:
+        runtime.cache_clear()
