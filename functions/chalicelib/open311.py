@@ -7,7 +7,6 @@ The routes in app.py stay a few lines each; the mapping and rendering live in
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -146,7 +145,7 @@ def one_request(public_id: str, rt: Runtime | None = None) -> list[dict[str, Any
     month = open311.month_of_request(rt.store, public_id)
     months = [month] if month else open311.recent_months(datetime.now(UTC))
     public = public_data(rt.portal.district)
-    for record in itertools.chain.from_iterable(published(rt, [m]) for m in months):
+    for record in published(rt, months):  # newest month first, stops at the first match
         if record["id"] == public_id:
             return [open311.request_of(record, public)]
     raise open311.Open311Error(
