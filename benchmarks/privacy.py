@@ -1,0 +1,165 @@
+"""Privacy figures: recall per kind, over-masking, redaction speed, a whole-corpus build.
+
+    python benchmarks/privacy.py            # recall, over-masking, speed
+    python benchmarks/privacy.py --site     # also build a site from the whole corpus
+    python benchmarks/privacy.py --baseline REV   # also time the redactor at git REV
+
+Recall is measured on the seeded corpus (tests/fixtures/privacy/corpus.jsonl): each
+complaint's free text goes through its case's scrubber and each sentinel is searched
+for after the same normalisation. Over-masking is the share of ordinary complaints
+(ordinary.jsonl) that the redactor changes. docs/privacy.md keeps the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+from fixtures.privacy import corpus  # noqa: E402
+from gridportal.domain.model import Contact  # noqa: E402
+from gridportal.domain.redaction import (  # noqa: E402
+    KnownPeople,
+    case_scrubber,
+    normalise,
+    public_data,
+    redact,
+)
+from gridportal.domain.reference import District, parse_district  # noqa: E402
+
+
+def district() -> District:
+    with open(ROOT / "content" / "district.json", encoding="utf-8") as handle:
+        return parse_district(json.load(handle))
+
+
+def per_second(fn: Callable[[str], str], texts: list[str], rounds: int = 3) -> float:
+    """Texts per second of CPU time, best of ``rounds``."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for text in texts:
+            fn(text)
+        best = min(best, time.process_time() - started)
+    return len(texts) / best if best else float("inf")
+
+
+def old_redactor(rev: str) -> Callable[[str], str]:
+    source = subprocess.run(
+        ["git", "show", f"{rev}:src/gridportal/domain/redaction.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    module = types.ModuleType("redaction_at_" + rev)
+    exec(compile(source, module.__name__, "exec"), module.__dict__)
+    redactor: Callable[[str], str] = module.redact
+    return redactor
+
+
+def build_site(items: list[dict[str, object]], where: Path) -> list[tuple[str, str, str]]:
+    from conftest import SECRET, Clock
+    from gridportal.adapters.calendar_file import load_calendar
+    from gridportal.adapters.directory_site import DirectorySite
+    from gridportal.adapters.memory import MemoryStore
+    from gridportal.domain.credentials import Keys
+    from gridportal.publish import publish
+    from gridportal.services import Portal
+    from test_privacy import IMPORTED_FIELDS, _import
+
+    d = district()
+    portal = Portal(
+        store=MemoryStore(),
+        district=d,
+        calendar=load_calendar(ROOT / "content" / "calendar" / "overrides.json"),
+        keys=Keys(SECRET.encode()),
+        clock=Clock(datetime(2026, 11, 16, 1, 30, tzinfo=UTC)),
+    )
+    _import(portal, items)
+    site = DirectorySite(where / "site")
+    site.ensure_bucket()
+    publish(portal, site, work_dir=where / "work", full=True)
+    background = "\n".join(public_data(d).names)
+    return corpus.site_leaks(where / "site", items, IMPORTED_FIELDS, background)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", action="store_true", help="build a site from the whole corpus")
+    parser.add_argument("--baseline", metavar="REV", help="also time the redactor at git REV")
+    args = parser.parse_args()
+
+    d = district()
+    public = public_data(d)
+    items = corpus.load(corpus.CORPUS)
+    ordinary = corpus.load(corpus.ORDINARY)
+
+    started = time.perf_counter()
+    redact("王小明说")  # the first call loads jieba's dictionary (once per process)
+    load_seconds = time.perf_counter() - started
+
+    def scrubber_for(contact: dict[str, str]) -> Callable[[str], str]:
+        return case_scrubber(
+            KnownPeople.of_contact(Contact(contact["name"], contact["phone"])), public
+        )
+
+    result = corpus.measure(items, ordinary, scrubber_for, lambda t: redact(t, public), normalise)
+    print(f"corpus: {len(items)} complaints, {sum(result['seen'].values())} sentinels")
+    print(f"{'kind':<12} {'sentinels':>9} {'recall':>8}")
+    for kind in corpus.KINDS:
+        print(f"{kind:<12} {result['seen'][kind]:>9} {result['recall'][kind]:>8.2%}")
+    print(
+        f"over-masking: {result['over_masking']:.2%} of {len(ordinary)} ordinary complaints changed"
+    )
+    for kind, raw, published in result["missed"][:20]:
+        print(f"  missed {kind}: {raw!r} -> {published!r}")
+    print("missed per kind:", dict(Counter(kind for kind, _, _ in result["missed"])))
+
+    descriptions = [item["description"] for item in items]
+    plain = [o["text"] for o in ordinary]
+    print(f"jieba dictionary load (once per process): {load_seconds:.2f} s")
+
+    def now(text: str) -> str:
+        return redact(text, public)
+
+    print(f"redact, corpus descriptions: {per_second(now, descriptions):,.0f}/s")
+    print(f"redact, ordinary complaints: {per_second(now, plain):,.0f}/s")
+    scrubbers = [scrubber_for(item["contact"]) for item in items]
+    started = time.process_time()
+    for scrub, item in zip(scrubbers, items, strict=True):
+        for field in corpus.FREE_TEXT:
+            scrub(item[field])
+    elapsed = time.process_time() - started
+    print(f"case scrubber, all five fields: {len(items) / elapsed:,.0f} cases/s")
+    if args.baseline:
+        old = old_redactor(args.baseline)
+        at = f"redact at {args.baseline}"
+        print(f"{at}, corpus descriptions: {per_second(old, descriptions):,.0f}/s")
+        print(f"{at}, ordinary complaints: {per_second(old, plain):,.0f}/s")
+
+    if args.site:
+        with tempfile.TemporaryDirectory() as where:
+            started = time.perf_counter()
+            leaks = build_site(items, Path(where))
+            print(
+                f"site from the whole corpus: built and searched in "
+                f"{time.perf_counter() - started:.0f} s, {len(leaks)} sentinels found"
+            )
+            for leak in leaks[:20]:
+                print("  leaked", leak)
+
+
+if __name__ == "__main__":
+    main()
