@@ -883,6 +883,7 @@ _CHAIN_BREAKERS: Final = frozenset(
     "年月日时点分秒:：元块角万亿千百十件人户次个天周岁米吨斤克层楼号栋幢室单元%。！？!?[]【】@#"
     ";；第格到至~～"
 )
+_GRID_CODE_LABEL_RE = re.compile(r"(?:网格|区划)(?:编号|编码|代码)\s?[:：为]?\s?$")
 _CHAIN_GAP = 3  # at most this many characters between two groups of one number
 _MIN_CHAIN_DIGITS = 7
 _ASCII_DIGITS_RE = re.compile(r"[0-9]+")
@@ -948,7 +949,11 @@ def _mask_split_numbers(text: str, public: PublicData | None = None) -> str:
         if end < len(text) and text[end] in _UNIT_CHARS:
             continue
         before = _context_before(text, start)
-        if _GRID_CONTEXT_RE.search(before):
+        lengths = [len(m.group()) for m in chain]
+        kind = _classify(digits, lengths, grid_context=False)
+        # Grid codes are long (区划代码 + grid number) and of no known kind;
+        # "第3网格：87654321" and "第3网格：130和0000和0001" are phones.
+        if kind is None and len(digits) >= 11 and _GRID_CODE_LABEL_RE.search(before):
             continue
         if (len(chain) == 1 and len(digits) == 8 and _DATE8_RE.fullmatch(digits)) or (
             _SERVICE_LINE_RE.fullmatch(digits)
@@ -956,8 +961,6 @@ def _mask_split_numbers(text: str, public: PublicData | None = None) -> str:
             continue
         if public and public.has_number(digits):
             continue
-        lengths = [len(m.group()) for m in chain]
-        kind = _classify(digits, lengths, grid_context=False)
         if kind is None:
             if _QQ_CONTEXT_RE.search(before) and len(digits) <= 12:
                 kind = QQ
@@ -1170,8 +1173,35 @@ def _tagged_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
     """Person names by jieba: its HMM finds unknown words (most names are not in
     any dictionary); a word is a name when it is a surname plus one or two
     given-name characters and not a dictionary word of another kind."""
-    tokens = list(lex.tokenizer.tokenize(text, HMM=True))
     spans: list[tuple[int, int]] = []
+    for clause in _CLAUSE_RE.finditer(text):
+        if _may_hold_name(clause.group(), lex):
+            tokens = lex.tokenizer.tokenize(clause.group(), HMM=True)
+            offset = clause.start()
+            spans += [(s + offset, e + offset) for s, e in _names_in_tokens(list(tokens), lex)]
+    return spans
+
+
+_CLAUSE_RE = re.compile(r"[^，。！？；,.!?;\n]+[，。！？；,.!?;\n]?")
+
+
+def _may_hold_name(clause: str, lex: _Lexicon) -> bool:
+    """Segmenting is the redactor's main cost; a clause is segmented only when a
+    surname starts something that is not an ordinary word (高空, 方便, 安全 are)."""
+    for m in _SURNAME_HINT_RE.finditer(clause):
+        i = m.start()
+        sl = _surname_len(clause[i : i + 2])
+        if not sl:
+            continue
+        pair = clause[i : i + sl + 1]
+        if len(pair) == sl + 1 and _is_cjk(pair[-1]) and not lex.is_word_not_name(pair):
+            return True
+    return False
+
+
+def _names_in_tokens(tokens: list[tuple[str, int, int]], lex: _Lexicon) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    text = "".join(t[0] for t in tokens)
     i = 0
     while i < len(tokens):
         word, start, end = tokens[i]
