@@ -950,10 +950,11 @@ def _mask_split_numbers(text: str, public: PublicData | None = None) -> str:
             continue
         before = _context_before(text, start)
         lengths = [len(m.group()) for m in chain]
-        kind = _classify(digits, lengths, grid_context=False)
+        code_label = _GRID_CODE_LABEL_RE.search(before) is not None
+        kind = _classify(digits, lengths, grid_context=code_label)
         # Grid codes are long (区划代码 + grid number) and of no known kind;
         # "第3网格：87654321" and "第3网格：130和0000和0001" are phones.
-        if kind is None and len(digits) >= 11 and _GRID_CODE_LABEL_RE.search(before):
+        if kind is None and len(digits) >= 11 and code_label:
             continue
         if (len(chain) == 1 and len(digits) == 8 and _DATE8_RE.fullmatch(digits)) or (
             _SERVICE_LINE_RE.fullmatch(digits)
