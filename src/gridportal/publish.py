@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -290,6 +291,69 @@ def published(portal: Portal, record: CaseRecord, events: list[Event]) -> Publis
     )
 
 
+def _line(record: PublishedRecord) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+# Replaying and redacting is most of the export's cost, and needs no store: batches of
+# histories go to worker processes (forked, so they share the portal's reference data,
+# calendar and keys), while this process alone reads the store and writes the spill.
+EXPORT_BATCH = 200
+_export_portal: Portal | None = None
+
+
+def _export_batch(batch: list[tuple[CaseRecord, list[Event]]]) -> list[tuple[str, str]]:
+    assert _export_portal is not None
+    out = []
+    for record, events in batch:
+        published_record = published(_export_portal, record, events)
+        out.append((published_record["month"], _line(published_record)))
+    return out
+
+
+def _batches(
+    cases: Iterable[tuple[CaseRecord, list[Event]]],
+) -> Iterator[list[tuple[CaseRecord, list[Event]]]]:
+    batch: list[tuple[CaseRecord, list[Event]]] = []
+    for case in cases:
+        batch.append(case)
+        if len(batch) >= EXPORT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _export(
+    portal: Portal, cases: Iterable[tuple[CaseRecord, list[Event]]], workers: int | None
+) -> Iterator[tuple[str, str]]:
+    """(month, JSON line) of each case's published record, in a pool when it pays."""
+    global _export_portal
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    batches = _batches(cases)
+    first = next(batches, None)
+    if first is None:
+        return
+    _export_portal = portal
+    try:
+        if workers <= 1 or len(first) < EXPORT_BATCH:
+            yield from _export_batch(first)
+            for batch in batches:
+                yield from _export_batch(batch)
+            return
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending = [pool.submit(_export_batch, first)]
+            for batch in batches:
+                pending.append(pool.submit(_export_batch, batch))
+                if len(pending) >= 2 * workers:
+                    yield from pending.pop(0).result()
+            for future in pending:
+                yield from future.result()
+    finally:
+        _export_portal = None
+
+
 class _Spill:
     """Published records appended to one JSON-lines file per month (memory stays flat)."""
 
@@ -299,13 +363,12 @@ class _Spill:
         self.handles: dict[str, IO[str]] = {}
         self.count = 0
 
-    def add(self, record: PublishedRecord) -> None:
-        month = record["month"]
+    def write(self, month: str, line: str) -> None:
         handle = self.handles.get(month)
         if handle is None:
             # One handle per month stays open for the whole export; close() ends them.
             handle = self.handles[month] = open(self.path(month), "w", encoding="utf-8")  # noqa: SIM115
-        handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        handle.write(line)
         self.count += 1
 
     def path(self, month: str) -> Path:
@@ -369,15 +432,18 @@ def publish(
             since = datetime.fromisoformat(marker) - OVERLAP
             withdrawn = {t for t, v in down.items() if datetime.fromisoformat(v["at"]) > since}
             cases = histories(portal, trackings_to_refresh(store, portal, since, now) | withdrawn)
-        for record, events in cases:
-            if record.tracking in down:
-                if record.tracking in withdrawn:
+
+        def kept() -> Iterator[tuple[CaseRecord, list[Event]]]:
+            for record, events in cases:
+                if record.tracking not in down:
+                    yield record, events
+                elif record.tracking in withdrawn:
                     state = replay(events)
-                    removed.setdefault(month_of(state.received_at), set()).add(
-                        record.file.public_id
-                    )
-                continue
-            spill.add(published(portal, record, events))
+                    month = month_of(state.received_at)
+                    removed.setdefault(month, set()).add(record.file.public_id)
+
+        for month, line in _export(portal, kept(), workers):
+            spill.write(month, line)
     finally:
         spill.close()
     report.changed = spill.count
