@@ -340,3 +340,32 @@ def test_a_site_built_from_corpus_cases_holds_none_of_their_personal_data(
     background = "\n".join(public_data(district).names)
     leaks = corpus.site_leaks(tmp_path / "site", chosen, IMPORTED_FIELDS, background)
     assert leaks == []
+
+
+def test_the_staff_api_refuses_a_note_naming_the_complainant(api: Any) -> None:
+    from api_helpers import COMPLAINT, act, login, post
+
+    receipt = post(api, "/complaints", COMPLAINT, {"Idempotency-Key": "privacy-note-01"})
+    tracking = receipt.json_body["tracking"].replace("-", "")
+    dispatcher = login(api, "dispatch-01", Role.DISPATCHER)
+    answer = act(
+        api,
+        dispatcher,
+        tracking,
+        "assess",
+        data={"priority": "general"},
+        public_note=f"已联系{COMPLAINT['name']}，电话一三八一二三四五六七八",
+    )
+    assert answer.status_code == 400
+    error = answer.json_body["error"]
+    assert error["code"] == "personal_data" and error["field"] == "public_note"
+    assert "姓名、电话" in error["message"] and "投诉人" in error["message"]
+    accepted = act(
+        api,
+        dispatcher,
+        tracking,
+        "assess",
+        data={"priority": "general"},
+        public_note="已联系投诉人。",
+    )
+    assert accepted.status_code == 200, accepted.json_body
