@@ -14,6 +14,7 @@ DynamoDB; the request counts are the figures that carry over to AWS.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import statistics
@@ -152,7 +153,8 @@ def main() -> None:
                 f"nightly build, incremental:    {json.dumps(incremental.summary())}, "
                 f"{calls['n'] - before} DynamoDB requests"
             )
-            records = json.loads(site.read("data/cases.json") or b"[]")
+            archive = site.read("data/cases.json.gz")
+            records = json.loads(gzip.decompress(archive)) if archive else []
 
         # Residents' own text, as filed (phones, addresses, names), not already redacted.
         originals = [

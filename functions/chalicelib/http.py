@@ -29,7 +29,7 @@ class ThreadLocalChalice(Chalice):
 
     _local = threading.local()
 
-    @property  # type: ignore[override]
+    @property
     def current_request(self) -> Request | None:
         return getattr(self._local, "request", None)
 
@@ -37,7 +37,7 @@ class ThreadLocalChalice(Chalice):
     def current_request(self, value: Request | None) -> None:
         self._local.request = value
 
-    @property  # type: ignore[override]
+    @property
     def lambda_context(self) -> Any:
         return getattr(self._local, "context", None)
 

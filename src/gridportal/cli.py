@@ -4,6 +4,9 @@
     portal serve                     serve the configured site and API on one local origin
     portal build [--full]            the nightly rebuild and publish, now
     portal case show|queue|act ...   every staff operation, for an operator without a UI
+    portal case takedown T --reason  take a public record down at the next build
+    portal synth N --seed S          synthetic cases at city scale (benchmarks)
+    portal open311 issue-key CLIENT  an Open311 API key for a client application
     portal staff add ...             create a staff member (password from stdin or prompt)
     portal import FILE --source S    bulk import from an existing platform
     portal synth N --seed S          N synthetic cases over the years (benchmarks, load)
@@ -239,6 +242,24 @@ def case_act(
         click.echo(f"{tracking}: {view.state.status} (step {view.state.last_seq})")
 
     _guarded(run)
+
+
+@case.command("takedown")
+@click.argument("tracking")
+@click.option("--reason", required=True, help="Why the record leaves the public site.")
+def case_takedown(tracking: str, reason: str) -> None:
+    """Take a case's public record down (撤下): the next build removes it from every page,
+    file and number; the private record stays."""
+    from datetime import UTC, datetime
+
+    from gridportal.domain.credentials import normalise_tracking
+    from gridportal.publish import take_down
+
+    try:
+        take_down(_runtime().store, normalise_tracking(tracking), reason, datetime.now(UTC))
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(f"takedown refused: {exc}") from exc
+    click.echo(f"{tracking}: will be taken down at the next build")
 
 
 @case.command("file")
