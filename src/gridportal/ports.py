@@ -184,9 +184,9 @@ class Store(Protocol):
     def release_attempt(self, key: str) -> None:
         """Give an attempt back: the secret was right, so it was no failure."""
 
-    def attempts_locked_until(self, key: str, now: datetime, window: timedelta, limit: int) -> (
-        datetime | None
-    ):
+    def attempts_locked_until(
+        self, key: str, now: datetime, window: timedelta, limit: int
+    ) -> datetime | None:
         """When the lock on ``key`` ends, if it is locked now; a plain read, takes nothing."""
 
     def get_idempotency(self, key_hash: str) -> IdempotencyRecord | None: ...
@@ -194,9 +194,9 @@ class Store(Protocol):
     def unit_queue(self, unit: str) -> list[CaseRecord]:
         """Every open case in a queue, oldest change first (the nightly build's refresh)."""
 
-    def queue_page(self, unit: str, *, limit: int = QUEUE_PAGE, after: str | None = None) -> (
-        QueuePage
-    ):
+    def queue_page(
+        self, unit: str, *, limit: int = QUEUE_PAGE, after: str | None = None
+    ) -> QueuePage:
         """One page of a queue from the queue index: never a scan, never a replay."""
 
     def changed_since(self, moment: datetime, until: datetime) -> Iterator[str]:
