@@ -124,4 +124,4 @@ package: $(VENV_STAMP)
 	    "$(PACKAGE_DIR)/nightly/: the nightly build's (next: docs/deployment.md)"
 
 clean:
-	rm -rf $(VENV) var output build functions/vendor
+	rm -rf $(VENV) var output build functions/vendor functions/nightly/vendor

@@ -28,7 +28,13 @@ def _request() -> Request:
 
 @app.middleware("http")
 def security_headers(event: Any, get_response: Any) -> Response:
-    return finish(get_response(event))
+    response = get_response(event)
+    path = str(getattr(event, "path", ""))
+    if response.status_code == 415 and path.startswith("/open311/"):
+        # Chalice's own 415 (a body that is not a form), in the standard's error list.
+        fmt = "xml" if path.endswith(".xml") else "json"
+        response = o311.errors(415, "请以表单格式(application/x-www-form-urlencoded)提交。", fmt)
+    return finish(response)
 
 
 # ------------------------------------------------------------------ residents
