@@ -323,7 +323,7 @@ def test_portal_synth_writes_through_the_configured_store(tmp_path: Path) -> Non
         [*command, "--until", "2026-11-30", "--years", "2", "--workers", "2"],
         env=env,
         capture_output=True,
-        text=True,
+        encoding="utf-8",  # the CLI writes UTF-8 whatever the locale
         check=True,
         timeout=120,
     )
