@@ -260,13 +260,15 @@ def prepare(workdir: Path, cases: int | None) -> dict[str, str]:
 
 def reconcile(env: dict[str, str], ledger: Ledger) -> dict[str, int]:
     os.environ.update({k: v for k, v in env.items() if k.startswith("GRIDPORTAL_")})
+    from gridportal.domain.credentials import normalise_tracking
     from gridportal.domain.model import Action
     from gridportal.runtime import runtime
 
     runtime.cache_clear()
     rt = runtime()
     missing = doubled = wrong_key = votes_doubled = 0
-    for key, tracking in ledger.receipts.items():
+    for key, shown in ledger.receipts.items():
+        tracking = normalise_tracking(shown)  # receipts show it in groups: 1234-5678-9012
         history = rt.store.get_history(tracking)
         if history is None:
             missing += 1
