@@ -395,6 +395,22 @@ def _category_weights(
     return weights
 
 
+def assessment(rng: random.Random, district: District, service: ServiceItem) -> dict[str, str]:
+    """The dispatcher's assessment data: the service's priority; now and then the resident
+    picked a neighbouring category, and the dispatcher fixes it (the demo and synth share it)."""
+    data = {"priority": str(service.priority)}
+    if not service.answer and rng.random() < 0.03:
+        siblings = [
+            s
+            for s in district.services
+            if s.group == service.group and s.code != service.code and not s.answer
+        ]
+        if siblings:
+            better = rng.choice(siblings)
+            data = {"priority": str(better.priority), "category": better.code}
+    return data
+
+
 def _arrival_time(rng: random.Random, day: date, channel: Channel) -> datetime:
     if channel is Channel.PATROL:
         hour = rng.randrange(9, 17)
@@ -585,18 +601,7 @@ class _Simulation:
         self.act(case, Action.ANSWER, DISPATCHER, note=case.service.answer)
 
     def _assess(self, case: _Case) -> None:
-        service = case.service
-        data = {"priority": str(service.priority)}
-        # Now and then the resident picked a neighbouring category; the dispatcher fixes it.
-        if not service.answer and self.rng.random() < 0.03:
-            siblings = [
-                s
-                for s in self.district.services
-                if s.group == service.group and s.code != service.code and not s.answer
-            ]
-            if siblings:
-                better = self.rng.choice(siblings)
-                data = {"priority": str(better.priority), "category": better.code}
+        data = assessment(self.rng, self.district, case.service)
         self.act(case, Action.ASSESS, DISPATCHER, note=_ASSESS_NOTE, **data)
 
     def _handle_route(self, case: _Case) -> Story:

@@ -45,6 +45,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from gridportal.demo import (
+    _ASSESS_NOTE,
     _CATEGORY_WEIGHTS,
     _COMMENTS,
     _CONFUSIONS,
@@ -84,6 +85,7 @@ from gridportal.demo import (
     _resolution,
     _return_note,
     _unit_name,
+    assessment,
     grid_worker,
     handler,
 )
@@ -584,18 +586,8 @@ class _Teller:
         case.act(when, Action.ANSWER, DISPATCHER, note=case.service.answer)
 
     def _assess(self, case: _Case, when: datetime) -> None:
-        service = case.service
-        data = {"priority": str(service.priority)}
-        if not service.answer and self.rng.random() < 0.03:
-            siblings = [
-                s
-                for s in self.district.services
-                if s.group == service.group and s.code != service.code and not s.answer
-            ]
-            if siblings:
-                better = self.rng.choice(siblings)
-                data = {"priority": str(better.priority), "category": better.code}
-        case.act(when, Action.ASSESS, DISPATCHER, note="已研判分类。", **data)
+        data = assessment(self.rng, self.district, case.service)
+        case.act(when, Action.ASSESS, DISPATCHER, note=_ASSESS_NOTE, **data)
 
     def _route(self, case: _Case) -> None:
         rng, service = self.rng, case.current_service
