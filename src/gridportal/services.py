@@ -143,12 +143,14 @@ class Queue:
         return iter(self.items)
 
 
-class LookupLocked(NotFound):
-    """Too many wrong lookup codes: answered exactly like any other failure for now;
-    ``until`` says when lookups open again."""
+class LookupLocked(PortalError):
+    """Too many wrong lookup codes for one tracking number, known or not (the answer
+    says nothing of whether the case exists); ``until`` says when lookups open again."""
+
+    status = 429
 
     def __init__(self, until: datetime | None) -> None:
-        super().__init__("not_found", NOT_FOUND_MESSAGE)
+        super().__init__("lookup_locked", "查询错误次数过多，该受理编号的查询已暂时锁定。")
         self.until = until
 
 
@@ -261,14 +263,15 @@ class Portal:
         now = self.clock()
         stored_hash = history.record.lookup_hash if history else "0" * 64
         code_ok = self.keys.matches("lookup", code.strip(), stored_hash)  # also when unknown
-        if history is None:
+        if not tracking:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
         # An attempt is taken before the answer is given, so parallel guesses count too;
-        # a right code gives its attempt back.
+        # a right code gives its attempt back. Unknown numbers lock alike, so that a lock
+        # tells nothing of whether the case exists.
         attempt = lookup_attempt(tracking)
         if not self.store.reserve_attempt(attempt, now, LOOKUP_LOCK_WINDOW, LOOKUP_LOCK_FAILURES):
             raise LookupLocked(self.lookup_locked_until(tracking))
-        if not code_ok:
+        if history is None or not code_ok:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
         self.store.release_attempt(attempt)
         return self._view_of(history)
@@ -291,9 +294,11 @@ class Portal:
             if history is None or not self.keys.matches(
                 "vote", token.strip(), history.record.vote_hash
             ):
-                raise NotFound("not_found", "受理编号或评价凭证不正确。")
+                raise NotFound("not_found", "受理编号或评价码不正确。")
             if history.vote is not None:
-                raise ConflictError("already_voted", "该案件已经评价过,每件只能评价一次。")
+                if (history.vote.rating, history.vote.comment) == (rating, comment.strip()):
+                    return self._view_of(history)  # a retry of this vote: its success again
+                raise ConflictError("already_voted", "该案件已经评价过，每件只能评价一次。")
             record, events = history.record, history.events
             state = replay(events)
             if state.status is not Status.RESOLVED:
@@ -304,9 +309,7 @@ class Portal:
             rated = apply(state, event)
             try:
                 record = self.store.record_vote(record, vote, event, rated)
-            except AlreadyVoted as exc:
-                raise ConflictError("already_voted", "该案件已经评价过,每件只能评价一次。") from exc
-            except Conflict:
+            except (AlreadyVoted, Conflict):  # read again: a retry of this vote replays
                 continue
             return self._view(record, (*events, event), rated, vote)
         raise ConflictError("busy", "案件正在更新,请稍后重试。")
