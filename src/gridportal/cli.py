@@ -7,6 +7,7 @@
     portal case takedown T --reason  take a public record down at the next build
     portal synth N --seed S          synthetic cases at city scale (benchmarks)
     portal open311 issue-key CLIENT  an Open311 API key for a client application
+    portal open311 keys | revoke-key ID  the keys issued; revoke one
     portal staff add ...             create a staff member (password from stdin or prompt)
     portal import FILE --source S    bulk import from an existing platform
     portal synth N --seed S          N synthetic cases over the years (benchmarks, load)
@@ -400,8 +401,36 @@ def open311_issue_key(client: str) -> None:
 
     rt = _runtime()
     key = georeport.issue_key(rt.store, rt.portal.keys, client, datetime.now(UTC))
-    click.echo(f"api_key 已签发给 {client.strip()}(只显示这一次,平台只保存其摘要):", err=True)
+    key_id = georeport.key_id(rt.portal.keys, key)
+    click.echo(
+        f"api_key 已签发给 {client.strip()}(key_id {key_id};只显示这一次,平台只保存其摘要):",
+        err=True,
+    )
     click.echo(key)
+
+
+@open311.command("keys")
+def open311_keys() -> None:
+    """List the keys issued: key id, client, when issued and, if so, revoked."""
+    from gridportal import open311 as georeport
+
+    rt = _runtime()
+    for key_id, record in sorted(georeport.issued_keys(rt.store).items()):
+        revoked = f"\t已停用 {record['revoked_at']}" if "revoked_at" in record else ""
+        click.echo(f"{key_id}\t{record['client']}\t{record['issued_at']}{revoked}")
+
+
+@open311.command("revoke-key")
+@click.argument("key_id")
+def open311_revoke_key(key_id: str) -> None:
+    """Revoke the key KEY_ID (see `portal open311 keys`); the client gets 403 from now on."""
+    from datetime import UTC, datetime
+
+    from gridportal import open311 as georeport
+
+    rt = _runtime()
+    record = georeport.revoke_key(rt.store, key_id, datetime.now(UTC))
+    click.echo(f"已停用 {record['client']} 的 api_key {key_id}(自 {record['revoked_at']})。")
 
 
 if __name__ == "__main__":  # python -m gridportal.cli …, as the tests and benchmarks run it

@@ -37,7 +37,7 @@ from gridportal.domain.credentials import Keys
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.model import OPEN_STATUSES, Channel, Complaint, Role, label
 from gridportal.domain.publication import PublishedRecord, iso, month_of
-from gridportal.domain.redaction import public_data, redact
+from gridportal.domain.redaction import redact
 from gridportal.domain.reference import District, ServiceItem
 from gridportal.ports import Store
 from gridportal.services import InvalidInput, PortalError
@@ -183,10 +183,18 @@ def service_definition(district: District, code: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- requests (read side)
-def request_of(record: PublishedRecord, public: Any = None) -> dict[str, Any]:
+def request_of(
+    record: PublishedRecord, public: Any = None, *, again: bool = True
+) -> dict[str, Any]:
     """One published record as a GeoReport request. Its free text was redacted when it was
-    published; it passes the redactor once more here (idempotent), so an answer never
-    carries more than the redactor allows today."""
+    published; an API answer passes it through the redactor once more (idempotent), so it
+    never carries more than the redactor allows today. The nightly static copy is made
+    from records scrubbed by tonight's redactor (a new redactor republishes every case),
+    so it skips the second pass (``again=False``)."""
+
+    def scrub(text: str) -> str:
+        return redact(text, public) if again else text
+
     is_open = record["status"] in OPEN_STATUSES
     notes = [record["status_label"]]
     if record["outcome_label"]:
@@ -202,10 +210,10 @@ def request_of(record: PublishedRecord, public: Any = None) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "service_request_id": str(record["id"]),
         "status": "open" if is_open else "closed",
-        "status_notes": redact(":".join(notes), public),
+        "status_notes": scrub(":".join(notes)),
         "service_name": record["category_name"],
         "service_code": record["category"],
-        "description": redact(record["summary"], public),
+        "description": scrub(record["summary"]),
         "agency_responsible": record["unit_name"] or _last_unit(record) or COMMAND_CENTRE,
         "service_notice": record["route_label"],
         "requested_datetime": record["received_at"],
@@ -507,33 +515,36 @@ def _text(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- the static, nightly copy
-def static_copy(
-    month: str,
-    records: Iterable[PublishedRecord],
-    district: District,
-    *,
-    endpoint: str = "/api/open311/v2",
-) -> dict[str, bytes]:
-    """The read side as static files for one month and the site-wide documents:
-    ``open311/v2/requests/<YYYY-MM>.{json,xml}`` (every request of that month, newest
-    first, no 1,000 cap), ``open311/v2/services.{json,xml}`` and
-    ``open311/v2/discovery.{json,xml}``. Keys are site keys; values are the file bytes."""
-    public = public_data(district)
+def month_copy(month: str, records: Iterable[PublishedRecord]) -> dict[str, bytes]:
+    """One month's requests as static files, ``open311/v2/requests/<YYYY-MM>.{json,xml}``:
+    every request received that month, newest first, with no 1,000 cap. Written by the
+    month's shard (``shards.build_shard``) next to its open data. Keys are site keys."""
     ordered = sorted(records, key=lambda r: (r["received_at"], r["id"]), reverse=True)
-    month_requests = [request_of(r, public) for r in ordered if r["month"] == month]
+    month_requests = [request_of(r, again=False) for r in ordered if r["month"] == month]
+    return {month_copy_key(month, fmt): render("requests", month_requests, fmt) for fmt in FORMATS}
+
+
+def month_copy_key(month: str, fmt: str) -> str:
+    return f"{PREFIX}/requests/{month}.{fmt}"
+
+
+def site_copy(district: District, *, endpoint: str = "/api/open311/v2") -> dict[str, bytes]:
+    """The site-wide documents, ``open311/v2/services.{json,xml}`` and
+    ``open311/v2/discovery.{json,xml}``, written with the site-wide pages."""
     files: dict[str, bytes] = {}
     for fmt in FORMATS:
-        files[f"{PREFIX}/requests/{month}.{fmt}"] = render("requests", month_requests, fmt)
         files[f"{PREFIX}/services.{fmt}"] = render("services", services(district), fmt)
         files[f"{PREFIX}/discovery.{fmt}"] = render("discovery", discovery(endpoint), fmt)
     return files
 
 
 # ---------------------------------------------------------------- keys and tokens (store)
-_KEY_MARKER = "open311:key:"  # + Keys.digest("open311-key", api_key) → {"client", "issued_at"}
+_KEY_MARKER = "open311:key:"  # + Keys.digest("open311-key", api_key) → _IssuedKey as JSON
+_KEYS_MARKER = "open311:keys"  # key id → _IssuedKey, for the operator's list and revocation
 _TOKEN_MARKER = "open311:token:"  # + token → tracking number
 _MONTH_MARKER = "open311:month:"  # + public id → month of receipt
 API_KEY_BYTES = 24
+KEY_ID_CHARS = 12  # of the key's digest: names a key in the operator's list, reveals nothing
 
 
 def issue_key(store: Store, keys: Keys, client: str, now: datetime) -> str:
@@ -542,19 +553,47 @@ def issue_key(store: Store, keys: Keys, client: str, now: datetime) -> str:
     if not name or len(name) > 100:
         raise InvalidInput("invalid_field", "应用名称须为 1–100 个字符。", "client")
     api_key = secrets.token_urlsafe(API_KEY_BYTES)
-    record = {"client": name, "issued_at": iso(now)}
-    store.set_marker(
-        _KEY_MARKER + keys.digest("open311-key", api_key), json.dumps(record, ensure_ascii=False)
-    )
+    digest = keys.digest("open311-key", api_key)
+    record = {"client": name, "issued_at": iso(now), "digest": digest}
+    store.set_marker(_KEY_MARKER + digest, json.dumps(record, ensure_ascii=False))
+    issued = issued_keys(store)
+    issued[digest[:KEY_ID_CHARS]] = record
+    store.set_marker(_KEYS_MARKER, json.dumps(issued, ensure_ascii=False, sort_keys=True))
     return api_key
 
 
+def issued_keys(store: Store) -> dict[str, dict[str, str]]:
+    """Every key issued, by key id: client, issued_at and, once revoked, revoked_at."""
+    raw = store.get_marker(_KEYS_MARKER)
+    return dict(json.loads(raw)) if raw else {}
+
+
+def key_id(keys: Keys, api_key: str) -> str:
+    return keys.digest("open311-key", api_key)[:KEY_ID_CHARS]
+
+
+def revoke_key(store: Store, key: str, now: datetime) -> dict[str, str]:
+    """Revoke the key with this id (from ``issued_keys``): from now on it gets 403. The
+    requests it filed stay. Revoking twice keeps the first time."""
+    issued = issued_keys(store)
+    record = issued.get(key.strip())
+    if record is None:
+        raise InvalidInput("not_found", "没有这个 key_id 的 api_key。", "key_id")
+    if "revoked_at" not in record:
+        record = {**record, "revoked_at": iso(now)}
+        store.set_marker(_KEY_MARKER + record["digest"], json.dumps(record, ensure_ascii=False))
+        issued[key.strip()] = record
+        store.set_marker(_KEYS_MARKER, json.dumps(issued, ensure_ascii=False, sort_keys=True))
+    return record
+
+
 def client_of(store: Store, keys: Keys, api_key: str) -> str:
-    """The client application an API key was issued to; 403 for any other key."""
+    """The client application an API key was issued to; 403 for any other or revoked key."""
     raw = store.get_marker(_KEY_MARKER + keys.digest("open311-key", api_key)) if api_key else None
-    if raw is None:
+    record = json.loads(raw) if raw else None
+    if record is None or "revoked_at" in record:
         raise Open311Error(403, "api_key 无效。请向平台运维人员申请。")
-    return str(json.loads(raw)["client"])
+    return str(record["client"])
 
 
 def token_of(keys: Keys, tracking: str) -> str:

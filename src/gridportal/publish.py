@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
+from gridportal import open311
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -703,6 +704,9 @@ def _site_files(
     ):
         emit(key, data)
     emit(METRICS_JSON, opendata.metrics_json(metrics).encode("utf-8"))
+    endpoint = f"{dict(context.settings)['API_BASE']}/{open311.PREFIX}"
+    for key, data in open311.site_copy(portal.district, endpoint=endpoint).items():
+        emit(key, data)
     if archive:
         for key, stream in (
             (ARCHIVE_CSV, opendata.archive_csv),

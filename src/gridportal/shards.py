@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridportal import open311
 from gridportal.adapters.theme import (
     PAGE_SIZE,
     SiteContext,
@@ -180,6 +181,8 @@ def build_shard(job: ShardJob) -> ShardResult:
     csv_key, json_key = month_data_keys(month)
     emit(csv_key, opendata.cases_csv(records).encode("utf-8"))
     emit(json_key, opendata.cases_json(records).encode("utf-8"))
+    for key, data in open311.month_copy(month, records).items():  # docs/open311.md
+        emit(key, data)
 
     recent: dict[str, list[dict[str, Any]]] = {}
     for row in rows:

@@ -17,6 +17,7 @@ from api_helpers import post
 from gridportal import open311, openapi
 from gridportal.cli import main
 from gridportal.domain.credentials import format_tracking
+from gridportal.domain.publication import month_of
 from gridportal.publish import publish_from_runtime
 from gridportal.runtime import runtime
 from support.open311 import check_json, parse_xml, xml_text
@@ -207,6 +208,21 @@ def test_bad_filings_get_the_error_list_and_write_nothing(
     assert count_items(dynamodb) == before
 
 
+def test_the_operator_lists_and_revokes_keys(api: Any, api_key: str) -> None:
+    listed = CliRunner().invoke(main, ["open311", "keys"])
+    assert listed.exit_code == 0, listed.output
+    (line,) = listed.stdout.strip().splitlines()
+    key_id, client = line.split("\t")[:2]
+    assert client == "街坊随手拍" and api_key not in listed.stdout
+    assert post_form(api, "/requests.json", filing(api_key)).status_code == 201
+    revoked = CliRunner().invoke(main, ["open311", "revoke-key", key_id])
+    assert revoked.exit_code == 0 and "已停用" in revoked.stdout
+    assert "已停用" in CliRunner().invoke(main, ["open311", "keys"]).stdout
+    assert "api_key" in assert_error(post_form(api, "/requests.json", filing(api_key)), 403, "json")
+    unknown = CliRunner().invoke(main, ["open311", "revoke-key", "nosuchkeyid0"])
+    assert unknown.exit_code == 1 and "Traceback" not in unknown.output
+
+
 def test_oversized_and_malformed_bodies(api: Any, api_key: str, dynamodb: Any) -> None:
     before = count_items(dynamodb)
     huge = urlencode(filing(api_key, description="长" * 6000)).encode()
@@ -321,5 +337,17 @@ def test_the_embedded_shape_files_and_reads_through_sqlite_and_a_site_directory(
             (item,) = xml_of(get(api, "/requests.xml"), "requests")
             assert xml_text(item, "service_request_id") == public_id
             assert xml_text(item, "address_id") == "QB-LCJX-01"
+            # The static copy, for read-only clients that need no API at all.
+            static = tmp_path / "site" / "open311" / "v2"
+            month = month_of(datetime.now(UTC))
+            (copied,) = json.loads((static / "requests" / f"{month}.json").read_bytes())
+            assert copied["service_request_id"] == public_id
+            assert PHONE not in json.dumps(copied) and "wang@" not in json.dumps(copied)
+            services = json.loads((static / "services.json").read_bytes())
+            assert {s["service_code"] for s in services} == {
+                s["service_code"] for s in json.loads(get(api, "/services.json").body)
+            }
+            discovery = json.loads((static / "discovery.json").read_bytes())
+            assert discovery["endpoints"][0]["url"].endswith("/api/open311/v2")
     finally:
         runtime.cache_clear()
