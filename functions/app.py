@@ -12,7 +12,18 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib.http import ThreadLocalChalice, finish, json_view, parse, staff
+from chalicelib.http import (
+    RESIDENT_TYPES,
+    ThreadLocalChalice,
+    filing_key,
+    finish,
+    json_view,
+    parse,
+    record_url,
+    resident_view,
+    staff,
+    submission,
+)
 from gridportal import requests, views
 from gridportal.domain.model import Action, Channel, Rating, label
 from gridportal.runtime import runtime
@@ -38,32 +49,39 @@ def security_headers(event: Any, get_response: Any) -> Response:
 
 
 # ------------------------------------------------------------------ residents
-@app.route("/complaints", methods=["POST"])
-@json_view
+# Each takes JSON (scripts, the pages' own script) or a plain HTML form post, answered
+# with a small HTML page (chalicelib/html.py): the forms work without JavaScript.
+@app.route("/complaints", methods=["POST"], content_types=RESIDENT_TYPES)
+@resident_view("report")
 def file_complaint() -> Response:
     request = _request()
-    body = parse(request, requests.COMPLAINT)
+    sub = submission(request, requests.COMPLAINT)
     rt = runtime()
     receipt = rt.portal.file_complaint(
-        requests.complaint(body, Channel.PORTAL),
-        idempotency_key=requests.idempotency_key(request.headers.get("idempotency-key")),
+        requests.complaint(sub.body, Channel.PORTAL),
+        idempotency_key=filing_key(request, sub, rt),
     )
     return Response(views.receipt(receipt, rt.portal.district), status_code=201)
 
 
-@app.route("/cases/lookup", methods=["POST"])
-@json_view
+@app.route("/cases/lookup", methods=["POST"], content_types=RESIDENT_TYPES)
+@resident_view("lookup")
 def lookup_case() -> dict[str, Any]:
-    body = parse(_request(), requests.LOOKUP)
+    body = submission(_request(), requests.LOOKUP).body
     rt = runtime()
-    return views.resident_case(rt.portal.lookup(body["tracking"], body["code"]), rt.portal.district)
+    view = rt.portal.lookup(body["tracking"], body["code"])
+    return {
+        **views.resident_case(view, rt.portal.district),
+        "record_url": record_url(rt, view.record.file.public_id),
+    }
 
 
-@app.route("/cases/vote", methods=["POST"])
-@json_view
+@app.route("/cases/vote", methods=["POST"], content_types=RESIDENT_TYPES)
+@resident_view("vote")
 def vote() -> Response:
     # The tracking number travels in the body, like the lookup's: never in a URL or a log.
-    body = parse(_request(), requests.VOTE)
+    # A retry (same key, same vote) gets the first answer again: the vote is its own key.
+    body = submission(_request(), requests.VOTE).body
     view = runtime().portal.vote(
         body["tracking"], body["token"], Rating(body["rating"]), body["comment"]
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,6 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from api_helpers import COMPLAINT, act, login, post
+from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.model import Role
 from gridportal.ports import QUEUE_PAGE
 
@@ -102,18 +105,33 @@ def test_bad_complaints_get_clear_errors_and_write_nothing(
     assert dynamodb.scan(TableName="gridportal")["Count"] == 0
 
 
-def test_failed_lookups_look_alike_and_lock(api: Any) -> None:
+def test_failed_lookups_look_alike_and_a_lock_says_until_when_and_whom_to_call(
+    api: Any,
+) -> None:
     receipt = post(api, "/complaints", COMPLAINT).json_body
     wrong = post(api, "/cases/lookup", {"tracking": receipt["tracking"], "code": "00000000"})
     unknown = post(api, "/cases/lookup", {"tracking": "111122223333", "code": "00000000"})
     assert wrong.status_code == unknown.status_code == 404
     assert wrong.body == unknown.body
     for _ in range(4):
-        post(api, "/cases/lookup", {"tracking": receipt["tracking"], "code": "00000000"})
-    locked = post(
-        api, "/cases/lookup", {"tracking": receipt["tracking"], "code": receipt["lookup_code"]}
-    )
-    assert locked.status_code == 404 and locked.body == unknown.body
+        for tracking in (receipt["tracking"], "111122223333"):
+            post(api, "/cases/lookup", {"tracking": tracking, "code": "00000000"})
+    answers = [
+        post(api, "/cases/lookup", {"tracking": t, "code": c})
+        for t, c in ((receipt["tracking"], receipt["lookup_code"]), ("111122223333", "00000000"))
+    ]
+    for locked in answers:
+        assert locked.status_code == 429
+        error = locked.json_body["error"]
+        assert error["code"] == "lookup_locked" and error["hotline"] == "12345"
+        until = datetime.fromisoformat(error["locked_until"]).astimezone(BEIJING)
+        assert timedelta(hours=23) < until - datetime.now(UTC) <= timedelta(hours=24)
+        assert f"{until.month}月{until.day}日 {until:%H:%M}（北京时间）" in error["message"]
+        assert "锁定" in error["message"] and "12345" in error["message"]
+        assert 0 < int(locked.headers["Retry-After"]) <= 24 * 3600
+    # Known or not, the same answer (up to the moment each lock began).
+    same = [re.sub(r"\d", "0", a.body.decode()) for a in answers]
+    assert same[0] == same[1]
 
 
 def test_staff_routes_need_a_valid_session(api: Any) -> None:

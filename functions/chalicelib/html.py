@@ -1,0 +1,264 @@
+"""Small HTML answers (zh-CN) to the residents' forms, for browsers without JavaScript.
+
+A form post (``application/x-www-form-urlencoded``, or ``Accept: text/html``) to filing,
+lookup or vote gets one of these pages instead of JSON; scripts keep getting JSON. Every
+value passes ``html.escape``; the page carries its own small style sheet, allowed by its
+hash in the page's Content-Security-Policy, and no script. Links to the site are relative
+to the site's address (the same origin unless GRIDPORTAL_SITE_URL says otherwise); forms
+post to the API by paths relative to the answering route, so the API's prefix is free.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from chalice.app import Response
+
+# The answer pages' style: phone first, large type, and a print layout for the receipt.
+STYLE = (
+    "body{margin:0;font:18px/1.6 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',"
+    "'Microsoft YaHei',sans-serif;color:#1a1a1a;background:#fff}"
+    "main{max-width:40rem;margin:0 auto;padding:1rem}"
+    "h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}"
+    "a{color:#0645ad}.alert{border-left:4px solid #b3261e;background:#fdecea;padding:.75rem}"
+    ".ok{border-left:4px solid #1b6e3a;background:#e8f5ec;padding:.75rem}"
+    "dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem;margin:0}"
+    "dt{color:#555}dd{margin:0;overflow-wrap:anywhere}"
+    ".code{font:700 1.3rem/1.4 ui-monospace,Menlo,Consolas,monospace;letter-spacing:.05em}"
+    "ol{padding-left:1.25rem}.free{white-space:pre-wrap;overflow-wrap:anywhere}"
+    "label{display:block;margin:.5rem 0}input[type=text]{font:inherit;width:100%;"
+    "box-sizing:border-box;padding:.5rem;border:1px solid #767676;border-radius:4px}"
+    "button,.button{display:inline-block;font:inherit;padding:.6rem 1.2rem;margin:.5rem 0;"
+    "border:0;border-radius:6px;background:#0b57d0;color:#fff;text-decoration:none}"
+    "@media print{.no-print{display:none}body{font-size:14pt}main{max-width:none}"
+    "a{color:inherit;text-decoration:none}}"
+)
+STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+CSP = (
+    f"default-src 'none'; style-src '{STYLE_HASH}'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+HTML_TYPE = "text/html; charset=utf-8"
+
+# One name per field and per code, the same as the forms' labels (评价码, never 评价凭证).
+FIELD_LABELS = {
+    "category": "问题类别",
+    "grid": "所在网格",
+    "location": "具体位置",
+    "description": "问题描述",
+    "name": "称呼",
+    "phone": "手机或电话",
+    "tracking": "受理编号",
+    "code": "查询码",
+    "token": "评价码",
+    "rating": "满意度",
+    "comment": "意见",
+}
+FORM_PAGES = {"report": "/report/", "lookup": "/lookup/", "vote": "/vote/"}
+KIND_TITLES = {"report": "投诉未提交", "lookup": "未能查询", "vote": "评价未提交"}
+
+
+def e(value: Any) -> str:
+    """Text as HTML: every value that reaches a page goes through here."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def when(iso: str | None) -> str:
+    """'2026-05-03T14:20:00+08:00' -> '2026-05-03 14:20' (published times are Beijing time)."""
+    if not iso:
+        return "—"
+    return f"{iso[:10]} {iso[11:16]}" if len(iso) >= 16 else iso
+
+
+def facts(pairs: Iterable[tuple[str, str]], css: str = "") -> str:
+    rows = "".join(f"<dt>{e(term)}</dt><dd>{e(value)}</dd>" for term, value in pairs)
+    return f'<dl class="{e(css)}">{rows}</dl>' if css else f"<dl>{rows}</dl>"
+
+
+def deadline_facts(d: Mapping[str, Any] | None, note: str = "") -> list[tuple[str, str]]:
+    """The deadlines as the page's script shows them (portal.js ``deadlineFacts``)."""
+    out: list[tuple[str, str]] = []
+    if d:
+        met = d.get("contact_met")
+        contact = "（按时联系）" if met is True else "（未按时联系）" if met is False else ""
+        out.append(("联系时限", when(d.get("contact_due")) + contact))
+        out.append(("办结时限", when(d.get("due")) + ("（已延期）" if d.get("extended") else "")))
+        if d.get("extended"):
+            out.append(("原定办结时限", when(d.get("original_due"))))
+        if d.get("met") is True:
+            out.append(("是否按期", "按期办结"))
+        elif d.get("met") is False:
+            out.append(("是否按期", f"超期 {d.get('overdue_working_days')} 个工作日"))
+        else:
+            out.append(("是否按期", "办理中，尚未到期"))
+    if note:
+        out.append(("时限说明", note))
+    return out
+
+
+def page(title: str, body: str, status: int, site: str = "") -> Response:
+    """A whole answer page: header link home, the body, no script."""
+    doc = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{e(title)}</title><style>{STYLE}</style></head><body><main>"
+        f'<p class="no-print"><a href="{e(site)}/">返回首页</a></p>'
+        f"<h1>{e(title)}</h1>{body}</main></body></html>"
+    )
+    return Response(
+        body=doc,
+        status_code=status,
+        headers={"Content-Type": HTML_TYPE, "Content-Security-Policy": CSP},
+    )
+
+
+def fragment(**codes: str) -> str:
+    """'#t=…&c=…': codes in the URL fragment, which a browser never sends to a server."""
+    return "#" + "&".join(f"{k}={quote(v, safe='-_')}" for k, v in codes.items() if v)
+
+
+def _hidden(name: str, value: str) -> str:
+    return f'<input type="hidden" name="{e(name)}" value="{e(value)}">'
+
+
+def receipt(data: Mapping[str, Any], site: str = "") -> Response:
+    """201 to a filing: the three codes, shown this once, with one link that carries them."""
+    tracking, code, token = data["tracking"], data["lookup_code"], data["vote_token"]
+    link = f"{site}/lookup/{fragment(t=tracking, c=code, k=token)}"
+    body = (
+        '<p class="alert"><strong>请马上抄下、截图或打印本页。</strong>'
+        "下面三项只显示这一次，平台无法找回。查询进度要用受理编号和查询码，办结后评价要用评价码。</p>"
+        '<dl class="codes">'
+        f'<dt>受理编号</dt><dd class="code" id="receipt-tracking">{e(tracking)}</dd>'
+        f'<dt>查询码</dt><dd class="code" id="receipt-code">{e(code)}</dd>'
+        f'<dt>评价码</dt><dd class="code" id="receipt-token">{e(token)}</dd></dl>'
+        "<h2>办理时限</h2>"
+        + facts(
+            [
+                ("状态", data.get("status_label") or "已受理"),
+                ("受理时间", when(data["received_at"])),
+                *deadline_facts(data.get("deadlines")),
+            ]
+        )
+        + "<h2>以后怎样查询和评价</h2>"
+        f'<p><a id="receipt-link" href="{e(link)}">我的投诉：查询进度，办结后评价</a></p>'
+        "<p>请把这个链接加入收藏夹：打开它，受理编号和各个码会自动填好（需要浏览器开启脚本）；"
+        "这些码只在您的浏览器里，不会发送到网站的服务器日志。</p>"
+        '<form class="no-print" method="post" action="cases/lookup" accept-charset="utf-8">'
+        + _hidden("tracking", tracking)
+        + _hidden("code", code)
+        + '<button type="submit">现在查询办理进度</button></form>'
+        '<p class="no-print">打印：使用浏览器菜单中的“打印”，即可打印或保存本页。</p>'
+    )
+    return page("已受理", body, 201, site)
+
+
+def case(data: Mapping[str, Any], site: str = "") -> Response:
+    """200 to a lookup: the complainant's own view, and what they can do next."""
+    contact = data.get("contact") or {}
+    pairs = [
+        ("受理编号", data.get("tracking", "")),
+        ("状态", data.get("status_label", "")),
+        ("类别", data.get("category_name", "")),
+        ("网格", data.get("grid_name", "")),
+        ("受理时间", when(data.get("received_at"))),
+    ]
+    for term, key in (("联系人", "name"), ("联系电话", "phone")):
+        if contact.get(key):
+            pairs.append((term, contact[key]))
+    steps = "".join(
+        f"<li><p><time>{e(when(s.get('at')))}</time> <strong>{e(s.get('label'))}</strong></p>"
+        f"<p>{e(s.get('role_label'))}{' · ' + e(s['unit_name']) if s.get('unit_name') else ''}</p>"
+        + (f'<p class="free">{e(s["note"])}</p>' if s.get("note") else "")
+        + "</li>"
+        for s in data.get("timeline") or ()
+    )
+    deadlines = deadline_facts(data.get("deadlines"), data.get("deadline_note") or "")
+    answer = data.get("answer") or ""
+    body = (
+        facts(pairs)
+        + "<h2>办理时限</h2>"
+        + facts(deadlines or [("办理时限", "暂未计算")])
+        + f'<h2>办理过程</h2><ol id="lookup-steps">{steps}</ol><h2>办理结果</h2>'
+        + (f'<p class="free">{e(answer)}</p>' if answer else "<p>尚未答复。</p>")
+    )
+    if data.get("rating_label"):
+        body += f"<p>您的评价：{e(data['rating_label'])}</p>"
+    if data.get("record_url"):
+        body += (
+            f'<p><a id="record-link" href="{e(data["record_url"])}">查看公开的办理记录</a>'
+            "（隐去个人信息后公开）</p>"
+        )
+    if data.get("can_vote"):
+        body += vote_form(data.get("tracking", ""))
+    return page("办理情况", body, 200, site)
+
+
+RATING_CHOICES = (
+    ("satisfied", "满意"),
+    ("basically_satisfied", "基本满意"),
+    ("unsatisfied", "不满意"),
+)
+
+
+def vote_form(tracking: str) -> str:
+    """The vote, offered on the lookup answer once the case is resolved (no script needed)."""
+    choices = "".join(
+        f'<label><input type="radio" name="rating" value="{e(v)}" required> {e(t)}</label>'
+        for v, t in RATING_CHOICES
+    )
+    return (
+        '<h2>评价办理结果</h2><form method="post" action="vote" accept-charset="utf-8">'
+        + _hidden("tracking", tracking)
+        + '<label>评价码 <input type="text" name="token" required autocomplete="off"></label>'
+        f"<fieldset><legend>您对办理结果是否满意？</legend>{choices}</fieldset>"
+        '<label>意见（选填） <input type="text" name="comment" maxlength="2000"></label>'
+        '<button type="submit">提交评价</button></form>'
+    )
+
+
+def voted(data: Mapping[str, Any], site: str = "") -> Response:
+    body = (
+        f'<p class="ok" id="vote-result-text">感谢您的评价：{e(data.get("rating_label"))}。'
+        "您的评价已记录，会计入公开的满意率。</p>"
+        f'<p><a href="{e(site)}/lookup/">查询办理进度</a></p>'
+    )
+    return page("评价已提交", body, 201, site)
+
+
+def error(
+    kind: str,
+    status: int,
+    err: Mapping[str, Any],
+    site: str = "",
+    extra: Sequence[str] = (),
+) -> Response:
+    """A refusal that says why and what to do next; the JSON error's message, field named."""
+    field = err.get("field")
+    message = str(err.get("message") or "")
+    if field in FIELD_LABELS:
+        message = f"{FIELD_LABELS[field]}：{message}"
+    code = err.get("code")
+    if status >= 500:
+        nxt = "请稍后再提交一次；同一份内容在几分钟内重复提交，不会生成两件。"
+    elif code == "lookup_locked":
+        nxt = ""
+    elif code in ("already_voted", "not_resolved"):
+        nxt = "可先查询办理进度。"
+    elif kind == "report":
+        nxt = "请点浏览器的“返回”，修改后再提交，已填的内容一般仍在。"
+    else:
+        nxt = "请点浏览器的“返回”，核对后再提交。"
+    body = f'<p class="alert" role="alert" id="answer-error">{e(message)}</p>'
+    body += "".join(extra)
+    if nxt:
+        body += f"<p>{e(nxt)}</p>"
+    form = FORM_PAGES.get(kind, "/")
+    body += f'<p class="no-print"><a href="{e(site)}{e(form)}">回到填写页面</a></p>'
+    return page(KIND_TITLES.get(kind, "未能完成"), body, status, site)
