@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ from gridportal.domain.metrics import (
     RISK_MEDIUM,
     ROW_KEYS,
     compute_metrics,
+    counted_rating,
+    exact_rate,
+    rankings,
     risk_level,
+    round_half_up,
 )
 from gridportal.domain.model import Priority
 from gridportal.domain.reference import (
@@ -132,7 +137,9 @@ def test_every_published_number_has_a_definition() -> None:
     report = metrics([rec(rating="satisfied", rated="2025-06-12 09:00")])
     overall = report["overall"]
     assert tuple(overall) == ROW_KEYS
-    published = {k for k in overall if k not in ("id", "name", "counts")} | set(overall["counts"])
+    skip = ("id", "name", "counts", "fractions")
+    published = {k for k in overall if k not in skip} | set(overall["counts"])
+    assert set(overall["fractions"]) <= published
     assert published <= set(DEFINITIONS_BY_KEY)
     assert set(COUNT_KEYS) == set(overall["counts"])
     assert "risk_score" in DEFINITIONS_BY_KEY
@@ -160,7 +167,8 @@ def test_every_definition_is_documented() -> None:
 
 def test_definition_texts_quote_the_scoring_constants() -> None:
     assert DEFINITIONS_BY_KEY["score"].formula == (
-        "10 × 响应率 + 50 × 解决率 + 40 × 满意率(满分100)"
+        "10 × 响应率 + 30 × 解决率 + 30 × 满意率 + 15 × 按期办结率 + 5 × (1 − 超期未办结率)"
+        " + 10 × (1 − 重办率)(满分100)"
     )
     assert "0.9 × 基本满意件数" in DEFINITIONS_BY_KEY["satisfaction_rate"].formula
     assert "12345" in DEFINITIONS_BY_KEY["score"].description
@@ -200,20 +208,25 @@ def test_rates_of_a_small_table_by_hand() -> None:
     assert (overall["cases"], overall["merged"]) == (6, 1)
     # Response: due a b c d e f = 6; on time a c d e f = 5.
     assert (counts["responded_on_time"], counts["response_due"]) == (5, 6)
-    assert overall["response_rate"] == 0.8333
-    # Resolution: a b c are resolved or answered; c is rated 不满意; d is refused.
-    assert (counts["resolved"], counts["resolution_base"], overall["refused"]) == (2, 3, 1)
-    assert overall["resolution_rate"] == 0.6667
-    # Satisfaction: (1 + 0.9) / 3.
-    assert overall["satisfaction_rate"] == 0.6333
-    # Score: 10 × 5/6 + 50 × 2/3 + 40 × 1.9/3 = 8.33… + 33.33… + 25.33… = 67.
-    assert overall["score"] == 67.0
-    # On time: closed a b c d, c has no deadline; a and d on time.
+    assert overall["response_rate"] == 0.833
+    # Resolution: a b c are resolved or answered, e is open past due; c is rated 不满意;
+    # d is refused.
+    assert (counts["resolved"], counts["resolution_base"], overall["refused"]) == (2, 4, 1)
+    assert overall["resolution_rate"] == 0.5
+    # Satisfaction: (1 + 0.9) / 3, in tenths 19 / 30.
+    assert overall["satisfaction_rate"] == 0.633
+    assert overall["fractions"]["satisfaction_rate"] == [19, 30]
+    # On time: closed a b c d, c has no deadline, e is open past due; a and d on time.
     assert (counts["closed_on_time"], counts["deadline_judged"]) == (2, 3)
-    assert overall["on_time_rate"] == 0.6667
+    assert counts["on_time_base"] == 4
+    assert overall["on_time_rate"] == 0.5
+    assert overall["overdue_rate"] == 0.25
     # Reopen: f was closed once; a b c d f have been closed.
     assert (counts["reopened"], counts["ever_closed"]) == (1, 5)
     assert overall["reopen_rate"] == 0.2
+    # Score: 10 × 5/6 + 30 × 1/2 + 30 × 19/30 + 15 × 1/2 + 5 × (1 − 1/4) + 10 × (1 − 1/5)
+    #      = 8.333… + 15 + 19 + 7.5 + 3.75 + 8 = 61.58… → 61.6
+    assert overall["score"] == 61.6
     assert overall["overdue_open"] == 1
     assert overall["closed"] == 4
     assert overall["rated"] == 3
@@ -276,12 +289,34 @@ def test_refusals_are_outside_the_resolution_rate_and_counted_apart() -> None:
     assert overall["on_time_rate"] == 1.0
 
 
-def test_an_unsatisfied_rating_stands_until_the_resident_rates_again() -> None:
-    # Re-resolved after a reopen, still carrying the old 不满意.
-    re_resolved = rec(rating="unsatisfied", rated="2025-06-12 09:00", reopen_count=1)
-    assert metrics([re_resolved])["overall"]["resolution_rate"] == 0.0
-    re_rated = {**re_resolved, "rating": "satisfied"}
-    assert metrics([re_rated])["overall"]["resolution_rate"] == 1.0
+def _step(action: str, at: str) -> dict[str, Any]:
+    return {"at": iso(at), "action": action}
+
+
+def test_reopen_starts_a_new_round_that_counts_once_rated_again() -> None:
+    first_round = [_step("resolve", "2025-06-11 10:00"), _step("rate", "2025-06-12 09:00")]
+    unsatisfied = rec(rating="unsatisfied", rated="2025-06-12 09:00", timeline=first_round)
+    assert metrics([unsatisfied])["overall"]["resolution_rate"] == 0.0
+    assert counted_rating(unsatisfied) == "unsatisfied"
+    # Reopened and resolved again: the 不满意 stays in the record but no longer counts.
+    second = [
+        *first_round,
+        _step("reopen", "2025-06-13 09:00"),
+        _step("resolve", "2025-06-15 09:00"),
+    ]
+    re_resolved = {**unsatisfied, "timeline": second, "reopen_count": 1}
+    assert counted_rating(re_resolved) is None
+    overall = metrics([re_resolved])["overall"]
+    assert (overall["resolution_rate"], overall["rated"]) == (1.0, 0)
+    # The resident rates the new round: that rating counts.
+    re_rated = {
+        **re_resolved,
+        "rating": "basically_satisfied",
+        "rated_at": iso("2025-06-16 09:00"),
+        "timeline": [*second, _step("rate", "2025-06-16 09:00")],
+    }
+    overall = metrics([re_rated])["overall"]
+    assert (overall["resolution_rate"], overall["satisfaction_rate"]) == (1.0, 0.9)
 
 
 def test_overdue_open_counts_only_open_cases_past_due() -> None:
@@ -383,11 +418,67 @@ def test_ranking_ties_go_to_more_cases_then_id_and_small_fields_split() -> None:
         + _department_month("E", "2025-06", 2, 3)
     )
     report = metrics(records)
-    # Five eligible: two on each list, the middle one on neither.
-    assert len(report["red_list"]) == len(report["black_list"]) == 2
-    assert [r["id"] for r in report["red_list"]] == ["C", "A"]
-    assert [r["id"] for r in report["black_list"]] == ["E", "D"]
+    # Five eligible, two a list; but A, B and C tie, so they go on the red list together,
+    # all first, more cases first in the listing.
+    assert [(r["id"], r["rank"]) for r in report["red_list"]] == [("C", 1), ("A", 1), ("B", 1)]
+    assert [(r["id"], r["rank"]) for r in report["black_list"]] == [("E", 5), ("D", 4)]
     assert RANKING_SIZE == 5
+
+
+def test_a_tie_across_the_middle_goes_on_neither_list() -> None:
+    records = (
+        _department_month("A", "2025-06", 6, 0)
+        + _department_month("B", "2025-06", 3, 3)
+        + _department_month("C", "2025-06", 3, 3)
+        + _department_month("D", "2025-06", 2, 3)
+    )
+    report = metrics(records)
+    assert [r["id"] for r in report["red_list"]] == ["A"]
+    assert [r["id"] for r in report["black_list"]] == ["D"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=0, max_size=14))
+def test_red_and_black_lists_never_share_a_member(mixes: list[tuple[int, int]]) -> None:
+    rows = [
+        {"id": f"U{i:02d}", "cases": 5 + good + bad, "score": float(10 * good - bad)}
+        for i, (good, bad) in enumerate(mixes)
+    ]
+    red, black = rankings(rows)
+    assert not {r["id"] for r in red} & {r["id"] for r in black}
+    # Ties are whole: a score on a list brings every unit with that score.
+    for chosen in (red, black):
+        for score in {r["score"] for r in chosen}:
+            assert {r["id"] for r in chosen if r["score"] == score} == {
+                r["id"] for r in rows if r["score"] == score
+            }
+    assert len({r["rank"] for r in red if r["score"] == red[0]["score"]} if red else {1}) == 1
+
+
+def test_leaving_late_cases_open_ranks_below_closing_them_late() -> None:
+    on_time = [
+        rec("2025-06-10 09:00", unit=u, rating="satisfied", rated="2025-06-12 09:00")
+        for u in ("LATE", "OPEN")
+        for _ in range(5)
+    ]
+    closed_late = [rec("2025-06-10 09:00", unit="LATE", met=False) for _ in range(3)]
+    left_open = [
+        rec(
+            "2025-06-10 09:00",
+            unit="OPEN",
+            status="in_progress",
+            outcome=None,
+            met=False,
+            resolved=None,
+        )
+        for _ in range(3)
+    ]
+    report = metrics(on_time + closed_late + left_open)
+    late = row(report["monthly"]["2025-06"]["by_department"], "LATE")
+    left = row(report["monthly"]["2025-06"]["by_department"], "OPEN")
+    assert left["on_time_rate"] == late["on_time_rate"] == round(5 / 8, 3)
+    assert left["resolution_rate"] < late["resolution_rate"]
+    assert left["score"] < late["score"]
 
 
 def test_no_ranking_without_a_complete_month() -> None:
@@ -642,3 +733,101 @@ def test_generated_at_and_window_are_beijing_time() -> None:
     report = metrics([], now=NOW.astimezone(UTC))
     assert report["generated_at"] == "2025-07-10T12:00:00+08:00"
     assert report["recent_since"] == "2025-06-10T12:00:00+08:00"
+
+
+# --- Exact arithmetic, one rounding --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "shown"),
+    [
+        (94, 99, 0.949),
+        (5, 16, 0.313),
+        (1, 8, 0.125),
+        (1, 2000, 0.001),
+        (1, 2001, 0.0),
+        (1, 3, 0.333),
+    ],
+)
+def test_rates_are_rounded_once_half_up(numerator: int, denominator: int, shown: float) -> None:
+    assert round_half_up(Fraction(numerator, denominator), 3) == shown
+
+
+@given(st.integers(0, 10**6), st.integers(1, 4))
+def test_exact_half_ties_round_up(units: int, places: int) -> None:
+    # value = units + 0.5 in the last place: always rounds away from zero.
+    tie = Fraction(2 * units + 1, 2 * 10**places)
+    assert round_half_up(tie, places) == float(Fraction(units + 1, 10**places))
+    assert round_half_up(-tie, places) == -float(Fraction(units + 1, 10**places))
+
+
+@given(st.integers(0, 500), st.integers(1, 500))
+def test_a_published_rate_is_its_fraction_rounded_once(numerator: int, denominator: int) -> None:
+    numerator = min(numerator, denominator)
+    cases = [rec(category="fire") for _ in range(numerator)]
+    cases += [rec() for _ in range(denominator - numerator)]
+    if not cases:
+        return
+    overall = metrics(cases)["overall"]
+    exact = Fraction(numerator, denominator)
+    shown = overall["hard_share"]
+    assert overall["fractions"]["hard_share"] == [numerator, denominator]
+    assert exact_rate(overall["counts"], "hard_share") == exact
+    # Within half a unit of the last place, and at exactly half, above.
+    assert abs(Fraction(str(shown)) - exact) <= Fraction(1, 2000)
+    if Fraction(str(shown)) < exact:
+        assert exact - Fraction(str(shown)) < Fraction(1, 2000)
+
+
+def test_every_fraction_gives_its_rate() -> None:
+    report = metrics(
+        [rec(rating="satisfied", rated="2025-06-12 09:00"), rec(status="in_progress", met=False)]
+    )
+    for r in _all_rows(report):
+        for key, (numerator, denominator) in r["fractions"].items():
+            expected = round_half_up(Fraction(numerator, denominator), 3) if denominator else None
+            assert r[key] == expected, key
+
+
+# --- Months that close ---------------------------------------------------------------
+
+
+def test_a_month_is_final_once_every_deadline_has_passed() -> None:
+    june = [
+        rec("2025-06-10 09:00"),
+        rec(
+            "2025-06-30 09:00",
+            status="in_progress",
+            met=None,
+            deadlines={
+                "contact_due": iso("2025-07-01 23:59:59"),
+                "due": iso("2025-07-14 23:59:59"),
+                "met": None,
+            },
+        ),
+    ]
+    status = metrics(june)["month_status"]["2025-06"]
+    assert status == {"final": False, "final_at": iso("2025-07-14 23:59:59"), "undated_open": 0}
+    later = metrics(june, now=bj("2025-07-15 00:00"))
+    assert later["month_status"]["2025-06"]["final"] is True
+    assert later["ranking_final"] is True
+    # An open case with no computable deadline keeps its month provisional.
+    undated = metrics([rec(status="in_progress", deadlines=None)], now=bj("2025-09-01 00:00"))
+    assert undated["month_status"]["2025-06"] == {
+        "final": False,
+        "final_at": None,
+        "undated_open": 1,
+    }
+
+
+def test_the_current_month_is_never_final() -> None:
+    report = metrics([rec("2025-07-01 09:00", deadlines=None)])
+    assert report["month_status"]["2025-07"]["final"] is False
+    assert report["month_status"]["2025-07"]["final_at"] == iso("2025-08-01 00:00")
+
+
+def test_hard_categories_per_grid_are_published() -> None:
+    records = [rec(category="fire", grid="G2"), rec(category="fire", grid="G2"), rec(grid="G2")]
+    grid = row(metrics(records)["by_grid"], "G2")
+    assert grid["hard_mix"] == {"fire": 2}
+    assert grid["hard_cases"] == 2

@@ -21,6 +21,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -31,16 +33,29 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 
 Record = Mapping[str, Any]
 Row = dict[str, Any]
-Kind = Literal["count", "rate", "score", "mix", "ranking", "warning", "risk", "vote_flag"]
+Kind = Literal["count", "rate", "score", "mix", "month", "ranking", "warning", "risk", "vote_flag"]
 
-# Scoring after the published Beijing 12345 scheme (接诉即办): 基本满意 counts as 0.9
-# of 满意, and the three rates are weighted 10 / 50 / 40 into a score out of 100.
+# Scoring: 基本满意 counts as 0.9 of 满意 (the Beijing 12345 scale). The score weighs
+# the 三率 together with on-time completion, overdue open cases and reopens, so that
+# leaving late cases open or closing cases that come back never pays. A term marked
+# "lower" is a rate where less is better: it enters as (1 − rate).
 BASIC_SATISFIED_TENTHS = 9  # 0.9, kept in tenths so the satisfaction sum stays exact
-SCORE_WEIGHTS = {"response_rate": 10, "resolution_rate": 50, "satisfaction_rate": 40}
-RATE_DECIMALS = 4
-SCORE_DECIMALS = 2
+SCORE_TERMS: tuple[tuple[str, int, Literal["higher", "lower"]], ...] = (
+    ("response_rate", 10, "higher"),
+    ("resolution_rate", 30, "higher"),
+    ("satisfaction_rate", 30, "higher"),
+    ("on_time_rate", 15, "higher"),
+    ("overdue_rate", 5, "lower"),
+    ("reopen_rate", 10, "lower"),
+)
+SCORE_WEIGHTS = {key: weight for key, weight, _ in SCORE_TERMS}
+assert sum(SCORE_WEIGHTS.values()) == 100, "the score is out of 100"
+# Rates are exact fractions of counts, rounded once, half up (四舍五入), to what the
+# page shows: a percentage with one decimal (0.001 of a fraction); the score to 0.1.
+RATE_PLACES = 3
+SCORE_PLACES = 1
 
-# 红黑榜: best and worst departments of the latest complete month.
+# 红黑榜: best and worst departments of the latest final month (else the latest complete one).
 RANKING_SIZE = 5
 RANKING_MIN_CASES = 5
 
@@ -99,14 +114,35 @@ def _responded_on_time(record: Record) -> bool:
     return _direct_answer(record) or _deadline(record, "contact_met") is True
 
 
+def counted_rating(record: Record) -> str | None:
+    """The rating that counts (计入统计的评价): the latest rating of the latest round.
+
+    A reopen (重办) starts a new round that the resident may rate again; until they do,
+    the new round is unrated, and the earlier round's rating stays in the public record
+    but no longer counts.
+    """
+    # Read from the published timeline: a reopen after the last rating opens a round.
+    rating = record.get("rating")
+    rated_at = record.get("rated_at")
+    if rating is None or not rated_at:
+        return rating
+    rated = _at(rated_at)
+    for step in record.get("timeline") or ():
+        if step.get("action") == "reopen" and step.get("at") and _at(step["at"]) > rated:
+            return None
+    return rating
+
+
 def _resolution_base(record: Record) -> bool:
-    return record.get("outcome") in (Outcome.RESOLVED, Outcome.ANSWERED)
+    # Open cases past their deadline count too (as unresolved): leaving a late case
+    # open must never look better than closing it late.
+    return record.get("outcome") in (Outcome.RESOLVED, Outcome.ANSWERED) or _overdue_open(record)
 
 
 def _resolved(record: Record) -> bool:
-    # The latest rating stands until the resident rates again, so a case re-resolved
-    # after an unsatisfied rating counts as unresolved until it is rated anew.
-    return _resolution_base(record) and record.get("rating") != Rating.UNSATISFIED
+    return record.get("outcome") in (Outcome.RESOLVED, Outcome.ANSWERED) and (
+        counted_rating(record) != Rating.UNSATISFIED
+    )
 
 
 def _deadline_judged(record: Record) -> bool:
@@ -125,29 +161,62 @@ def _overdue_open(record: Record) -> bool:
     return _open(record) and _deadline(record, "met") is False
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return round(numerator / denominator, RATE_DECIMALS) if denominator else None
+def round_half_up(value: Fraction, places: int) -> float:
+    """``value`` rounded once, half away from zero (四舍五入), to ``places`` decimals.
+
+    Exact: the fraction is scaled and rounded as integers, then given as the float whose
+    shortest form is the rounded decimal (``0.313``, never ``0.31299999``).
+    """
+    scaled = abs(value) * 10**places
+    whole = int(scaled + Fraction(1, 2))  # floor, the value being non-negative
+    rounded = Decimal(whole).scaleb(-places)
+    return float(-rounded if value < 0 else rounded)
 
 
-def _satisfaction(counts: Mapping[str, int]) -> float | None:
-    tenths = 10 * counts["satisfied"] + BASIC_SATISFIED_TENTHS * counts["basically_satisfied"]
-    return _ratio(tenths, 10 * counts["rated"])
+# (numerator, denominator) of each rate, from a row's counters. Satisfaction is counted
+# in tenths of a case, so that 基本满意 at 0.9 stays an integer.
+RATE_PARTS: Mapping[str, Callable[[Mapping[str, int]], tuple[int, int]]] = {
+    "hard_share": lambda c: (c["hard_cases"], c["cases"]),
+    "response_rate": lambda c: (c["responded_on_time"], c["response_due"]),
+    "resolution_rate": lambda c: (c["resolved"], c["resolution_base"]),
+    "satisfaction_rate": lambda c: (
+        10 * c["satisfied"] + BASIC_SATISFIED_TENTHS * c["basically_satisfied"],
+        10 * c["rated"],
+    ),
+    "on_time_rate": lambda c: (c["closed_on_time"], c["on_time_base"]),
+    "overdue_rate": lambda c: (c["overdue_open"], c["on_time_base"]),
+    "reopen_rate": lambda c: (c["reopened"], c["ever_closed"]),
+}
+
+
+def exact_rate(counts: Mapping[str, int], key: str) -> Fraction | None:
+    numerator, denominator = RATE_PARTS[key](counts)
+    return Fraction(numerator, denominator) if denominator else None
+
+
+def _rate_value(key: str) -> Callable[[Mapping[str, int]], float | None]:
+    def value(counts: Mapping[str, int]) -> float | None:
+        exact = exact_rate(counts, key)
+        return None if exact is None else round_half_up(exact, RATE_PLACES)
+
+    return value
+
+
+def exact_score(counts: Mapping[str, int]) -> Fraction | None:
+    """The score as an exact fraction, from the exact (unrounded) rates; None when any
+    term's denominator is 0."""
+    total = Fraction(0)
+    for key, weight, direction in SCORE_TERMS:
+        rate = exact_rate(counts, key)
+        if rate is None:
+            return None
+        total += weight * (rate if direction == "higher" else 1 - rate)
+    return total
 
 
 def _score(counts: Mapping[str, int]) -> float | None:
-    # From the unrounded rates, so rounding for display never moves the score.
-    parts = {
-        "response_rate": (counts["responded_on_time"], counts["response_due"]),
-        "resolution_rate": (counts["resolved"], counts["resolution_base"]),
-        "satisfaction_rate": (
-            10 * counts["satisfied"] + BASIC_SATISFIED_TENTHS * counts["basically_satisfied"],
-            10 * counts["rated"],
-        ),
-    }
-    if any(denominator == 0 for _, denominator in parts.values()):
-        return None
-    total = sum(SCORE_WEIGHTS[key] * num / den for key, (num, den) in parts.items())
-    return round(total, SCORE_DECIMALS)
+    exact = exact_score(counts)
+    return None if exact is None else round_half_up(exact, SCORE_PLACES)
 
 
 # --- The definitions ----------------------------------------------------------------
@@ -186,22 +255,19 @@ def _count(
     return Definition(key, name, formula, description, "count", counts=test)
 
 
-def _rate(
-    key: str,
-    name: str,
-    formula: str,
-    description: str,
-    numerator: str,
-    denominator: str,
-) -> Definition:
-    def value(counts: Mapping[str, int]) -> float | None:
-        return _ratio(counts[numerator], counts[denominator])
-
-    return Definition(key, name, formula, description, "rate", value=value)
+def _rate(key: str, name: str, formula: str, description: str) -> Definition:
+    return Definition(key, name, formula, description, "rate", value=_rate_value(key))
 
 
 _MERGED_NOTE = "合并件不计入。"
-_W = SCORE_WEIGHTS
+_RATE_NAMES = {
+    "response_rate": "响应率",
+    "resolution_rate": "解决率",
+    "satisfaction_rate": "满意率",
+    "on_time_rate": "按期办结率",
+    "overdue_rate": "超期未办结率",
+    "reopen_rate": "重办率",
+}
 
 DEFINITIONS: tuple[Definition, ...] = (
     # Counters, in the order of each case's count vector.
@@ -267,44 +333,47 @@ DEFINITIONS: tuple[Definition, ...] = (
     _count(
         "resolution_base",
         "应解决件数",
-        "办理结果为“已解决”或“直接解答”的案件数",
-        "解决率的分母。不予办理件与合并件不计入。",
+        "办理结果为“已解决”或“直接解答”的案件数 + 超期未办结件数",
+        "解决率的分母。已超过办理时限仍未办结的案件计入分母、不计入分子,"
+        "因此拖着不办不会比超期办结更好看。不予办理件与合并件不计入。",
         _resolution_base,
     ),
     _count(
         "resolved",
         "已解决件数",
-        "应解决件中,最新评价不是“不满意”的案件数",
-        "未评价的视为已解决;评价“不满意”的不算已解决,直到重办后反映人重新评价。",
+        "办理结果为“已解决”或“直接解答”、且计入统计的评价不是“不满意”的案件数",
+        "未评价的视为已解决;评价“不满意”的不算已解决。重办开启新一轮办理,"
+        "重新办结后未评价前视为已解决,反映人可对新一轮重新评价。",
         _resolved,
     ),
     _count(
         "rated",
         "评价件数",
-        "有满意度评价的案件数",
-        "每件取最新一次评价。评价不会因异常标记而被删除。" + _MERGED_NOTE,
-        lambda r: r.get("rating") is not None,
+        "计入统计的评价不为空的案件数",
+        "每件只计最新一轮办理的最新评价(重办开启新一轮,之前各轮的评价仍在办理记录中公开,"
+        "但不再计入)。评价不会因异常标记而被删除。" + _MERGED_NOTE,
+        lambda r: counted_rating(r) is not None,
     ),
     _count(
         "satisfied",
         "满意件数",
-        "最新评价为“满意”的案件数",
+        "计入统计的评价为“满意”的案件数",
         "满意率按1个满意计。",
-        lambda r: r.get("rating") == Rating.SATISFIED,
+        lambda r: counted_rating(r) == Rating.SATISFIED,
     ),
     _count(
         "basically_satisfied",
         "基本满意件数",
-        "最新评价为“基本满意”的案件数",
+        "计入统计的评价为“基本满意”的案件数",
         f"满意率按0.{BASIC_SATISFIED_TENTHS}个满意计。",
-        lambda r: r.get("rating") == Rating.BASICALLY_SATISFIED,
+        lambda r: counted_rating(r) == Rating.BASICALLY_SATISFIED,
     ),
     _count(
         "unsatisfied",
         "不满意件数",
-        "最新评价为“不满意”的案件数",
+        "计入统计的评价为“不满意”的案件数",
         "满意率按0计;已解决或直接解答的案件评价为不满意时,不算已解决。",
-        lambda r: r.get("rating") == Rating.UNSATISFIED,
+        lambda r: counted_rating(r) == Rating.UNSATISFIED,
     ),
     _count(
         "deadline_judged",
@@ -319,6 +388,14 @@ DEFINITIONS: tuple[Definition, ...] = (
         "在办理时限(含批准的延期)内办结的案件数",
         "时限:一般件5个工作日,复杂件15个工作日,紧急件24小时;延期后以新期限为准。",
         _closed_on_time,
+    ),
+    _count(
+        "on_time_base",
+        "应按期办结件数",
+        "有期限的办结件数 + 超期未办结件数",
+        "按期办结率和超期未办结率的分母。已过办理时限仍未办结的案件也计入,"
+        "不能靠拖着不办结来保住按期办结率。",
+        lambda r: _deadline_judged(r) or _overdue_open(r),
     ),
     _count(
         "ever_closed",
@@ -362,59 +439,59 @@ DEFINITIONS: tuple[Definition, ...] = (
         "疑难占比",
         "疑难件数 ÷ 案件数",
         "与类别构成、来源结构一起公布,防止只报易办事项、回避难办事项。",
-        "hard_cases",
-        "cases",
     ),
     _rate(
         "response_rate",
         "响应率",
         "按时响应件数 ÷ 应响应件数",
         "在联系时限内联系反映人的比例;直接解答视为按时响应。",
-        "responded_on_time",
-        "response_due",
     ),
     _rate(
         "resolution_rate",
         "解决率",
         "已解决件数 ÷ 应解决件数",
-        "办理结果为已解决或直接解答、且最新评价不是“不满意”的比例。"
-        "不予办理件(超出法律政策范围并已说明理由)不计入分子分母,其件数单独公布。",
-        "resolved",
-        "resolution_base",
+        "办理结果为已解决或直接解答、且计入统计的评价不是“不满意”的比例;"
+        "已超期仍未办结的案件计入分母。不予办理件(超出法律政策范围并已说明理由)"
+        "不计入分子分母,其件数单独公布。",
     ),
-    Definition(
+    _rate(
         "satisfaction_rate",
         "满意率",
         f"(满意件数 + 0.{BASIC_SATISFIED_TENTHS} × 基本满意件数) ÷ 评价件数",
-        f"基本满意按0.{BASIC_SATISFIED_TENTHS}个满意计算;没有评价时不计算。",
-        "rate",
-        value=_satisfaction,
-    ),
-    Definition(
-        "score",
-        "综合得分",
-        f"{_W['response_rate']} × 响应率 + {_W['resolution_rate']} × 解决率 + "
-        f"{_W['satisfaction_rate']} × 满意率(满分100)",
-        "参照北京市12345市民服务热线“接诉即办”考核的三率加权方法。三率中任一项无法计算时"
-        "不计算得分。由未四舍五入的三率计算。",
-        "score",
-        value=_score,
+        f"基本满意按0.{BASIC_SATISFIED_TENTHS}个满意计算;没有评价时不计算。"
+        "开放数据中分子分母以十分之一件为单位(满意10、基本满意9)。",
     ),
     _rate(
         "on_time_rate",
         "按期办结率",
-        "按期办结件数 ÷ 有期限的办结件数",
-        "办结件包括已解决、直接解答和不予办理。",
-        "closed_on_time",
-        "deadline_judged",
+        "按期办结件数 ÷ 应按期办结件数",
+        "办结件包括已解决、直接解答和不予办理;已超期仍未办结的案件计入分母。",
+    ),
+    _rate(
+        "overdue_rate",
+        "超期未办结率",
+        "超期未办结件数 ÷ 应按期办结件数",
+        "已过办理时限仍未办结的比例,越低越好。",
     ),
     _rate(
         "reopen_rate",
         "重办率",
         "重办件数 ÷ 曾办结件数",
-        "办结后因不满意或回访未通过而重新办理的比例,反映“办结”是否真正解决问题。",
-        "reopened",
-        "ever_closed",
+        "办结后因不满意或回访未通过而重新办理的比例,越低越好,反映“办结”是否真正解决问题。",
+    ),
+    Definition(
+        "score",
+        "综合得分",
+        " + ".join(
+            f"{weight} × " + (_RATE_NAMES[key] if way == "higher" else f"(1 − {_RATE_NAMES[key]})")
+            for key, weight, way in SCORE_TERMS
+        )
+        + "(满分100)",
+        "三率(响应率、解决率、满意率)参照北京市12345市民服务热线“接诉即办”考核,"
+        "并计入按期办结率、超期未办结率和重办率:拖着超期案件不办结、办结后又被重办都会失分。"
+        "由未经四舍五入的精确比值计算,最后四舍五入到0.1分;任一项分母为0时不计算得分。",
+        "score",
+        value=_score,
     ),
     Definition(
         "mix",
@@ -424,12 +501,31 @@ DEFINITIONS: tuple[Definition, ...] = (
         "mix",
     ),
     Definition(
+        "hard_mix",
+        "疑难类别构成",
+        "按类别统计的疑难件数",
+        "每个网格、部门的疑难事项(消防隐患、违法建设、群租房等)各有多少件,"
+        "看清谁在办难事、哪里的难事没有上报。" + _MERGED_NOTE,
+        "mix",
+    ),
+    Definition(
+        "month_final",
+        "月度数字定稿",
+        "某月受理的案件全部过了办理时限(含联系时限、延期后的时限),且该月已结束",
+        "定稿之前为暂定数字,会随办理进展变化;页面注明每个月是否定稿及定稿时间。"
+        "时限无法计算的在办案件使该月暂不定稿。",
+        "month",
+    ),
+    Definition(
         "ranking",
         "红黑榜",
-        f"最近一个完整月份中,案件数不少于{RANKING_MIN_CASES}件且有综合得分的部门,"
+        f"最近一个已定稿月份(没有时取最近一个完整月份,并注明为暂定)中,"
+        f"案件数不少于{RANKING_MIN_CASES}件且有综合得分的部门,"
         f"按得分取前{RANKING_SIZE}名(红榜)和后{RANKING_SIZE}名(黑榜)",
-        "得分相同时案件数多者在前,再按部门编号排序。符合条件的部门少于"
-        f"{2 * RANKING_SIZE}个时,红榜、黑榜各取一半(向下取整),同一部门不会同时上两榜。",
+        "按公布的得分(四舍五入到0.1分)排名,得分相同即名次相同(并列),并列者一同上榜,"
+        "因此一榜可能多于五个部门。符合条件的部门少于"
+        f"{2 * RANKING_SIZE}个时,每榜取一半(向下取整);跨越两榜的并列组两榜都不上,"
+        "同一部门不会同时上两榜。",
         "ranking",
     ),
     Definition(
@@ -487,7 +583,7 @@ COUNTERS: tuple[Definition, ...] = tuple(d for d in DEFINITIONS if d.kind == "co
 COUNT_KEYS: tuple[str, ...] = tuple(d.key for d in COUNTERS)
 _TESTS = tuple(d.counts for d in COUNTERS if d.counts is not None)
 _VALUES = tuple((d.key, d.value) for d in DEFINITIONS if d.value is not None)
-_MERGED_TALLY = (*(int(key == "merged") for key in COUNT_KEYS), None)
+_MERGED_TALLY = (*(int(key == "merged") for key in COUNT_KEYS), None, None)
 assert COUNT_KEYS[len(_TESTS)] == "merged" == COUNT_KEYS[-1], "merged must be the last counter"
 
 # The keys of every row, in order; ``counts`` holds all counters.
@@ -504,6 +600,7 @@ ROW_KEYS = (
     "satisfaction_rate",
     "score",
     "on_time_rate",
+    "overdue_rate",
     "reopen_rate",
     "overdue_open",
     "rated",
@@ -511,7 +608,9 @@ ROW_KEYS = (
     "refused",
     "merged",
     "mix",
+    "hard_mix",
     "counts",
+    "fractions",
 )
 _DIMENSIONS = (
     # (report key, record key, record name key)
@@ -523,7 +622,8 @@ _DIMENSIONS = (
 
 
 # A case's tally: its counters (0/1, in ``COUNT_KEYS`` order), then its category group
-# (None for a merged case) for ``mix``. Rows sum tallies column by column.
+# (None for a merged case) for ``mix`` and its category when hard (else None) for
+# ``hard_mix``. Rows sum tallies column by column.
 Tally = tuple[Any, ...]
 
 
@@ -531,7 +631,8 @@ def tally(record: Record) -> Tally:
     if is_merged(record):
         return _MERGED_TALLY
     counters = (1 if test(record) else 0 for test in _TESTS)
-    return (*counters, 0, record.get("category_group") or "")  # 0: not merged
+    hard = (record.get("category") or "") if record.get("difficulty") == "hard" else None
+    return (*counters, 0, record.get("category_group") or "", hard)  # 0: not merged
 
 
 # --- The report ---------------------------------------------------------------------
@@ -551,8 +652,9 @@ def compute_metrics(
 
 # --- Month tallies: what a month shard keeps, and how tallies combine ---------------
 
-# A group's running sum: the counters in ``COUNT_KEYS`` order, and the mix by group.
-Sums = tuple[list[int], dict[str, int]]
+# A group's running sum: the counters in ``COUNT_KEYS`` order, the mix by group and the
+# hard cases by category.
+Sums = tuple[list[int], dict[str, int], dict[str, int]]
 
 
 class MonthTally(TypedDict):
@@ -563,12 +665,18 @@ class MonthTally(TypedDict):
     category (the rising warning); ``points`` one ``[received_at, grid, category,
     community, hard]`` per non-merged case (the 30-day warnings and the risk map, read
     only for months that can fall in the window); ``votes`` one ``[rated_at, case, grid,
-    unit, seconds after resolution or None]`` per rated, non-merged case (vote flags).
-    Plain JSON values, so a shard stores it beside its files.
+    unit, seconds after resolution or None]`` per rated, non-merged case (vote flags);
+    ``last_due`` the latest deadline of its non-merged cases and ``undated_open`` its open
+    cases with no computable deadline (when the month's figures become final);
+    ``counters`` the ``COUNT_KEYS`` the sums follow. Plain JSON values, so a shard stores
+    it beside its files.
     """
 
     month: str
     cases: int
+    counters: list[str]
+    last_due: str | None
+    undated_open: int
     overall: list[Any]
     dims: dict[str, dict[str, list[Any]]]
     names: dict[str, dict[str, str]]
@@ -578,24 +686,27 @@ class MonthTally(TypedDict):
 
 
 def _empty_sums() -> list[Any]:
-    return [[0] * len(COUNT_KEYS), {}]
+    return [[0] * len(COUNT_KEYS), {}, {}]
 
 
 def _add_line(sums: list[Any], line: Tally) -> None:
     counts = sums[0]
-    for i, value in enumerate(line[:-1]):
+    for i, value in enumerate(line[:-2]):
         counts[i] += value
-    group = line[-1]
-    if group is not None:
-        sums[1][group] = sums[1].get(group, 0) + 1
+    for place, key in ((1, line[-2]), (2, line[-1])):
+        if key is not None:
+            sums[place][key] = sums[place].get(key, 0) + 1
 
 
 def _add_sums(sums: list[Any], other: Sequence[Any]) -> None:
     counts = sums[0]
+    if len(other[0]) != len(counts):
+        raise ValueError("a month tally of another counter set: rebuild the month")
     for i, value in enumerate(other[0]):
         counts[i] += value
-    for group, n in other[1].items():
-        sums[1][group] = sums[1].get(group, 0) + n
+    for place in (1, 2):
+        for key, n in (other[place] if len(other) > place else {}).items():
+            sums[place][key] = sums[place].get(key, 0) + n
 
 
 def tally_months(records: Iterable[Record]) -> dict[str, MonthTally]:
@@ -608,6 +719,9 @@ def tally_months(records: Iterable[Record]) -> dict[str, MonthTally]:
             entry = out[month] = MonthTally(
                 month=month,
                 cases=0,
+                counters=list(COUNT_KEYS),
+                last_due=None,
+                undated_open=0,
                 overall=_empty_sums(),
                 dims={dim: {} for dim, _, _ in _DIMENSIONS},
                 names={dim: {} for dim, _, _ in _DIMENSIONS},
@@ -633,8 +747,14 @@ def add_to_tally(entry: MonthTally, record: Record) -> None:
             _add_line(groups[key], line)
             if key not in entry["names"][dim]:
                 entry["names"][dim][key] = record.get(name_field) or key
-    if line[-1] is None:
+    if line[-2] is None:
         return  # merged: counted once, as merged, and nowhere else
+    for key in ("contact_due", "due"):
+        due = _deadline(record, key)
+        if due and (entry["last_due"] is None or _at(due) > _at(entry["last_due"])):
+            entry["last_due"] = due
+    if _open(record) and not _deadline(record, "due"):
+        entry["undated_open"] += 1
     category = record.get("category") or ""
     grid = record.get("grid") or ""
     entry["categories"][category] = entry["categories"].get(category, 0) + 1
@@ -677,10 +797,17 @@ def combine_metrics(
     names: dict[str, dict[str, str]] = {dim: {} for dim, _, _ in _DIMENSIONS}
     signals = _Signals(recent_since, now)
 
+    last_due: dict[str, str | None] = {}
+    undated: dict[str, int] = {}
     for entry in tallies:
         month = entry["month"]
         if entry["cases"] == 0:
             continue
+        if entry.get("counters", list(COUNT_KEYS)) != list(COUNT_KEYS):
+            raise ValueError(f"the tally of {month} has other counters: rebuild the month")
+        # A tally from before deadlines were kept: no date, so the month stays provisional.
+        last_due[month] = entry.get("last_due")
+        undated[month] = entry.get("undated_open", 1 if "last_due" not in entry else 0)
         _add_sums(overall, entry["overall"])
         month_sums = by_month.setdefault(month, _empty_sums())
         _add_sums(month_sums, entry["overall"])
@@ -713,8 +840,13 @@ def combine_metrics(
             entry_rows[dim] = rows(dim, by_month_dim.get((month, dim), {}), everyone=False)
         monthly[month] = entry_rows
 
-    ranking_month = max((m for m in by_month if m <= latest_complete), default=None)
-    red, black = _rankings(monthly[ranking_month]["by_department"] if ranking_month else [])
+    status = {
+        month: _month_status(month, last_due.get(month), undated.get(month, 0), now)
+        for month in months
+    }
+    final_months = [m for m in by_month if m <= latest_complete and status[m]["final"]]
+    ranking_month = max(final_months or [m for m in by_month if m <= latest_complete], default=None)
+    red, black = rankings(monthly[ranking_month]["by_department"] if ranking_month else [])
     by_grid = rows("by_grid", by["by_grid"], everyone=True)
     warnings = signals.warnings(names, latest_complete, min(by_month, default=None))
 
@@ -727,6 +859,9 @@ def combine_metrics(
         "months": months,
         "recent_since": recent_since.isoformat(timespec="seconds"),
         "ranking_month": ranking_month,
+        "ranking_final": bool(ranking_month and status[ranking_month]["final"]),
+        "month_status": status,
+        "methodology": methodology(),
         "definitions": [d.public() for d in DEFINITIONS],
         "overall": _row("all", "全部", overall),
         "by_department": rows("by_department", by["by_department"], everyone=True),
@@ -749,11 +884,46 @@ def _row(key: str, name: str, sums: Sequence[Any]) -> Row:
     for field in ROW_KEYS[2:]:
         if field == "mix":
             row["mix"] = dict(sorted(sums[1].items()))
+        elif field == "hard_mix":
+            hard = sums[2] if len(sums) > 2 else {}
+            row["hard_mix"] = dict(sorted(hard.items(), key=lambda kv: (-kv[1], kv[0])))
         elif field == "counts":
             row["counts"] = counts
+        elif field == "fractions":
+            row["fractions"] = {k: list(parts(counts)) for k, parts in RATE_PARTS.items()}
         else:
             row[field] = values[field] if field in values else counts[field]
     return row
+
+
+def methodology() -> dict[str, Any]:
+    """How every published rate and the score are made, as data (the methodology page
+    says the same in words): enough to recompute them from the open data alone."""
+    return {
+        "rounding": "half_up",
+        "rate_places": RATE_PLACES,
+        "score_places": SCORE_PLACES,
+        "basic_satisfied": f"0.{BASIC_SATISFIED_TENTHS}",
+        "score_terms": [
+            {"rate": key, "weight": weight, "better": direction}
+            for key, weight, direction in SCORE_TERMS
+        ],
+        "ranking_size": RANKING_SIZE,
+        "ranking_min_cases": RANKING_MIN_CASES,
+    }
+
+
+def _month_status(
+    month: str, last_due: str | None, undated_open: int, now: datetime
+) -> dict[str, Any]:
+    # Final once the month has ended and every deadline of its cases has passed.
+    end = datetime.fromisoformat(f"{_add_months(month, 1)}-01T00:00:00").replace(tzinfo=BEIJING)
+    final_at = max(end, _at(last_due)) if last_due else end
+    return {
+        "final": undated_open == 0 and final_at <= now,
+        "final_at": None if undated_open else final_at.isoformat(timespec="seconds"),
+        "undated_open": undated_open,
+    }
 
 
 def _reference_names(district: District) -> dict[str, dict[str, str]]:
@@ -765,13 +935,44 @@ def _reference_names(district: District) -> dict[str, dict[str, str]]:
     }
 
 
-def _rankings(rows: Iterable[Row]) -> tuple[list[Row], list[Row]]:
-    eligible = [r for r in rows if r["cases"] >= RANKING_MIN_CASES and r["score"] is not None]
+def ranked(rows: Iterable[Row]) -> list[Row]:
+    """Rows with a score, best first, each with its ``rank``: equal published scores
+    share a rank (1, 1, 3 …); within a tie, more cases first, then id (order only)."""
+    scored = sorted(
+        (r for r in rows if r["score"] is not None),
+        key=lambda r: (-r["score"], -r["cases"], r["id"]),
+    )
+    out: list[Row] = []
+    for place, row in enumerate(scored, start=1):
+        tied = out and out[-1]["score"] == row["score"]
+        out.append({**row, "rank": out[-1]["rank"] if tied else place})
+    return out
+
+
+def rankings(rows: Iterable[Row]) -> tuple[list[Row], list[Row]]:
+    """The red list (best) and black list (worst, worst first) of ``ranking``.
+
+    Ties are whole: a group of equal scores enters a list together or not at all, and a
+    group that would reach both lists enters neither, so no unit is on both.
+    """
+    eligible = ranked(r for r in rows if r["cases"] >= RANKING_MIN_CASES)
     size = min(RANKING_SIZE, len(eligible) // 2)
-    # Ties: more cases first (a score over more cases says more), then id.
-    best = sorted(eligible, key=lambda r: (-r["score"], -r["cases"], r["id"]))
-    worst = sorted(eligible, key=lambda r: (r["score"], -r["cases"], r["id"]))
-    return best[:size], worst[:size]
+    red: list[Row] = []
+    black: list[Row] = []
+    start = 0
+    while start < len(eligible):
+        end = start  # the tie group is eligible[start : end + 1], places start+1 … end+1
+        while end + 1 < len(eligible) and eligible[end + 1]["score"] == eligible[start]["score"]:
+            end += 1
+        if start < size and end < len(eligible) - size:
+            red.extend(
+                eligible[start : end + 1]
+            )  # starts in the top places, stops short of the bottom ones
+        elif end >= len(eligible) - size and start >= size:
+            black[:0] = eligible[start : end + 1]
+        start = end + 1
+    black.sort(key=lambda r: (r["score"], -r["cases"], r["id"]))
+    return red, black
 
 
 # --- Warnings, vote flags, risk -----------------------------------------------------
