@@ -463,7 +463,8 @@ def test_report_form(site: BuildResult) -> None:
     ):
         assert f'id="{element}"' in page
     assert 'maxlength="2000"' in page and 'maxlength="200"' in page
-    assert "选填,仅用于联系您,不会公开" in page
+    assert "选填，仅用于联系您，不会公开" in page
+    assert 'method="post" action="/api/complaints"' in page  # works without JavaScript
     assert "<noscript>" in page and OWN_SCRIPT in page
 
 
@@ -713,7 +714,8 @@ def test_report_retries_with_the_same_key_and_shows_the_receipt(
     assert page.text_content("#receipt-tracking") == "T-2024-0001"
     assert page.text_content("#receipt-code") == "LC1234"
     assert page.text_content("#receipt-token") == "VT-abcdef"
-    assert page.get_attribute("#receipt-lookup", "href") == "/lookup/#t=T-2024-0001"
+    link = page.get_attribute("#receipt-lookup", "href")
+    assert link == "/lookup/#t=T-2024-0001&c=LC1234&k=VT-abcdef"  # one link, codes after #
     keys = [headers["Idempotency-Key"] for _, headers, _ in api.requests]
     assert len(keys) == 2 and keys[0] == keys[1]
     assert re.fullmatch(
@@ -811,7 +813,7 @@ def test_vote_is_prefilled_from_the_fragment(browser_site: tuple[str, FakeApi, A
     page.check('input[value="satisfied"]')
     page.click("#vote-submit")
     page.wait_for_selector("#vote-result", state="visible")
-    assert page.text_content("#vote-result-text") == "感谢您的评价:满意。"
+    assert page.text_content("#vote-result-text") == "感谢您的评价：满意。"
     assert api.requests[-1][2] == {"tracking": "T-1", "token": "VT-abc", "rating": "satisfied"}
     assert errors == []  # no CSP violations, no script errors
     page.close()

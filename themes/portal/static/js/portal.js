@@ -1,14 +1,20 @@
 /* The portal's one script: the complaint form, the case lookup and the vote.
- * It talks JSON to the API named in <meta name="api-base"> and puts every piece
- * of data into the page with textContent / createElement, never parsed as markup.
- * Plain ES5 plus fetch and Promise, so that old phone browsers can run it. */
+ * The forms work without it (plain posts, answered with a page by the API); the script
+ * only improves them. It talks JSON to the API named in <meta name="api-base"> and puts
+ * every piece of data into the page with textContent / createElement, never parsed as
+ * markup. Plain ES5 plus fetch and Promise, so that old phone browsers can run it.
+ *
+ * A slow answer is never reported as a failure: a request that times out is sent again
+ * with the same Idempotency-Key (the API answers a retry with the first answer), and only
+ * when no answer comes at all does the page say it could not confirm, and what to do. */
 (function () {
   "use strict";
 
   var meta = document.querySelector('meta[name="api-base"]');
   var API = ((meta && meta.getAttribute("content")) || "/api").replace(/\/+$/, "");
   var RETRY_DELAYS_MS = [1000, 2000, 4000]; // up to 3 retries of one submission
-  var TIMEOUT_MS = 20000;
+  // One attempt's patience; a page may lower it before this script runs (the tests do).
+  var TIMEOUT_MS = window.gridportalTimeoutMs || 20000;
 
   function $(id) {
     return document.getElementById(id);
@@ -71,7 +77,7 @@
     return null;
   }
 
-  // "#t=<tracking>&k=<token>": fragments never reach a server.
+  // "#t=<tracking>&c=<lookup code>&k=<vote code>": fragments never reach a server.
   function fragmentParams() {
     var out = {};
     var parts = window.location.hash.replace(/^#/, "").split("&");
@@ -86,6 +92,34 @@
       }
     }
     return out;
+  }
+
+  function fragmentLink(path, codes) {
+    var parts = [];
+    for (var key in codes) {
+      if (codes[key]) parts.push(key + "=" + encodeURIComponent(codes[key]));
+    }
+    return path + (parts.length ? "#" + parts.join("&") : "");
+  }
+
+  // Once read, the codes leave the address bar (and the screen a neighbour may see).
+  function forgetFragment() {
+    if (window.location.hash && window.history && history.replaceState) {
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+
+  // A locked lookup: the API's sentence (until when, Beijing time) and the number to call.
+  function showError(box, err, fallback) {
+    clear(box);
+    box.appendChild(document.createTextNode(err.message || fallback));
+    if (err.hotline) {
+      box.appendChild(document.createTextNode(" "));
+      var call = el("a", "拨打 " + err.hotline);
+      call.href = "tel:" + err.hotline;
+      box.appendChild(call);
+    }
+    box.hidden = false;
   }
 
   function postJSON(path, body, headers) {
@@ -122,8 +156,8 @@
     );
   }
 
-  // Retries network errors and 5xx with backoff; the caller's headers (and so the
-  // Idempotency-Key) stay the same on every attempt, so a retry never files twice.
+  // Retries network errors, time-outs and 5xx with backoff; the caller's headers (and so
+  // the Idempotency-Key) stay the same on every attempt, so a retry never files twice.
   function sendWithRetry(path, body, headers, onRetry) {
     var attempt = 0;
     function retry() {
@@ -175,13 +209,13 @@
 
   function deadlineFacts(list, d, note) {
     if (d) {
-      var contact = d.contact_met === true ? "(按时联系)" : d.contact_met === false ? "(未按时联系)" : "";
+      var contact = d.contact_met === true ? "（按时联系）" : d.contact_met === false ? "（未按时联系）" : "";
       addFact(list, "联系时限", when(d.contact_due) + contact);
-      addFact(list, "办结时限", when(d.due) + (d.extended ? "(已延期)" : ""));
+      addFact(list, "办结时限", when(d.due) + (d.extended ? "（已延期）" : ""));
       if (d.extended) addFact(list, "原定办结时限", when(d.original_due));
       if (d.met === true) addFact(list, "是否按期", "按期办结");
-      else if (d.met === false) addFact(list, "是否按期", "超期 " + d.overdue_working_days + " 日");
-      else addFact(list, "是否按期", "办理中,尚未到期");
+      else if (d.met === false) addFact(list, "是否按期", "超期 " + d.overdue_working_days + " 个工作日");
+      else addFact(list, "是否按期", "办理中，尚未到期");
     }
     if (note) addFact(list, "时限说明", note);
   }
@@ -202,9 +236,10 @@
       description: "请描述问题。",
     };
 
+    form.noValidate = true; // the script says what is missing, in the page's words
     var gridSelect = form.elements.grid;
     var wanted = queryParam("grid");
-    if (wanted) {
+    if (wanted && !gridSelect.value) {
       for (var i = 0; i < gridSelect.options.length; i++) {
         if (gridSelect.options[i].value === wanted) {
           gridSelect.value = wanted;
@@ -245,7 +280,12 @@
       addFact(facts, "状态", data.status_label || "已受理");
       addFact(facts, "受理时间", when(data.received_at));
       deadlineFacts(facts, data.deadlines, "");
-      $("receipt-lookup").href = "/lookup/#t=" + encodeURIComponent(data.tracking || "");
+      // One link for later: the lookup with the codes filled in, and from there the vote.
+      $("receipt-lookup").href = fragmentLink("/lookup/", {
+        t: data.tracking,
+        c: data.lookup_code,
+        k: data.vote_token,
+      });
       hide(form);
       var receipt = $("receipt");
       show(receipt);
@@ -280,7 +320,7 @@
       submit.disabled = true;
       statusLine.textContent = "正在提交……";
       sendWithRetry("/complaints", body, { "Idempotency-Key": pendingKey }, function (n) {
-        statusLine.textContent = "网络不稳定,正在第 " + n + " 次重试……";
+        statusLine.textContent = "回应较慢，正在确认是否已提交（第 " + n + " 次）……";
       })
         .then(
           function (res) {
@@ -291,15 +331,15 @@
             } else if (res.status >= 400 && res.status < 500) {
               pendingKey = null;
               var err = apiError(res.data);
-              var message = err.message || "提交未成功(" + res.status + "),请检查后重试。";
+              var message = err.message || "提交未成功（" + res.status + "），请检查后重试。";
               if (!(err.field && fieldError(err.field, message))) show(formError, message);
             } else {
-              show(formError, "服务暂时无法受理,请稍后再点“提交”。内容已保留,重复提交不会生成两件投诉。");
+              show(formError, "服务暂时无法受理，请稍后再点“提交”。内容已保留，重复提交不会生成两件投诉。");
             }
           },
           function () {
             statusLine.textContent = "";
-            show(formError, "网络连接失败,请检查网络后再点“提交”。内容已保留,重复提交不会生成两件投诉。");
+            show(formError, "暂时无法确认是否已提交（网络较慢或中断）。内容已保留，请稍后再点“提交”：重复提交不会生成两件投诉，已受理的会直接显示回执。");
           }
         )
         .then(function () {
@@ -307,11 +347,16 @@
           submit.disabled = false;
         });
     });
-    submit.disabled = false;
+    var print = $("receipt-print");
+    if (print && window.print) {
+      print.addEventListener("click", function () {
+        window.print();
+      });
+    } else if (print) hide(print);
   }
 
   /* ---- 查询进度 ---- */
-  function renderLookup(data) {
+  function renderLookup(data, voteCode) {
     var body = $("lookup-body");
     clear(body);
     var facts = el("dl", null, "facts");
@@ -350,10 +395,19 @@
 
     body.appendChild(el("h3", "办理结果"));
     body.appendChild(el("p", data.answer || "尚未答复。", data.answer ? "free-text" : null));
-    if (data.rating_label) body.appendChild(el("p", "您的评价:" + data.rating_label));
+    if (data.rating_label) body.appendChild(el("p", "您的评价：" + data.rating_label));
+    if (data.record_url) {
+      var record = el("a", "查看公开的办理记录");
+      record.id = "lookup-record";
+      record.href = data.record_url;
+      var line = body.appendChild(el("p"));
+      line.appendChild(record);
+      line.appendChild(document.createTextNode("（隐去个人信息后公开）"));
+    }
     if (data.can_vote) {
       var link = el("a", "去评价办理结果", "button primary");
-      link.href = "/vote/#t=" + encodeURIComponent(data.tracking || "");
+      link.id = "lookup-vote";
+      link.href = fragmentLink("/vote/", { t: data.tracking, k: voteCode });
       body.appendChild(el("p")).appendChild(link);
     }
     var result = $("lookup-result");
@@ -365,11 +419,14 @@
     var submit = $("lookup-submit");
     var statusLine = $("lookup-status");
     var error = $("lookup-error");
+    form.noValidate = true;
     var given = fragmentParams();
+    var voteCode = given.k || ""; // carried on to the vote link, never shown or sent here
     if (given.t) form.elements.tracking.value = given.t;
+    if (given.c) form.elements.code.value = given.c;
+    forgetFragment();
 
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
+    function lookup() {
       hide(error);
       var tracking = form.elements.tracking.value.trim();
       var code = form.elements.code.value.trim();
@@ -379,26 +436,35 @@
       }
       submit.disabled = true;
       statusLine.textContent = "正在查询……";
-      sendWithRetry("/cases/lookup", { tracking: tracking, code: code }, {}, null)
+      sendWithRetry("/cases/lookup", { tracking: tracking, code: code }, {}, function () {
+        statusLine.textContent = "回应较慢，正在重新查询……";
+      })
         .then(
           function (res) {
             statusLine.textContent = "";
-            if (res.status === 200) renderLookup(res.data || {});
-            else if (res.status === 404) {
+            if (res.status === 200) renderLookup(res.data || {}, voteCode);
+            else {
               hide($("lookup-result"));
-              show(error, apiError(res.data).message || "没有找到这件事项,请核对受理编号和查询码。");
-            } else show(error, apiError(res.data).message || "查询暂时不可用,请稍后再试。");
+              var fallback =
+                res.status === 404 ? "没有找到这件事项，请核对受理编号和查询码。" : "查询暂时不可用，请稍后再试。";
+              showError(error, apiError(res.data), fallback);
+            }
           },
           function () {
             statusLine.textContent = "";
-            show(error, "网络连接失败,请检查网络后重试。");
+            show(error, "暂时连不上服务器（网络较慢或中断），请稍后再点“查询”。");
           }
         )
         .then(function () {
           submit.disabled = false;
         });
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      lookup();
     });
-    submit.disabled = false;
+    if (given.t && given.c) lookup(); // the receipt's link: straight to the answer
   }
 
   /* ---- 满意度评价 ---- */
@@ -406,17 +472,19 @@
     var submit = $("vote-submit");
     var statusLine = $("vote-status");
     var error = $("vote-error");
+    form.noValidate = true;
     var given = fragmentParams();
     if (given.t) form.elements.tracking.value = given.t;
     if (given.k) form.elements.token.value = given.k;
-    if ((given.t || given.k) && window.history && history.replaceState) {
-      // Keep the vote token out of the address bar once it is in the form.
-      history.replaceState(null, "", window.location.pathname + window.location.search);
-    }
+    forgetFragment();
     bindCounters(form);
+    var pendingKey = null; // one key per vote; kept for every retry of the same vote
+    form.addEventListener("input", function () {
+      if (!submit.disabled) pendingKey = null;
+    });
     var messages = {
-      already_voted: "这件事项已经评价过了,每件事项只能评价一次。",
-      not_resolved: "这件事项还没有办结,办结后才能评价。",
+      already_voted: "这件事项已经评价过了，每件事项只能评价一次。",
+      not_resolved: "这件事项还没有办结，办结后才能评价。",
     };
 
     form.addEventListener("submit", function (event) {
@@ -436,46 +504,49 @@
       var body = { tracking: tracking, token: token, rating: choice.value };
       var comment = form.elements.comment.value.trim();
       if (comment) body.comment = comment;
+      if (!pendingKey) pendingKey = uuid();
       submit.disabled = true;
       statusLine.textContent = "正在提交……";
-      // No automatic retry: a vote is counted once, and a resend after a lost answer
-      // would only report "already voted".
-      postJSON("/cases/vote", body, {})
+      // A vote is counted once; the API answers a retry of the same vote with its first
+      // success, so a slow or lost answer is checked by sending the same vote again.
+      sendWithRetry("/cases/vote", body, { "Idempotency-Key": pendingKey }, function (n) {
+        statusLine.textContent = "回应较慢，正在确认评价是否已提交（第 " + n + " 次）……";
+      })
         .then(
           function (res) {
             statusLine.textContent = "";
             var err = apiError(res.data);
             if (res.status === 200 || res.status === 201) {
+              pendingKey = null;
               hide(form);
               $("vote-result-text").textContent =
-                "感谢您的评价:" + ((res.data && res.data.rating_label) || choice.parentNode.textContent.trim()) + "。";
+                "感谢您的评价：" + ((res.data && res.data.rating_label) || choice.parentNode.textContent.trim()) + "。";
               show($("vote-result"));
               $("vote-result").focus();
             } else if (res.status === 409) {
               show(error, err.message || messages[err.code] || "暂时不能评价。");
             } else if (res.status === 404) {
-              show(error, err.message || "没有找到这件事项,或评价码不正确。");
+              show(error, err.message || "没有找到这件事项，或评价码不正确。");
             } else {
-              show(error, err.message || "提交未成功,请稍后再试。");
+              show(error, err.message || "服务暂时无法受理评价，请稍后再点“提交评价”；同一评价重复提交只记一次。");
             }
           },
           function () {
             statusLine.textContent = "";
-            show(error, "网络连接失败,请检查网络后再提交。");
+            show(error, "暂时无法确认评价是否已提交（网络较慢或中断）。请稍后再点“提交评价”：同一评价重复提交只记一次，已提交的会直接显示成功。");
           }
         )
         .then(function () {
           submit.disabled = false;
         });
     });
-    submit.disabled = false;
   }
 
-  if (!window.fetch || !window.Promise) {
-    var boxes = document.querySelectorAll(".alert[role=alert]");
-    for (var i = 0; i < boxes.length; i++) show(boxes[i], "您的浏览器版本过旧,无法在线提交。请拨打社区公共服务站电话反映。");
-    return;
-  }
+  // Forms post themselves where the script cannot send JSON; a random key in the hidden
+  // field keeps a double submit to one case (without it, the API derives one).
+  var keys = document.querySelectorAll('input[name="idempotency_key"]');
+  for (var k = 0; k < keys.length; k++) keys[k].value = uuid();
+  if (!window.fetch || !window.Promise) return;
   var form;
   if ((form = $("report-form"))) initReport(form);
   if ((form = $("lookup-form"))) initLookup(form);
