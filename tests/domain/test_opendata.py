@@ -34,6 +34,8 @@ from gridportal.domain.opendata import (
     events_csv,
     metrics_csv,
     metrics_json,
+    month_files,
+    site_files,
 )
 from gridportal.domain.publication import PUBLIC_FIELDS, TIMELINE_FIELDS
 from gridportal.domain.reference import District
@@ -463,3 +465,22 @@ def test_every_table_column_is_described_once() -> None:
         names = [c.name for c in table.columns]
         assert len(names) == len(set(names)), table.key
         assert all(c.description and c.type for c in table.columns), table.key
+
+
+def test_site_files_describe_every_file_of_every_month() -> None:
+    report = compute_metrics(
+        [rec(), rec("2025-05-02T09:00:00+08:00")],
+        EMPTY_DISTRICT,
+        now=datetime(2025, 7, 1, tzinfo=BEIJING),
+    )
+    calendar = WorkCalendar.from_schedules([YearSchedule(2025, frozenset(), frozenset())])
+    files = dict(site_files(report, calendar, ["2025-05", "2025-06"], [("data/x.csv.gz", "cases")]))
+    assert {"data/calendar.csv", "data/calendar.json", "data/metrics.csv"} <= set(files)
+    june = read_csv(files["data/metrics/2025-06.csv"].decode("utf-8"))
+    assert june and {r["period"] for r in june} == {"2025-06"}
+    package = json.loads(files["data/datapackage.json"])
+    paths = {r["path"] for r in package["resources"]}
+    assert {"data/x.csv.gz", "data/events/2025-05.csv", "data/cases/2025-06.json"} <= paths
+    assert {r["as_of"] for r in package["resources"]} == {report["generated_at"]}
+    ((key, data),) = month_files("2025-06", [rec()])
+    assert key == "data/events/2025-06.csv" and data.startswith(BOM.encode("utf-8"))

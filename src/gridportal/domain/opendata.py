@@ -552,3 +552,66 @@ def _keys_first(mapping: Mapping[str, Any], order: tuple[str, ...]) -> dict[str,
     result = {k: mapping[k] for k in order if k in mapping}
     result.update((k, mapping[k]) for k in sorted(mapping) if k not in result)
     return result
+
+
+# --- The files, by key: what the month shards and the site-wide step publish --------
+
+CALENDAR_KEYS = ("data/calendar.csv", "data/calendar.json")
+METRICS_CSV = "data/metrics.csv"
+DATAPACKAGE = "data/datapackage.json"
+
+
+def month_events_key(month: str) -> str:
+    return f"data/events/{month}.csv"
+
+
+def month_metrics_key(month: str) -> str:
+    return f"data/metrics/{month}.csv"
+
+
+def month_files(month: str, records: Iterable[Record]) -> list[tuple[str, bytes]]:
+    """A month shard's open data besides its cases files: the steps of its cases."""
+    return [(month_events_key(month), events_csv(records).encode("utf-8"))]
+
+
+def site_files(
+    report: Mapping[str, Any],
+    calendar: WorkCalendar,
+    months: Iterable[str],
+    archives: Sequence[tuple[str, str]] = (),
+) -> list[tuple[str, bytes]]:
+    """The site-wide open data besides ``metrics.json``: the calendar used, the metrics
+    table (whole and per month) and the package describing every file. ``months`` are
+    the months with cases; ``archives`` the (key, table) of the whole-archive downloads.
+    The as-of time is the report's ``generated_at``, so an unchanged night changes nothing.
+    """
+    as_of = str(report.get("generated_at") or "")
+    months = sorted(months)
+    rows = list(metric_rows(report))
+    out = [
+        (CALENDAR_KEYS[0], calendar_csv(calendar).encode("utf-8")),
+        (CALENDAR_KEYS[1], calendar_json(calendar, as_of).encode("utf-8")),
+        (METRICS_CSV, table_csv(METRIC_COLUMNS, rows).encode("utf-8")),
+    ]
+    by_period: dict[str, list[MetricRow]] = {}
+    for row in rows:
+        by_period.setdefault(row.period, []).append(row)
+    for month in months:
+        mine = by_period.get(month, [])
+        out.append((month_metrics_key(month), table_csv(METRIC_COLUMNS, mine).encode("utf-8")))
+    files: list[tuple[str, str]] = [
+        *archives,
+        ("data/metrics.json", "metrics"),
+        (METRICS_CSV, "metrics"),
+        (CALENDAR_KEYS[0], "calendar"),
+        (CALENDAR_KEYS[1], "calendar"),
+    ]
+    for month in months:
+        files += [
+            (f"data/cases/{month}.csv", "cases"),
+            (f"data/cases/{month}.json", "cases"),
+            (month_events_key(month), "events"),
+            (month_metrics_key(month), "metrics"),
+        ]
+    out.append((DATAPACKAGE, datapackage(files, as_of).encode("utf-8")))
+    return out
