@@ -181,6 +181,8 @@ def build_shard(job: ShardJob) -> ShardResult:
     csv_key, json_key = month_data_keys(month)
     emit(csv_key, opendata.cases_csv(records).encode("utf-8"))
     emit(json_key, opendata.cases_json(records).encode("utf-8"))
+    for key, data in opendata.month_files(month, records):  # the steps file
+        emit(key, data)
     for key, data in open311.month_copy(month, records).items():  # docs/open311.md
         emit(key, data)
 
