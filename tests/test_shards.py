@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import datetime
 from pathlib import Path
@@ -10,16 +11,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gridportal.adapters.theme import PAGE_SIZE, SiteContext, site_context
+from gridportal.domain import opendata
 from gridportal.domain.metrics import combine_metrics, compute_metrics
 from gridportal.domain.publication import PublishedRecord
 from gridportal.domain.reference import District
 from gridportal.shards import (
+    ARCHIVE_KINDS,
     ShardJob,
     ShardResult,
+    archive_members,
     build_shard,
     case_page_key,
     month_data_keys,
     parse_month_json,
+    piece_key,
 )
 from support.records import published_record
 
@@ -81,11 +86,10 @@ def test_only_changed_cases_are_rendered_and_sent(context: SiteContext, tmp_path
     assert second.case_pages == 1
     assert case_page_key(records[3]["id"]) in second.changed
     assert case_page_key(records[4]["id"]) not in second.changed
-    assert set(second.changed) <= {
-        case_page_key(records[3]["id"]),
-        "cases/2025-06/index.html",
-        *month_data_keys("2025-06"),
-    }
+    # Only the changed case's page among the case pages; the rest is the month's own files.
+    pages = {key for key in second.changed if key.startswith("cases/c")}
+    assert pages == {case_page_key(records[3]["id"])}
+    assert set(month_data_keys("2025-06")) <= set(second.changed)
     assert second.state_changed
     again = run(
         context,
@@ -157,3 +161,51 @@ def test_stored_tallies_combine_into_the_report_of_all_records(
     assert combine_metrics(tallies, district, now=now) == compute_metrics(
         records, district, now=now
     )
+
+
+def test_month_pieces_join_into_the_whole_archive(context: SiteContext, tmp_path: Path) -> None:
+    """gzip members concatenate: head + month pieces (+ separators) + tail decompress to
+    exactly the archive streamed from the months' open-data files."""
+    months = {"2025-05": 3, "2025-06": 2}
+    files: dict[str, list[bytes]] = {"csv": [], "json": []}
+    pieces: dict[str, list[bytes]] = {"csv": [], "json": []}
+    for month, count in months.items():
+        day = [published_record(f"{month}-0{1 + i}T09:00:00+08:00") for i in range(count)]
+        out = tmp_path / month
+        build_shard(
+            ShardJob(month=month, context=context, out_dir=str(out), fresh=tuple(day), pieces=True)
+        )
+        for kind, key in zip(ARCHIVE_KINDS, month_data_keys(month), strict=True):
+            files[kind].append((out / key).read_bytes())
+            pieces[kind].append((out / piece_key(month, kind)).read_bytes())
+    for kind, stream in (("csv", opendata.archive_csv), ("json", opendata.archive_json)):
+        head, between, tail, _ = archive_members(kind)
+        joined = head + between.join(pieces[kind]) + tail
+        expected = b"".join(stream(f.splitlines(keepends=True) for f in files[kind]))
+        assert gzip.decompress(joined) == expected
+    assert (
+        json.loads(gzip.decompress(archive_members("json")[0] + archive_members("json")[3])) == []
+    )
+    assert len(
+        json.loads(
+            gzip.decompress(
+                archive_members("json")[0]
+                + archive_members("json")[1].join(pieces["json"])
+                + archive_members("json")[2]
+            )
+        )
+    ) == sum(months.values())
+
+
+def test_a_link_to_a_case_taken_down_is_dropped(context: SiteContext, tmp_path: Path) -> None:
+    target, other = june(2)
+    duplicate = {**june(1)[0], "status": "merged", "merged_into": target["id"]}
+    kept = {**june(1)[0], "status": "merged", "merged_into": other["id"]}
+    result = run(context, tmp_path, fresh=(duplicate, kept), gone=frozenset({target["id"]}))
+    month = parse_month_json((tmp_path / month_data_keys("2025-06")[1]).read_bytes())
+    by_id = {r["id"]: r for r in month}
+    assert by_id[duplicate["id"]]["merged_into"] is None
+    assert by_id[kept["id"]]["merged_into"] == other["id"]
+    page = (tmp_path / case_page_key(duplicate["id"])).read_text(encoding="utf-8")
+    assert target["id"] not in page
+    assert result.state["merged"] == [other["id"]]

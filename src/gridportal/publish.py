@@ -24,7 +24,7 @@ and only files rendered tonight are hashed.
 
 from __future__ import annotations
 
-import gzip
+import hashlib
 import json
 import multiprocessing
 import os
@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-from gridportal import open311
+
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -56,15 +56,21 @@ from gridportal.domain.publication import PublishedRecord, month_of, public_reco
 from gridportal.ports import COMMAND_CENTRE, CaseRecord, Store
 from gridportal.services import Portal
 from gridportal.shards import (
+    ARCHIVE_KINDS,
+    PIECE_LEVEL,
     SITE_STATE,
     STATE_PREFIX,
     ShardJob,
     ShardResult,
+    archive_members,
     build_shard,
     digest,
+    gz,
     month_counts,
     month_data_keys,
+    month_piece,
     month_state_key,
+    piece_key,
 )
 
 MARKER = "build"
@@ -111,6 +117,12 @@ class SiteTarget(Protocol):
     def delete(self, key: str) -> None: ...
 
     def put_many(self, items: Sequence[tuple[str, Path]]) -> None: ...
+
+    def write(self, key: str, data: bytes) -> None: ...
+
+    def copy_many(self, items: Sequence[tuple[str, str]]) -> None:
+        """(source key, key) pairs: a file the night staged in the target, put in place."""
+        ...
 
 
 # ---- The plan: plain data ----
@@ -380,24 +392,146 @@ class _Spill:
             handle.close()
 
 
-# ---- The build ----
+# ---- The night's scratch space: what passes from one step to the next ----
+
+NIGHTS_PREFIX = f"{STATE_PREFIX}nights/"
+SITE_INDEX_VERSION = 2  # the site state holds the index of months (see ``_month_summary``)
 
 
-def publish(
+class Scratch:
+    """Where a night keeps what passes between its steps (plan → shards → finish): a
+    local directory when the steps run in one machine's process pool, a prefix of the
+    site's bucket when they run as separate Lambda invocations (whose ``/tmp`` does not
+    outlive one). Names inside it: ``fresh/<M>.jsonl`` (tonight's records, exported by the
+    plan), ``work/<M>.json`` (the cases a shard exports itself, and its removals),
+    ``shards/<M>.json`` (a shard's result) and ``staging/<key>`` (files to publish)."""
+
+    def __init__(
+        self, *, local: Path | None = None, remote: SiteTarget | None = None, prefix: str = ""
+    ) -> None:
+        if (local is None) == (remote is None):
+            raise ValueError("a scratch space is either local or remote")
+        self.local = local
+        self.remote = remote
+        self.prefix = prefix
+
+    @classmethod
+    def for_night(cls, site: SiteTarget, night_id: str) -> Scratch:
+        return cls(remote=site, prefix=f"{NIGHTS_PREFIX}{night_id}/")
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def path(self, name: str) -> Path | None:
+        return self.local / name if self.local is not None else None
+
+    def read(self, name: str) -> bytes | None:
+        if self.local is not None:
+            try:
+                return (self.local / name).read_bytes()
+            except FileNotFoundError:
+                return None
+        assert self.remote is not None
+        return self.remote.read(self.key(name))
+
+    def write(self, name: str, data: bytes) -> None:
+        if self.local is not None:
+            path = self.local / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            return
+        assert self.remote is not None
+        self.remote.write(self.key(name), data)
+
+    def put(self, name: str, source: Path) -> None:
+        """A local file into the scratch space (nothing to do when it is already there)."""
+        if self.local is not None:
+            target = self.local / name
+            if target.resolve() != source.resolve():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+            return
+        assert self.remote is not None
+        self.remote.put(self.key(name), source)
+
+    def discard(self, names: Iterable[str]) -> None:
+        """Remove the night's objects from the bucket once it is published."""
+        if self.remote is not None:
+            for name in names:
+                self.remote.delete(self.key(name))
+
+
+@dataclass
+class Night:
+    """What the plan decided, as plain data: the state machine's ``build`` item."""
+
+    id: str
+    full: bool
+    now: datetime
+    months: list[str]
+    site_url: str = ""
+    api_base: str = "/api"
+    export_in_shards: bool = False  # each shard exports its own cases (on Lambda)
+    gone: list[str] = field(default_factory=list)  # public ids of every case taken down
+    changed: int = 0  # records exported by the plan
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "full": self.full,
+            "now": self.now.isoformat(),
+            "months": self.months,
+            "site_url": self.site_url,
+            "api_base": self.api_base,
+            "export_in_shards": self.export_in_shards,
+            "gone": self.gone,
+            "changed": self.changed,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Night:
+        return cls(
+            id=str(data["id"]),
+            full=bool(data["full"]),
+            now=datetime.fromisoformat(data["now"]),
+            months=list(data["months"]),
+            site_url=str(data.get("site_url", "")),
+            api_base=str(data.get("api_base", "/api")),
+            export_in_shards=bool(data.get("export_in_shards", False)),
+            gone=list(data.get("gone", ())),
+            changed=int(data.get("changed", 0)),
+            seconds=dict(data.get("seconds", {})),
+        )
+
+
+def _month_of_history(events: Sequence[Event]) -> str:
+    """A case's month without replaying it: the time of its first event (受理), which is
+    its time of receipt (``build_shard`` refuses a record filed under another month)."""
+    return month_of(events[0].at)
+
+
+# ---- Step 1: plan ----
+
+
+def _plan(
     portal: Portal,
     site: SiteTarget,
+    scratch: Scratch,
     *,
-    work_dir: Path,
+    night_id: str,
+    now: datetime,
+    full: bool,
     site_url: str = "",
-    full: bool = False,
-    now: datetime | None = None,
-    project_root: Path | None = None,
-    dry_run: bool = False,
-    workers: int | None = None,
     api_base: str = "/api",
-) -> BuildReport:
-    """Plan tonight's build and, unless ``dry_run``, apply it (see the module doc)."""
-    now = now or portal.clock()
+    workers: int | None = None,
+) -> Night:
+    """Decide full or incremental, find tonight's cases and their months, and either
+    export them (locally: the store streams once, a pool replays and redacts) or write
+    each month's work list for its shard to export (on Lambda, where the plan is one
+    short invocation)."""
+    started = time.perf_counter()
     store = portal.store
     marker = store.get_marker(MARKER)
     site_state = _read_json(site, SITE_STATE) or {}
@@ -408,126 +542,276 @@ def publish(
         or site_state.get("publication_version") != PUBLICATION_VERSION
     ):
         full = True
-    report = BuildReport(full=full, changed=0, total=0)
-    timer = _Timer(report)
-
-    root = Path(project_root) if project_root else PROJECT_ROOT
-    context = site_context(portal.district, project_root=root, site_url=site_url, api_base=api_base)
-    work_dir = Path(work_dir)
-    staging = work_dir / "staging"
-    shutil.rmtree(work_dir / "staging", ignore_errors=True)
-    shutil.rmtree(work_dir / "fresh", ignore_errors=True)
-    staging.mkdir(parents=True)
-    plan = Plan(full=full, staging=str(staging))
-
-    # 1. Export: tonight's records by month, and the cases to remove.
+    export_in_shards = scratch.local is None
     down = takedowns(store)
-    spill = _Spill(work_dir / "fresh")
+    night = Night(
+        id=night_id,
+        full=full,
+        now=now,
+        months=[],
+        site_url=site_url,
+        api_base=api_base,
+        export_in_shards=export_in_shards,
+        gone=sorted(portal.keys.public_id(tracking) for tracking in down),
+    )
+
     removed: dict[str, set[str]] = {}
-    try:
-        if full:
-            cases: Iterable[tuple[CaseRecord, list[Event]]] = store.all_histories()
-            withdrawn: set[str] = set()
-        else:
-            assert marker is not None
-            since = datetime.fromisoformat(marker) - OVERLAP
-            withdrawn = {t for t, v in down.items() if datetime.fromisoformat(v["at"]) > since}
-            cases = histories(portal, trackings_to_refresh(store, portal, since, now) | withdrawn)
+    if full:
+        cases: Iterable[tuple[CaseRecord, list[Event]]] = store.all_histories()
+        withdrawn: set[str] = set()
+    else:
+        assert marker is not None
+        since = datetime.fromisoformat(marker) - OVERLAP
+        withdrawn = {t for t, v in down.items() if datetime.fromisoformat(v["at"]) > since}
+        cases = histories(portal, trackings_to_refresh(store, portal, since, now) | withdrawn)
 
-        def kept() -> Iterator[tuple[CaseRecord, list[Event]]]:
-            for record, events in cases:
-                if record.tracking not in down:
-                    yield record, events
-                elif record.tracking in withdrawn:
-                    state = replay(events)
-                    month = month_of(state.received_at)
-                    removed.setdefault(month, set()).add(record.file.public_id)
+    def kept() -> Iterator[tuple[CaseRecord, list[Event]]]:
+        for record, events in cases:
+            if record.tracking not in down:
+                yield record, events
+            elif record.tracking in withdrawn:
+                month = _month_of_history(events)
+                removed.setdefault(month, set()).add(record.file.public_id)
 
-        for month, line in _export(portal, kept(), workers):
-            spill.write(month, line)
-    finally:
-        spill.close()
-    report.changed = spill.count
-    timer.lap("export")
+    exported: set[str] = set()
+    if export_in_shards:
+        work: dict[str, list[str]] = {}
+        for record, events in kept():
+            work.setdefault(_month_of_history(events), []).append(record.tracking)
+            night.changed += 1
+        exported = set(work)
+    else:
+        spill = _Spill(scratch.local / "fresh")  # type: ignore[operator]
+        try:
+            for month, line in _export(portal, kept(), workers):
+                spill.write(month, line)
+        finally:
+            spill.close()
+        night.changed = spill.count
+        exported = set(spill.handles)
+        work = {}
 
-    # 2. Month shards.
-    known_months = set(site_state.get("months", ()))
-    touched = sorted(set(spill.handles) | set(removed) | (known_months if full else set()))
-    plan.months = touched
+    # The months to rebuild: tonight's cases, removals, every month on a full build, and
+    # the months whose cases were merged into a case taken down tonight (their link goes).
+    index = _site_index(site, site_state)
+    withdrawn_ids = {i for ids in removed.values() for i in ids}
+    linking = {m for m, s in index.items() if withdrawn_ids & set(s.get("merged", ()))}
+    night.months = sorted(exported | set(removed) | linking | (set(index) if full else set()))
+    for month in night.months:
+        if export_in_shards or removed.get(month):
+            item = {"trackings": work.get(month, []), "removed": sorted(removed.get(month, ()))}
+            scratch.write(f"work/{month}.json", _state_bytes(item))
+    night.seconds["export"] = time.perf_counter() - started
+    return night
 
-    def jobs() -> Iterator[ShardJob]:
-        for month in touched:
-            previous_state = _read_json(site, month_state_key(month))
-            yield ShardJob(
-                month=month,
-                context=context,
-                out_dir=str(staging),
-                fresh_file=str(spill.path(month)) if month in spill.handles else None,
-                removed=frozenset(removed.get(month, ())),
-                previous=None if full else site.read(month_data_keys(month)[1]),
-                previous_state=previous_state,
-                render_all=full,
-            )
+
+# ---- Step 2: one month shard ----
+
+
+def _shard_job(
+    site: SiteTarget,
+    scratch: Scratch,
+    night: Night,
+    month: str,
+    context: SiteContext,
+    out_dir: Path,
+    fresh_file: Path | None,
+) -> ShardJob:
+    """The inputs of one month's shard, read from the site and the night's scratch."""
+    work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
+    return ShardJob(
+        month=month,
+        context=context,
+        out_dir=str(out_dir),
+        fresh_file=str(fresh_file) if fresh_file and fresh_file.is_file() else None,
+        removed=frozenset(work.get("removed", ())),
+        previous=None if night.full else site.read(month_data_keys(month)[1]),
+        previous_state=_read_json(site, month_state_key(month)),
+        render_all=night.full,
+        gone=frozenset(night.gone),
+        pieces=True,
+    )
+
+
+def _record_shard(
+    scratch: Scratch, out_dir: Path, result: ShardResult, exported: int
+) -> dict[str, Any]:
+    """Keep a shard's result for the finish step: its state beside its files (staged),
+    a summary under ``shards/``; on Lambda the staged files go to the bucket."""
+    names = list(result.changed)
+    if not result.empty:
+        state_key = month_state_key(result.month)
+        path = out_dir / state_key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_state_bytes(result.state))
+        names.append(state_key)
+    sizes = {key: (out_dir / key).stat().st_size for key in names}
+    if scratch.local is None:
+        for key in names:
+            scratch.put(f"staging/{key}", out_dir / key)
+    summary = {
+        "month": result.month,
+        "changed": list(result.changed),
+        "added": list(result.added),
+        "deleted": list(result.deleted),
+        "sizes": sizes,
+        "case_pages": result.case_pages,
+        "render_seconds": result.render_seconds,
+        "records": result.records,
+        "state_changed": result.state_changed,
+        "exported": exported,
+    }
+    scratch.write(f"shards/{result.month}.json", _state_bytes(summary))
+    return {"month": result.month, "files": len(result.changed), "deleted": len(result.deleted)}
+
+
+def _export_work(portal: Portal, scratch: Scratch, month: str, into: Path) -> int:
+    """A shard's own export (on Lambda): its month's cases as JSON lines in ``into``."""
+    work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
+    count = 0
+    with open(into, "w", encoding="utf-8") as handle:
+        for record, events in histories(portal, work.get("trackings", ())):
+            handle.write(_line(published(portal, record, events)))
+            count += 1
+    return count
+
+
+# ---- Step 3: finish (site-wide pages, metrics, the ordered upload) ----
+
+
+def _month_summary(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A month's entry in the site index: its state without what only the shard itself
+    (manifest) or the metrics (tally) read, plus the digests of its archive pieces."""
+    month, manifest = state["month"], state.get("manifest", {})
+    summary = {k: v for k, v in state.items() if k not in _NOT_INDEXED}
+    summary["pieces"] = {
+        kind: manifest[piece_key(month, kind)]
+        for kind in ARCHIVE_KINDS
+        if piece_key(month, kind) in manifest
+    }
+    return summary
+
+
+_NOT_INDEXED = frozenset({"manifest", "tally", "render_key", "version", "month"})
+
+
+def _site_index(site: SiteTarget, site_state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Month → summary, from the site state; a site published before the index existed
+    has it made once from its month states."""
+    if site_state.get("version") == SITE_INDEX_VERSION:
+        return dict(site_state.get("index", {}))
+    index = {}
+    for month in site_state.get("months", ()):
+        state = _read_json(site, month_state_key(month))
+        if state:
+            index[month] = _month_summary(state)
+    return index
+
+
+def _finish(
+    portal: Portal,
+    site: SiteTarget,
+    scratch: Scratch,
+    night: Night,
+    *,
+    staging: Path,
+    project_root: Path | None = None,
+    dry_run: bool = False,
+) -> BuildReport:
+    """Site-wide pages from the site index and tonight's shards, the plan, then (unless
+    ``dry_run``) its application and the build marker."""
+    report = BuildReport(full=night.full, changed=night.changed, total=0)
+    report.seconds.update(night.seconds)
+    timer = _Timer(report)
+    full, now = night.full, night.now
+    root = Path(project_root) if project_root else PROJECT_ROOT
+    context = site_context(
+        portal.district, project_root=root, site_url=night.site_url, api_base=night.api_base
+    )
+    staging.mkdir(parents=True, exist_ok=True)
+    plan = Plan(full=full, staging=str(staging), months=list(night.months))
+    site_state = _read_json(site, SITE_STATE) or {}
+    old_index = _site_index(site, site_state)
+    index = {} if full else dict(old_index)
 
     uploads: list[Step] = []
     deletions: list[Step] = []
     shard_changed = False
-    new_states: dict[str, Path] = {}
-    for result in _run_shards(jobs(), workers):
-        report.case_pages += result.case_pages
-        report.case_seconds += result.render_seconds
-        added = set(result.added)
-        uploads.extend(_upload(staging, key, new=key in added) for key in result.changed)
-        deletions.extend(Step("delete", key, DELETIONS) for key in result.deleted)
-        shard_changed = shard_changed or bool(result.changed or result.deleted)
-        state_key = month_state_key(result.month)
-        if result.empty:
-            if result.month in known_months:
+    staged: set[str] = set()  # keys staged tonight by the shards
+    sizes: dict[str, int] = {}
+    for month in night.months:
+        raw = scratch.read(f"shards/{month}.json")
+        if raw is None:
+            raise RuntimeError(f"the shard of {month} left no result")
+        result = json.loads(raw)
+        report.case_pages += result["case_pages"]
+        report.case_seconds += result["render_seconds"]
+        report.changed += result.get("exported", 0)
+        sizes.update(result["sizes"])
+        staged.update(result["sizes"])
+        added = set(result["added"])
+        uploads.extend(
+            Step("upload", key, tier_of(key), sizes[key], key in added) for key in result["changed"]
+        )
+        deletions.extend(Step("delete", key, DELETIONS) for key in result["deleted"])
+        shard_changed = shard_changed or bool(result["changed"] or result["deleted"])
+        state_key = month_state_key(month)
+        if not result["records"]:
+            index.pop(month, None)
+            if month in old_index:
                 deletions.append(Step("delete", state_key, DELETIONS))
             continue
-        path = staging / state_key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_state_bytes(result.state))
-        new_states[result.month] = path
-        if result.state_changed:
-            uploads.append(_upload(staging, state_key, new=result.month not in known_months))
+        state = json.loads(scratch.read(f"staging/{state_key}") or b"{}")
+        index[month] = _month_summary(state)
+        if result["state_changed"]:
+            uploads.append(
+                Step("upload", state_key, STATES, sizes[state_key], month not in old_index)
+            )
+    for month in old_index:  # a month gone: its pieces go too (older sites may lack them)
+        if month not in index:
+            deletions.extend(Step("delete", piece_key(month, k), DELETIONS) for k in ARCHIVE_KINDS)
     timer.lap("shards")
 
-    # 3. Site-wide: metrics from the states' tallies, then the pages.
-    months = sorted(
-        (known_months - set(touched)) | set(new_states),
-    )
-    summaries: list[dict[str, Any]] = []
+    # Metrics from the months' tallies: tonight's from the staged states, the others'
+    # from the site (the one step that still reads every month; see docs/scale.md).
+    months = sorted(index)
+    rebuilt = set(night.months)
 
     def tallies() -> Iterator[MonthTally]:
         for month in months:
-            if month in new_states:
-                state = json.loads(new_states[month].read_bytes())
-            else:
-                state = _read_json(site, month_state_key(month)) or {}
-            summaries.append({k: state.get(k) for k in ("month", "cases", "open", "overdue")})
-            summaries[-1]["recent"] = state.get("recent", {})
-            tally = state.get("tally")
+            key = month_state_key(month)
+            raw = scratch.read(f"staging/{key}") if month in rebuilt else site.read(key)
+            tally = json.loads(raw).get("tally") if raw else None
             if tally:
                 yield tally
 
     metrics = combine_metrics(tallies(), portal.district, now=now)
+    summaries = [{"month": m, **index[m]} for m in months]
     report.total = sum(s["cases"] or 0 for s in summaries)
     timer.lap("metrics")
 
     old_site_manifest: Mapping[str, str] = site_state.get("manifest", {})
     previous_as_of = site_state.get("as_of")
     as_of = now if (shard_changed or full or not previous_as_of) else _at(previous_as_of)
-    site_files = _site_files(
-        context, portal, metrics, summaries, as_of, shard_changed or full, site, months, staging
-    )
+    site_files = _site_files(context, portal, metrics, summaries, as_of, staging)
     if as_of != now and any(old_site_manifest.get(k) != d for k, d in site_files.items()):
         # Something site-wide moved although no case did (a warning left its window):
         # tonight is a new edition after all.
         as_of = now
-        site_files = _site_files(
-            context, portal, metrics, summaries, as_of, True, site, months, staging
-        )
+        site_files = _site_files(context, portal, metrics, summaries, as_of, staging)
+    timer.lap("site")
+    # The whole-archive downloads, joined from the months' pieces, only when one changed.
+    made = _missing_pieces(site, scratch, index, staged, staging)
+    for key in made:
+        uploads.append(Step("upload", key, STATES, (staging / key).stat().st_size, True))
+    for kind, key in ((k, _archive_key(k)) for k in ARCHIVE_KINDS):
+        sha = _archive_digest(kind, index, months)
+        site_files[key] = sha
+        if old_site_manifest.get(key) != sha:
+            _write_archive(
+                staging / key, kind, _pieces(site, scratch, staged, staging, months, kind)
+            )
+    timer.lap("archive")
     editorial = _editorial(root, context, site_state, staging / "_editorial", full)
     timer.lap("site")
 
@@ -538,9 +822,6 @@ def publish(
     else:
         editorial_manifest = editorial
         manifest.update(editorial)
-    for key in (ARCHIVE_CSV, ARCHIVE_JSON):
-        if key not in site_files and key in old_site_manifest:
-            manifest[key] = old_site_manifest[key]
     for key, sha in manifest.items():
         if old_site_manifest.get(key) != sha:
             uploads.append(_upload(staging, key, new=key not in old_site_manifest))
@@ -548,17 +829,19 @@ def publish(
     if full:
         legacy = _read_json(site, LEGACY_MANIFEST)
         if legacy:
-            produced = set(manifest) | {
-                k for path in new_states.values() for k in json.loads(path.read_bytes())["manifest"]
-            }
+            produced = set(manifest)
+            for month in night.months:
+                state = json.loads(scratch.read(f"staging/{month_state_key(month)}") or b"{}")
+                produced.update(state.get("manifest", ()))
             deletions.extend(Step("delete", k, DELETIONS) for k in legacy if k not in produced)
             deletions.append(Step("delete", LEGACY_MANIFEST, DELETIONS))
 
     new_site_state = {
-        "version": 1,
+        "version": SITE_INDEX_VERSION,
         "publication_version": PUBLICATION_VERSION,
         "as_of": as_of.isoformat(),
         "months": months,
+        "index": index,
         "manifest": manifest,
         "editorial_manifest": editorial_manifest,
         "editorial_key": _editorial_key(root, context),
@@ -574,15 +857,143 @@ def publish(
 
     if dry_run:
         return report
-    report.published = apply_plan(plan, site)
-    store.set_marker(MARKER, now.isoformat())
-    store.set_marker(VERSION_MARKER, PUBLICATION_VERSION)
+    report.published = apply_plan(plan, site, scratch)
+    portal.store.set_marker(MARKER, now.isoformat())
+    portal.store.set_marker(VERSION_MARKER, PUBLICATION_VERSION)
+    scratch.discard(_scratch_names(night, staged))
     timer.lap("upload")
     return report
 
 
-def apply_plan(plan: Plan, site: SiteTarget) -> PublishResult:
-    """The only code that writes to the site: uploads tier by tier, then deletions."""
+def _scratch_names(night: Night, staged: Iterable[str]) -> Iterator[str]:
+    for month in night.months:
+        yield f"shards/{month}.json"
+        yield f"work/{month}.json"
+    for key in staged:
+        yield f"staging/{key}"
+
+
+# ---- The build in one machine ----
+
+
+def publish(
+    portal: Portal,
+    site: SiteTarget,
+    *,
+    work_dir: Path,
+    site_url: str = "",
+    full: bool = False,
+    now: datetime | None = None,
+    project_root: Path | None = None,
+    dry_run: bool = False,
+    workers: int | None = None,
+    api_base: str = "/api",
+) -> BuildReport:
+    """Plan tonight's build, run its shards in a process pool and, unless ``dry_run``,
+    apply it: the same three steps as the state machine, with the scratch space in
+    ``work_dir`` (see the module doc)."""
+    now = now or portal.clock()
+    work_dir = Path(work_dir)
+    for name in ("staging", "fresh", "work", "shards"):
+        shutil.rmtree(work_dir / name, ignore_errors=True)
+    staging = work_dir / "staging"
+    staging.mkdir(parents=True)
+    scratch = Scratch(local=work_dir)
+    root = Path(project_root) if project_root else PROJECT_ROOT
+    night = _plan(
+        portal,
+        site,
+        scratch,
+        night_id="local",
+        now=now,
+        full=full,
+        site_url=site_url,
+        api_base=api_base,
+        workers=workers,
+    )
+    started = time.perf_counter()
+    context = site_context(portal.district, project_root=root, site_url=site_url, api_base=api_base)
+    jobs = (
+        _shard_job(site, scratch, night, m, context, staging, work_dir / "fresh" / f"{m}.jsonl")
+        for m in night.months
+    )
+    for result in _run_shards(jobs, workers):
+        _record_shard(scratch, staging, result, 0)
+    night.seconds["shards"] = time.perf_counter() - started
+    return _finish(
+        portal, site, scratch, night, staging=staging, project_root=root, dry_run=dry_run
+    )
+
+
+# ---- The build as the state machine's steps (functions/nightly) ----
+
+
+def plan_night(rt: Any, *, execution: str, full: bool = False) -> dict[str, Any]:
+    """The state machine's Plan: ``{"build": {...}, "shards": [{"month": M}, ...]}``. The
+    per-month work lists go to the bucket, never through the state (256 KB at most)."""
+    site = rt.site_target()
+    site.ensure_bucket()
+    night_id = hashlib.sha256(execution.encode()).hexdigest()[:16]
+    night = _plan(
+        rt.portal,
+        site,
+        Scratch.for_night(site, night_id),
+        night_id=night_id,
+        now=datetime.now(UTC),
+        full=full,
+        site_url=rt.settings.site_url,
+    )
+    return {"build": night.to_dict(), "shards": [{"month": m} for m in night.months]}
+
+
+def run_shard(rt: Any, *, build: Mapping[str, Any], shard: Mapping[str, Any]) -> dict[str, Any]:
+    """One month (the Distributed Map's item): export its cases, build the shard, leave
+    its files and result in the bucket for Finish. Idempotent: a retry writes the same."""
+    import tempfile
+
+    night = Night.from_dict(build)
+    month = str(shard["month"])
+    site = rt.site_target()
+    scratch = Scratch.for_night(site, night.id)
+    context = site_context(
+        rt.portal.district,
+        project_root=rt.settings.project_root,
+        site_url=night.site_url,
+        api_base=night.api_base,
+    )
+    with tempfile.TemporaryDirectory(prefix="gridportal-shard-") as tmp:
+        out_dir, fresh = Path(tmp) / "staging", Path(tmp) / f"{month}.jsonl"
+        exported = _export_work(rt.portal, scratch, month, fresh)
+        job = _shard_job(site, scratch, night, month, context, out_dir, fresh)
+        return _record_shard(scratch, out_dir, build_shard(job), exported)
+
+
+def finish_night(
+    rt: Any, *, build: Mapping[str, Any], shards: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The state machine's Finish: site-wide pages, metrics, the ordered upload, the
+    marker. The shards' results are read from the bucket (``shards`` is only their
+    summary, kept for the execution's history)."""
+    import tempfile
+
+    night = Night.from_dict(build)
+    site = rt.site_target()
+    with tempfile.TemporaryDirectory(prefix="gridportal-finish-") as tmp:
+        report = _finish(
+            rt.portal,
+            site,
+            Scratch.for_night(site, night.id),
+            night,
+            staging=Path(tmp) / "staging",
+            project_root=rt.settings.project_root,
+        )
+    return report.summary()
+
+
+def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> PublishResult:
+    """The only code that writes to the site: uploads tier by tier, then deletions. A
+    file not in the plan's staging directory was staged by a shard in the bucket
+    (``scratch``) and is copied from there."""
     staging = Path(plan.staging)
     uploaded: list[str] = []
     deleted: list[str] = []
@@ -592,7 +1003,15 @@ def apply_plan(plan: Plan, site: SiteTarget) -> PublishResult:
     def flush() -> None:
         nonlocal size
         if batch:
-            site.put_many([(s.key, staging / s.key) for s in batch])
+            local = [(s.key, staging / s.key) for s in batch if (staging / s.key).is_file()]
+            if local:
+                site.put_many(local)
+            if len(local) < len(batch):
+                assert scratch is not None and scratch.remote is not None
+                have = {key for key, _ in local}
+                site.copy_many(
+                    [(scratch.key(f"staging/{s.key}"), s.key) for s in batch if s.key not in have]
+                )
             uploaded.extend(s.key for s in batch)
             size += sum(s.size for s in batch)
             batch.clear()
@@ -662,12 +1081,9 @@ def _site_files(
     metrics: dict[str, Any],
     summaries: Sequence[Mapping[str, Any]],
     as_of: datetime,
-    archive: bool,
-    site: SiteTarget,
-    months: Sequence[str],
     staging: Path,
 ) -> dict[str, str]:
-    """Render the site-wide files into ``staging``; returns key → SHA-256."""
+    """Render the site-wide pages into ``staging``; returns key → SHA-256."""
     # The report says which edition it belongs to: on a night when nothing changed, the
     # same as the night before (so that nothing is uploaded).
     at = as_of.astimezone(BEIJING)
@@ -704,48 +1120,90 @@ def _site_files(
     ):
         emit(key, data)
     emit(METRICS_JSON, opendata.metrics_json(metrics).encode("utf-8"))
-    months_with_cases = [m for m, _ in month_counts(summaries)]
-    for key, data in opendata.site_files(metrics, portal.calendar, months_with_cases):
-        emit(key, data)  # calendar, metrics table, datapackage.json (docs/open-data.md)
-    endpoint = f"{dict(context.settings)['API_BASE']}/{open311.PREFIX}"
-    for key, data in open311.site_copy(portal.district, endpoint=endpoint).items():
-        emit(key, data)
-    if archive:
-        for key, stream in (
-            (ARCHIVE_CSV, opendata.archive_csv),
-            (ARCHIVE_JSON, opendata.archive_json),
-        ):
-            files[key] = _write_archive(
-                staging / key, stream(_month_lines(site, staging, months, key))
-            )
     return files
 
 
-def _month_lines(
-    site: SiteTarget, staging: Path, months: Sequence[str], archive_key: str
-) -> Iterator[list[bytes]]:
-    """Each month's open-data file as lines, from tonight's staging or from the site."""
-    kind = 0 if archive_key == ARCHIVE_CSV else 1
+def _archive_key(kind: str) -> str:
+    return ARCHIVE_CSV if kind == "csv" else ARCHIVE_JSON
+
+
+def _archive_digest(
+    kind: str, index: Mapping[str, Mapping[str, Any]], months: Sequence[str]
+) -> str:
+    """What a whole-archive download is made of (its months' pieces), as one digest: it
+    changes exactly when the file would, and needs no byte of the file."""
+    parts = [f"{kind}:{PIECE_LEVEL}"] + [f"{m}:{index[m]['pieces'][kind]}" for m in months]
+    return digest("\n".join(parts).encode())
+
+
+def _missing_pieces(
+    site: SiteTarget,
+    scratch: Scratch,
+    index: dict[str, dict[str, Any]],
+    staged: set[str],
+    staging: Path,
+) -> list[str]:
+    """Pieces of months published before pieces existed, made once from their open-data
+    files (into ``staging``); their digests go into the index. Returns their keys."""
+    made = []
+    for month, summary in sorted(index.items()):
+        pieces = summary.setdefault("pieces", {})
+        for kind, data_key in zip(ARCHIVE_KINDS, month_data_keys(month), strict=True):
+            if kind in pieces:
+                continue
+            text = site.read(data_key)
+            if text is None:
+                text = scratch.read(f"staging/{data_key}")
+            assert text is not None, f"{data_key} is missing"
+            data = gz(month_piece(kind, text.decode("utf-8")))
+            key = piece_key(month, kind)
+            path = staging / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            pieces[kind] = digest(data)
+            staged.add(key)
+            made.append(key)
+    return made
+
+
+def _pieces(
+    site: SiteTarget,
+    scratch: Scratch,
+    staged: set[str],
+    staging: Path,
+    months: Sequence[str],
+    kind: str,
+) -> Iterator[bytes]:
+    """Each month's compressed piece, oldest first: made tonight (staged) or online."""
     for month in months:
-        key = month_data_keys(month)[kind]
-        staged = staging / key
-        data = staged.read_bytes() if staged.is_file() else site.read(key)
-        yield (data or b"").splitlines(keepends=True)
+        key = piece_key(month, kind)
+        data: bytes | None = None
+        if (staging / key).is_file():
+            data = (staging / key).read_bytes()
+        elif key in staged:
+            data = scratch.read(f"staging/{key}")
+        else:
+            data = site.read(key)
+        if data is None:
+            raise RuntimeError(f"the archive piece {key} is missing")
+        yield data
 
 
-def _write_archive(path: Path, chunks: Iterable[bytes]) -> str:
-    """Gzip the stream into ``path`` (mtime 0: the same data gives the same bytes)."""
-    import hashlib
-
+def _write_archive(path: Path, kind: str, pieces: Iterable[bytes]) -> None:
+    """Join gzip members into one download (head, pieces with separators, tail): a
+    valid gzip stream whose content equals ``opendata.archive_csv``/``archive_json``.
+    One piece (one month) in memory at a time; nothing is compressed again."""
+    head, between, tail, empty_tail = archive_members(kind)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-        for chunk in chunks:
-            gz.write(chunk)
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+    first = True
+    with open(path, "wb") as out:
+        out.write(head)
+        for piece in pieces:
+            if not first:
+                out.write(between)
+            out.write(piece)
+            first = False
+        out.write(empty_tail if first else tail)
 
 
 def _editorial_key(root: Path, context: SiteContext) -> str:

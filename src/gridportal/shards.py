@@ -8,9 +8,13 @@ month's shard is everything published about that month's cases:
   listing, at most ``PAGE_SIZE`` cases a page, newest first;
 * ``data/cases/<YYYY-MM>.csv`` and ``.json``, the month's open data;
 * ``_state/months/<YYYY-MM>.json``, the shard's state: the manifest of its files
-  (key → SHA-256), its metrics tally (``metrics.MonthTally``), its counts and the newest
-  listing rows of each grid. Site-wide pages and metrics are made from these states
-  alone, never from records.
+  (key → SHA-256), its metrics tally (``metrics.MonthTally``), its counts, the newest
+  listing rows of each grid and the cases its cases were merged into. Site-wide pages
+  and metrics are made from these states alone, never from records;
+* ``_state/pieces/<YYYY-MM>.csv.gz`` and ``.json.gz`` (when ``job.pieces``), the month's
+  share of the whole-archive downloads, compressed on its own: gzip members concatenate
+  into one valid gzip stream, so the site-wide step joins the months' pieces between a
+  head and a tail (``archive_members``) and a night compresses only the months it rebuilt.
 
 ``build_shard`` is the work of one month: a pure function of a ``ShardJob`` (the
 month's records as last published, tonight's refreshed records and removals, the
@@ -24,6 +28,7 @@ cheap. Nothing here hashes a file that was not rendered in this call.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import time
@@ -71,6 +76,45 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# ---- Whole-archive pieces (月度压缩片段) ----
+
+PIECE_PREFIX = f"{STATE_PREFIX}pieces/"
+# zlib's default level: half the CPU of level 9 for about 4% more bytes (a month of JSON
+# at a million cases: 0.5 s against 0.9 s, 4.0 MB against 3.9 MB).
+PIECE_LEVEL = 6
+ARCHIVE_KINDS = ("csv", "json")
+
+
+def piece_key(month: str, kind: str) -> str:
+    return f"{PIECE_PREFIX}{month}.{kind}.gz"
+
+
+def gz(data: bytes) -> bytes:
+    """One gzip member, the same bytes for the same data (no time, no name)."""
+    return gzip.compress(data, compresslevel=PIECE_LEVEL, mtime=0)
+
+
+def month_piece(kind: str, text: str) -> bytes:
+    """The month's share of a whole-archive download, uncompressed, from its open-data
+    file: the CSV rows without the BOM and header, the JSON array's lines without the
+    brackets (the separator between months is a member of its own, ``archive_members``)."""
+    if kind == "csv":
+        head = opendata.cases_csv(())
+        assert text.startswith(head)
+        return text[len(head) :].encode("utf-8")
+    assert text.startswith("[\n")
+    return text[2:].removesuffix("\n]\n").encode("utf-8")
+
+
+def archive_members(kind: str) -> tuple[bytes, bytes, bytes, bytes]:
+    """(head, between months, tail, tail when no month) of a whole-archive download as
+    gzip members; decompressed, head + piece + between + piece … + tail equals
+    ``opendata.archive_csv``/``archive_json`` of the months' files."""
+    if kind == "csv":
+        return gz(opendata.cases_csv(()).encode("utf-8")), b"", b"", b""
+    return gz(b"[\n"), gz(b",\n"), gz(b"\n]\n"), gz(b"]\n")
+
+
 def parse_month_json(data: bytes | None) -> list[PublishedRecord]:
     """A month's published ``data/cases/<M>.json`` back into its records."""
     return json.loads(data) if data else []
@@ -89,6 +133,9 @@ class ShardJob:
     previous_state: Mapping[str, Any] | None = None  # the month's _state file
     fresh_file: str | None = None  # or tonight's records as JSON lines in a file
     render_all: bool = False  # render every case page (a full build)
+    # Public ids of every case taken down: a link to one of them (merged into) is dropped.
+    gone: frozenset[str] = frozenset()
+    pieces: bool = False  # also make the month's whole-archive pieces
 
 
 @dataclass(frozen=True)
@@ -118,13 +165,13 @@ def build_shard(job: ShardJob) -> ShardResult:
     render_all = job.render_all or previous_state.get("render_key") != job.context.key
 
     before = {r["id"]: r for r in parse_month_json(job.previous)}
-    current = {i: r for i, r in before.items() if i not in job.removed}
+    current = {i: _unlinked(r, job.gone) for i, r in before.items() if i not in job.removed}
     for record in _fresh(job):
         if record["month"] != month:
             raise ValueError(f"case {record['id']} is of {record['month']}, not {month}")
         if record["id"] in job.removed:
             continue
-        current[record["id"]] = record
+        current[record["id"]] = _unlinked(record, job.gone)
     records = opendata.sorted_records(current.values())
     for record in records:
         safe_segment(record["id"], "case id")
@@ -179,10 +226,16 @@ def build_shard(job: ShardJob) -> ShardResult:
         emit(month_page_key(month, number), theme.month_page(month, page, number, len(rows)))
 
     csv_key, json_key = month_data_keys(month)
-    emit(csv_key, opendata.cases_csv(records).encode("utf-8"))
-    emit(json_key, opendata.cases_json(records).encode("utf-8"))
-    for key, data in opendata.month_files(month, records):  # the steps file
-        emit(key, data)
+    csv_text, json_text = opendata.cases_csv(records), opendata.cases_json(records)
+    emit(csv_key, csv_text.encode("utf-8"))
+    emit(json_key, json_text.encode("utf-8"))
+    if job.pieces:
+        keys = [piece_key(month, kind) for kind in ARCHIVE_KINDS]
+        if csv_key in changed or json_key in changed or any(k not in old_manifest for k in keys):
+            for kind, key, text in zip(ARCHIVE_KINDS, keys, (csv_text, json_text), strict=True):
+                emit(key, gz(month_piece(kind, text)))
+        else:  # the open data did not change: neither did its pieces (not compressed again)
+            manifest.update({k: old_manifest[k] for k in keys})
     for key, data in open311.month_copy(month, records).items():  # docs/open311.md
         emit(key, data)
 
@@ -200,6 +253,7 @@ def build_shard(job: ShardJob) -> ShardResult:
         "open": sum(1 for r in records if is_open(r)),
         "overdue": sum(1 for r in records if is_overdue(r)),
         "recent": recent,
+        "merged": sorted({r["merged_into"] for r in records if r["merged_into"]}),
         "tally": tally,
         "manifest": manifest,
     }
@@ -215,6 +269,13 @@ def build_shard(job: ShardJob) -> ShardResult:
         records=len(records),
         state_changed=state != job.previous_state,
     )
+
+
+def _unlinked(record: PublishedRecord, gone: frozenset[str]) -> PublishedRecord:
+    """The record without its link to a case taken down (the page would be missing)."""
+    if record.get("merged_into") in gone:
+        return {**record, "merged_into": None}
+    return record
 
 
 def _fresh(job: ShardJob) -> Iterable[PublishedRecord]:

@@ -74,6 +74,10 @@ class DirectorySite:
         for key, source in items:
             self.put(key, source)
 
+    def copy_many(self, items: Sequence[tuple[str, str]]) -> None:
+        for source, key in items:
+            copy_atomic(self._path(source), self._path(key))
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         path.unlink(missing_ok=True)

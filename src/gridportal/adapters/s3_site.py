@@ -70,6 +70,30 @@ class S3Site:
                 CacheControl=cache_control(key),
             )
 
+    def write(self, key: str, data: bytes) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type(key),
+            CacheControl=cache_control(key),
+        )
+
+    def copy(self, source: str, key: str) -> None:
+        """Server-side copy of a staged object into place (nothing passes through here)."""
+        self.s3.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": source},
+            MetadataDirective="REPLACE",
+            ContentType=content_type(key),
+            CacheControl=cache_control(key),
+        )
+
+    def copy_many(self, items: Sequence[tuple[str, str]]) -> None:
+        with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+            list(pool.map(lambda item: self.copy(*item), items))
+
     def put_many(self, items: Sequence[tuple[str, Path]]) -> None:
         if len(items) == 1:
             self.put(*items[0])
