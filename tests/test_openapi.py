@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
@@ -162,8 +163,12 @@ class Recorder:
         if "$ref" in documented:
             name = documented["$ref"].rpartition("/")[2]
             documented = self.document["components"]["responses"][name]
-        ref = documented["content"]["application/json"]["schema"]["$ref"].removeprefix("#")
         assert answer.headers["Cache-Control"] == "no-store"
+        if answer.headers["Content-Type"].startswith("text/html"):  # a form post's page
+            assert "text/html" in documented["content"], f"{route} {status} answers a page"
+            self.seen.add((method, route, answer.status_code))
+            return
+        ref = documented["content"]["application/json"]["schema"]["$ref"].removeprefix("#")
         problems = errors_of(self.registry, ref, answer.json_body)
         assert problems == [], f"{method.upper()} {route} {status}: {problems}"
         self.seen.add((method, route, answer.status_code))
@@ -218,7 +223,9 @@ def resident_flow(recorder: Recorder) -> None:
     ):
         assert call("post", actions, body, who, tracking=tracking).status_code == 200
     assert call("post", route, vote, tracking=tracking).status_code == 201
-    assert call("post", route, vote, tracking=tracking).status_code == 409  # already voted
+    assert call("post", route, vote, tracking=tracking).status_code == 201  # a retry: replayed
+    other = {**vote, "rating": "unsatisfied"}
+    assert call("post", route, other, tracking=tracking).status_code == 409  # already voted
     looked = call("post", "/cases/lookup", {"tracking": tracking, "code": code})
     assert looked.json_body["rating_label"] == "满意"
 
@@ -289,6 +296,38 @@ def test_staff_answers_match_the_contract(recorder: Recorder) -> None:
     assert reached == own
     statuses = {status for _, _, status in recorder.seen}
     assert statuses >= {200, 201, 400, 401, 403, 404, 409, 413, 422}
+
+
+def test_form_posts_and_a_locked_lookup_match_the_contract(recorder: Recorder) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def post_form(route: str, fields: dict[str, str]) -> Any:
+        answer = recorder.api.http.post(route, headers=form, body=urlencode(fields))
+        recorder.check("post", route, answer)
+        return answer
+
+    filed = post_form("/complaints", {**COMPLAINT, "idempotency_key": ""})
+    assert filed.status_code == 201 and "受理编号" in filed.body.decode()
+    assert post_form("/complaints", {**COMPLAINT, "grid": "nowhere"}).status_code == 400
+    for _ in range(5):
+        looked = post_form("/cases/lookup", {"tracking": "1111-2222-3333", "code": "0"})
+        assert looked.status_code == 404
+    locked = recorder.call("post", "/cases/lookup", {"tracking": "111122223333", "code": "0"})
+    assert locked.status_code == 429 and locked.json_body["error"]["hotline"]
+    again = post_form("/cases/lookup", {"tracking": "1111-2222-3333", "code": "0"})
+    assert again.status_code == 429 and "锁定" in again.body.decode()
+    vote = {"tracking": "1111-2222-3333", "token": "nope", "rating": "satisfied"}
+    assert post_form("/cases/vote", vote).status_code == 404
+    document = recorder.document
+    for route in ("/complaints", "/cases/lookup", "/cases/vote"):
+        body = document["paths"][route]["post"]["requestBody"]["content"]
+        name = body["application/json"]["schema"]["$ref"].rpartition("/")[2]
+        form_schema = document["components"]["schemas"][name.replace("Request", "Form")]
+        assert body["application/x-www-form-urlencoded"]["schema"]["$ref"].endswith("Form")
+        assert set(form_schema["properties"]) == {
+            *document["components"]["schemas"][name]["properties"],
+            "idempotency_key",
+        }
 
 
 def test_wrong_content_type_gets_the_error_shape(recorder: Recorder) -> None:

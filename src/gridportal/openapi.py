@@ -26,6 +26,7 @@ from gridportal.requests import MAX_BODY_BYTES, Body
 
 API_VERSION = "1.0.0"
 SERVER_URL = "/api"
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 # Error statuses a route can answer with, and what each means for the caller.
 ERROR_RESPONSES: dict[int, tuple[str, str]] = {
@@ -47,10 +48,20 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
         "transition), or the same request is still in flight: re-read and retry.",
     ),
     413: ("PayloadTooLarge", f"The body is larger than {MAX_BODY_BYTES} bytes."),
-    415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
+    415: (
+        "UnsupportedMediaType",
+        "The body is not sent as `application/json` (the residents' routes also take "
+        "`application/x-www-form-urlencoded`).",
+    ),
     422: (
         "MismatchedRetry",
         "The Idempotency-Key was already used for a request with a different body.",
+    ),
+    429: (
+        "LookupLocked",
+        "Five wrong lookup codes in 24 hours locked this tracking number, known or not (the "
+        "answer says nothing of whether the case exists): `locked_until` says when lookups "
+        "open again, `hotline` whom to call; `Retry-After` gives the seconds left.",
     ),
     503: (
         "Unavailable",
@@ -77,6 +88,7 @@ class Operation:
     staff: bool = False
     idempotency_key: bool = False
     paged: bool = False  # takes ?after=<cursor> and answers the next page's cursor
+    form: bool = False  # also takes an HTML form post, answered with an HTML page
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -89,12 +101,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "Creates a case and answers with its tracking number and the two secrets "
         "(lookup code, vote token). They are shown this once; only their hashes are "
         "stored. A retry with the same Idempotency-Key and the same body returns the "
-        "same case and the same secrets.",
+        "same case and the same secrets. A form post without a key gets one derived from "
+        "its fields, its sender and the minute (docs/api.md), so a double submit files once.",
         201,
         "Receipt",
         (400, 409, 413, 415, 422, 503),
         body=requests.COMPLAINT,
         idempotency_key=True,
+        form=True,
     ),
     Operation(
         "post",
@@ -102,13 +116,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "lookUpCase",
         "residents",
         "Look a case up (受理查询)",
-        "Tracking number and lookup code in the body, never in the URL. Every failure "
-        "(unknown number, wrong code, locked after 5 wrong codes in 24 hours) is the "
-        "same 404.",
+        "Tracking number and lookup code in the body, never in the URL. An unknown number "
+        "and a wrong code get the same 404. Five wrong codes in 24 hours lock the number, "
+        "known or not, with the same 429 saying until when and whom to call. "
+        "`record_url` links the public record once the nightly build has published it.",
         200,
         "ResidentCase",
-        (400, 404, 413, 415, 503),
+        (400, 404, 413, 415, 429, 503),
         body=requests.LOOKUP,
+        form=True,
     ),
     Operation(
         "post",
@@ -116,11 +132,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "rateCase",
         "residents",
         "Rate a resolved case (满意度评价)",
-        "Once per case, with the vote token from the receipt, and only once the case is resolved.",
+        "Once per case, with the vote code (评价码) from the receipt, and only once the case "
+        "is resolved. The same vote sent again (a retry after a slow or lost answer, with "
+        "the same Idempotency-Key) gets the first answer again, 201; a different vote on a "
+        "rated case: 409 `already_voted`.",
         201,
         "VoteResult",
         (400, 404, 409, 413, 415, 503),
         body=requests.VOTE,
+        idempotency_key=True,
+        form=True,
     ),
     Operation(
         "post",
@@ -257,6 +278,18 @@ def _case_common() -> dict[str, Any]:
     }
 
 
+def _form_schema(body: Body) -> dict[str, Any]:
+    """A form post's fields: the JSON body's, plus the page's hidden idempotency key."""
+    schema = requests.json_schema(body)
+    key = {
+        "type": "string",
+        "pattern": "^([A-Za-z0-9_-]{8,128})?$",
+        "description": "the form's hidden key (the page's script fills it in); without "
+        "it, filing derives one from the fields, the sender and the minute",
+    }
+    return {**schema, "properties": {**schema["properties"], "idempotency_key": key}}
+
+
 def _schemas() -> dict[str, Any]:
     common = _case_common()
     contact = _obj(
@@ -278,6 +311,14 @@ def _schemas() -> dict[str, Any]:
                         },
                         "message": {"type": "string", "description": "中文说明, for people"},
                         "field": {"type": "string", "description": "the field at fault"},
+                        "locked_until": {
+                            **_NULLABLE_TIME,
+                            "description": "429 only: when lookups open again",
+                        },
+                        "hotline": {
+                            "type": "string",
+                            "description": "429 only: the number to call for help",
+                        },
                     },
                 }
             }
@@ -318,7 +359,7 @@ def _schemas() -> dict[str, Any]:
                 "vote_token": {
                     "type": "string",
                     "pattern": "^[A-Za-z0-9_-]+$",
-                    "description": "评价凭证: shown once, needed to rate the case",
+                    "description": "评价码: shown once, needed to rate the case",
                 },
                 "public_id": {
                     "type": "string",
@@ -335,6 +376,10 @@ def _schemas() -> dict[str, Any]:
                 "description": {"type": "string"},
                 "contact": contact,
                 "can_vote": {"type": "boolean"},
+                "record_url": {
+                    "type": ["string", "null"],
+                    "description": "the case's public record, once published (else null)",
+                },
             },
             "the complainant's own view of their case",
         ),
@@ -410,6 +455,9 @@ def _schemas() -> dict[str, Any]:
     }
     for body in requests.BODIES:
         schemas[f"{body.name}Request"] = requests.json_schema(body)
+    for op in OPERATIONS:
+        if op.form and op.body is not None:
+            schemas[f"{op.body.name}Form"] = _form_schema(op.body)
     schemas.update(OPEN311_SCHEMAS)
     return schemas
 
@@ -499,6 +547,7 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
         "description": "垃圾桶满了三天没人清运,气味很大。",
         "contact": {"name": "王**", "phone": "138****5678"},
         "can_vote": False,
+        "record_url": "/cases/mxlcdlztrjhn/",
     },
     "VoteResult": {"rating": "satisfied", "rating_label": "满意"},
     "Session": {
@@ -557,7 +606,7 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
             "message": "受理编号或查询码不正确,或该案件暂时无法查询。",
         }
     },
-    409: {"error": {"code": "already_voted", "message": "该案件已经评价过,每件只能评价一次。"}},
+    409: {"error": {"code": "already_voted", "message": "该案件已经评价过，每件只能评价一次。"}},
     413: {"error": {"code": "too_large", "message": "请求内容过大(上限 16 KB)。"}},
     415: {"error": {"code": "unsupported_media_type", "message": "请以 JSON 格式提交。"}},
     422: {
@@ -566,7 +615,24 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
             "message": "同一请求编号已用于内容不同的投诉,请刷新页面后重新提交。",
         }
     },
+    429: {
+        "error": {
+            "code": "lookup_locked",
+            "message": "查询错误次数过多，该受理编号的查询已暂时锁定。2026年11月17日 09:30"
+            "（北京时间）后可再查询。如需帮助，请拨打热线 12345。",
+            "locked_until": "2026-11-17T09:30:00+08:00",
+            "hotline": "12345",
+        }
+    },
     503: {"error": {"code": "unavailable", "message": "系统繁忙,请稍后重试。"}},
+}
+HTML_PAGE = {
+    "text/html": {
+        "schema": {
+            "type": "string",
+            "description": "a small zh-CN page saying the same, for a form post (no script)",
+        }
+    }
 }
 
 
@@ -588,6 +654,16 @@ def _operation(op: Operation) -> dict[str, Any]:
     }
     for status in op.errors:
         responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
+    if op.form:  # a form post gets the same answers as a page
+        for status, answer in list(responses.items()):
+            if "$ref" in answer:  # the shared error answer, written out to add the page
+                answer = {
+                    "description": ERROR_RESPONSES[int(status)][1],
+                    "headers": no_store,
+                    "content": _json_content(_ref("Error"), ERROR_EXAMPLES[int(status)]),
+                }
+            answer["content"] = {**answer["content"], **HTML_PAGE}
+            responses[status] = answer
     document: dict[str, Any] = {
         "operationId": op.operation_id,
         "tags": [op.tag],
@@ -613,6 +689,12 @@ def _operation(op: Operation) -> dict[str, Any]:
                 _ref(f"{op.body.name}Request"), REQUEST_EXAMPLES[op.body.name]
             ),
         }
+        if op.form:
+            document["requestBody"]["description"] += (
+                " Or an HTML form post (`application/x-www-form-urlencoded`, UTF-8): the same "
+                "fields, plus the optional hidden `idempotency_key`; answered with a page."
+            )
+            document["requestBody"]["content"][FORM_TYPE] = {"schema": _ref(f"{op.body.name}Form")}
     return document
 
 
