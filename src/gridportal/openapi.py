@@ -655,15 +655,15 @@ def _operation(op: Operation) -> dict[str, Any]:
     for status in op.errors:
         responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
     if op.form:  # a form post gets the same answers as a page
-        for status, answer in list(responses.items()):
+        for code, answer in list(responses.items()):
             if "$ref" in answer:  # the shared error answer, written out to add the page
                 answer = {
-                    "description": ERROR_RESPONSES[int(status)][1],
+                    "description": ERROR_RESPONSES[int(code)][1],
                     "headers": no_store,
-                    "content": _json_content(_ref("Error"), ERROR_EXAMPLES[int(status)]),
+                    "content": _json_content(_ref("Error"), ERROR_EXAMPLES[int(code)]),
                 }
             answer["content"] = {**answer["content"], **HTML_PAGE}
-            responses[status] = answer
+            responses[code] = answer
     document: dict[str, Any] = {
         "operationId": op.operation_id,
         "tags": [op.tag],
