@@ -23,6 +23,7 @@ from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
 from gridportal.demo import ManualClock, copy_cases, generate_in_memory, handler
 from gridportal.domain.credentials import Keys
+from gridportal.domain.lifecycle import replay
 from gridportal.domain.model import Action, Complaint, Status
 from gridportal.domain.reference import parse_district
 from gridportal.publish import (
@@ -254,3 +255,36 @@ def test_the_plan_never_shows_a_link_to_a_missing_page(night: Portal, tmp_path: 
 )
 def test_tiers(key: str, tier: int) -> None:
     assert tier_of(key) == tier
+
+
+def test_a_case_merged_into_one_taken_down_no_longer_links_to_it(
+    night: Portal, tmp_path: Path
+) -> None:
+    """A duplicate's page links to its original (合并至); when the original is taken
+    down, the link goes, even though the duplicate itself did not change tonight."""
+    merged = [
+        (record.file.public_id, replay(events).merged_into)
+        for record, events in night.store.all_histories()
+        if record.status is Status.MERGED
+    ]
+    assert merged, "the demo has merged duplicates"
+    duplicate, original = merged[0]
+    assert original is not None
+    target = night.keys.public_id(original)
+    build(night, tmp_path / "site", tmp_path / "work")
+    page = tmp_path / "site" / "cases" / duplicate / "index.html"
+    assert f"/cases/{target}/" in page.read_text(encoding="utf-8")
+    clock = night.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(hours=1))
+    take_down(night.store, original, "当事人申请撤下", night.clock())
+    build(night, tmp_path / "site", tmp_path / "work")
+    online = files(tmp_path / "site")
+    assert not [
+        k
+        for k, data in online.items()
+        if target.encode() in (gzip.decompress(data) if k.endswith(".gz") else data)
+    ]
+    assert _broken(online) == []
+    full = build(night, tmp_path / "fresh", tmp_path / "work2", full=True)
+    assert full.full and files(tmp_path / "fresh") == online

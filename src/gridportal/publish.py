@@ -40,7 +40,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -578,7 +577,6 @@ def _plan(
         work: dict[str, list[str]] = {}
         for record, events in kept():
             work.setdefault(_month_of_history(events), []).append(record.tracking)
-            night.changed += 1
         exported = set(work)
     else:
         spill = _Spill(scratch.local / "fresh")  # type: ignore[operator]
@@ -939,7 +937,7 @@ def plan_night(rt: Any, *, execution: str, full: bool = False) -> dict[str, Any]
         site,
         Scratch.for_night(site, night_id),
         night_id=night_id,
-        now=datetime.now(UTC),
+        now=rt.portal.clock(),
         full=full,
         site_url=rt.settings.site_url,
     )
