@@ -43,6 +43,7 @@ from gridportal.adapters.theme import (
     SiteContext,
     Theme,
     check_month,
+    dimension_counts,
     is_open,
     is_overdue,
     list_row,
@@ -224,6 +225,9 @@ def build_shard(job: ShardJob) -> ShardResult:
         number = start // PAGE_SIZE + 1
         page = rows[start : start + PAGE_SIZE]
         emit(month_page_key(month, number), theme.month_page(month, page, number, len(rows)))
+    # The same rows by grid, community, department and category (分类浏览).
+    for key, data in theme.dimension_pages(month, rows):
+        emit(key, data)
 
     csv_key, json_key = month_data_keys(month)
     csv_text, json_text = opendata.cases_csv(records), opendata.cases_json(records)
@@ -253,6 +257,7 @@ def build_shard(job: ShardJob) -> ShardResult:
         "open": sum(1 for r in records if is_open(r)),
         "overdue": sum(1 for r in records if is_overdue(r)),
         "recent": recent,
+        "by": dimension_counts(rows),
         "merged": sorted({r["merged_into"] for r in records if r["merged_into"]}),
         "tally": tally,
         "manifest": manifest,

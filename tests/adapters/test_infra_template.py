@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -15,9 +17,16 @@ from gridportal.adapters.infra_template import (
     ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY,
     API_HEADERS,
     CACHING_DISABLED_POLICY,
+    FINGERPRINT_PATTERNS,
+    IMMUTABLE_CACHE,
+    IMMUTABLE_MAX_AGE,
     INDEX_FUNCTION_CODE,
+    NOT_FOUND_FUNCTION_CODE,
     SECURITY_HEADERS,
+    SHORT_CACHE,
     UPGRADE_STEPS,
+    cache_control_for,
+    is_fingerprinted,
     render,
     render_json,
     table_resource,
@@ -188,7 +197,8 @@ def test_the_site_is_served_through_origin_access_control(template: dict[str, An
 
 def test_api_is_uncached_and_gets_every_viewer_header(template: dict[str, Any]) -> None:
     config = distribution(template)
-    condition, (behaviour,), _ = config["CacheBehaviors"]["Fn::If"]
+    (api,) = [b for b in config["CacheBehaviors"] if "Fn::If" in b]
+    condition, behaviour, _ = api["Fn::If"]
     assert condition == "HasApi"
     assert behaviour["PathPattern"] == "/api/*" and behaviour["TargetOriginId"] == "api"
     assert behaviour["CachePolicyId"] == CACHING_DISABLED_POLICY
@@ -291,3 +301,134 @@ def test_the_index_function_rewrites_like_the_local_server() -> None:
                 [INDEX_FUNCTION_CODE, request],
             )
             assert result == expected, request
+
+
+def test_fingerprinted_assets_are_cached_for_a_year_and_the_rest_for_minutes(
+    template: dict[str, Any],
+) -> None:
+    config = distribution(template)
+    assets = [b for b in config["CacheBehaviors"] if "PathPattern" in b]
+    assert [b["PathPattern"] for b in assets] == list(FINGERPRINT_PATTERNS)
+    for behaviour in [*assets, config["DefaultCacheBehavior"]]:
+        assert behaviour["Compress"] is True
+        assert behaviour["TargetOriginId"] == "site"
+    policy = template["Resources"]["AssetCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert policy["MinTTL"] == policy["DefaultTTL"] == IMMUTABLE_MAX_AGE
+    parameters = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert parameters["EnableAcceptEncodingBrotli"] and parameters["EnableAcceptEncodingGzip"]
+
+    def cache_header(name: str) -> dict[str, Any]:
+        config = template["Resources"][name]["Properties"]["ResponseHeadersPolicyConfig"]
+        (item,) = config["CustomHeadersConfig"]["Items"]
+        assert item["Header"] == "Cache-Control"
+        return item
+
+    assert cache_header("AssetHeadersPolicy") == {
+        "Header": "Cache-Control",
+        "Value": IMMUTABLE_CACHE,
+        "Override": True,
+    }
+    site = cache_header("SiteHeadersPolicy")
+    assert site["Value"] == SHORT_CACHE and site["Override"] is False
+    assert all(b["ResponseHeadersPolicyId"] == {"Ref": "AssetHeadersPolicy"} for b in assets)
+
+
+@pytest.mark.parametrize(
+    ("key", "fingerprinted"),
+    [
+        ("theme/css/portal.0123456789.css", True),
+        ("theme/js/search.abcdef0123.js", True),
+        ("theme/css/portal.css", False),
+        ("theme/css/portal.0123456789.css.br", False),
+        ("theme/css/portal.012345678.css", False),  # one digit short
+        ("cases/abc/index.html", False),
+        ("data/x.0123456789.js", False),  # only the theme's files
+    ],
+)
+def test_what_counts_as_fingerprinted(key: str, fingerprinted: bool) -> None:
+    assert is_fingerprinted(key) is fingerprinted
+    assert cache_control_for(key) == (IMMUTABLE_CACHE if fingerprinted else SHORT_CACHE)
+    # The edge's path patterns say the same (CloudFront's ? is one character, * any run).
+    import fnmatch
+
+    matched = any(fnmatch.fnmatchcase("/" + key, p) for p in FINGERPRINT_PATTERNS)
+    assert matched is fingerprinted or key.startswith("data/")
+
+
+def test_the_404_page_comes_from_an_origin_response_function_on_site_behaviours_only(
+    template: dict[str, Any],
+) -> None:
+    config = distribution(template)
+    assert "CustomErrorResponses" not in config  # they would rewrite the API's JSON errors
+    site_behaviours = [config["DefaultCacheBehavior"]] + [
+        b for b in config["CacheBehaviors"] if "PathPattern" in b
+    ]
+    for behaviour in site_behaviours:
+        condition, (association,), _ = behaviour["LambdaFunctionAssociations"]["Fn::If"]
+        assert condition == "InUsEast1"
+        assert association == {
+            "EventType": "origin-response",
+            "LambdaFunctionARN": {"Ref": "NotFoundFunctionVersion"},
+        }
+    (api,) = [b for b in config["CacheBehaviors"] if "Fn::If" in b]
+    assert "LambdaFunctionAssociations" not in api["Fn::If"][1]
+    function = template["Resources"]["NotFoundFunction"]
+    assert function["Condition"] == "InUsEast1"
+    assert function["Properties"]["Code"]["ZipFile"] == NOT_FOUND_FUNCTION_CODE
+
+
+def _run_not_found(response: dict[str, Any], uri: str, page: str | None) -> dict[str, Any]:
+    """The origin-response function under Node, with https.get answering ``page``."""
+    harness = (
+        "const Module = require('module');"
+        "const original = Module._load;"
+        "const page = JSON.parse(process.argv[2]);"
+        "Module._load = function (name) {"
+        "  if (name !== 'https') { return original.apply(this, arguments); }"
+        "  return { get: function (options, callback) {"
+        "    const res = new (require('events'))();"
+        "    res.statusCode = page === null ? 404 : 200;"
+        "    const req = new (require('events'))(); req.destroy = function () {};"
+        "    setImmediate(function () { callback(res);"
+        "      if (page !== null) { res.emit('data', Buffer.from(page)); } res.emit('end'); });"
+        "    return req; } };"
+        "};"
+        "const m = { exports: {} };"
+        "new Function('require', 'exports', 'module', process.argv[1])(require, m.exports, m);"
+        "const event = JSON.parse(process.argv[3]);"
+        "m.exports.handler(event).then(function (out) {"
+        "  process.stdout.write(JSON.stringify(out)); });"
+    )
+    event = {
+        "Records": [
+            {
+                "cf": {
+                    "config": {"distributionDomainName": "d123.cloudfront.net"},
+                    "request": {"uri": uri},
+                    "response": response,
+                }
+            }
+        ]
+    }
+    done = subprocess.run(
+        ["node", "-e", harness, NOT_FOUND_FUNCTION_CODE, json.dumps(page), json.dumps(event)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_404_function_answers_404_with_the_sites_page() -> None:
+    missing = {"status": "403", "statusDescription": "Forbidden", "headers": {}}
+    out = _run_not_found(missing, "/cases/nope/index.html", "<h1>页面不存在</h1>")
+    assert out["status"] == "404" and out["body"] == "<h1>页面不存在</h1>"
+    assert out["headers"]["content-type"][0]["value"].startswith("text/html")
+    found = {"status": "200", "statusDescription": "OK", "headers": {}}
+    assert _run_not_found(found, "/index.html", "x") == found
+    # No 404 page: the bucket's answer stands; asking for the 404 page never loops.
+    assert _run_not_found(missing, "/cases/nope/index.html", None) == missing
+    assert _run_not_found(missing, "/404.html", "x") == missing

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import brotli
 import pytest
 from chalice import Chalice, Response
 from playwright.sync_api import expect
 
-from gridportal.adapters.infra_template import CONTENT_SECURITY_POLICY
+from gridportal.adapters.infra_template import (
+    CONTENT_SECURITY_POLICY,
+    IMMUTABLE_CACHE,
+    SHORT_CACHE,
+)
 from gridportal.adapters.local_server import (
     MAX_BODY_BYTES,
     ApiRequest,
@@ -23,9 +30,13 @@ from gridportal.adapters.local_server import (
     BucketSite,
     DirectorySite,
     LocalPortal,
+    accepted_encodings,
     chalice_api,
+    compressed_keys,
     content_type_for,
+    remove_compressed,
     site_key,
+    write_compressed,
 )
 from support.aws import SITE_BUCKET, running_aws
 from support.browser import chromium
@@ -179,7 +190,7 @@ def test_serves_pages_with_type_and_security_headers(portal: LocalPortal) -> Non
     assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
-    assert "Cache-Control" not in headers  # the site's own caching is the edge's business
+    assert headers["Cache-Control"] == SHORT_CACHE  # as the edge says (infra_template)
 
 
 def test_directory_urls(portal: LocalPortal) -> None:
@@ -222,6 +233,94 @@ def test_a_site_without_404_page_gets_a_chinese_one(tmp_path: Path) -> None:
         status, headers, body = request(portal, "GET", "/nowhere")
     assert status == 404 and "页面不存在" in body.decode()
     assert headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+# -- compression and caching -------------------------------------------------------------
+
+LONG_PAGE = ("<h1>办理记录</h1>" + "<p>垃圾清运 柳翠井巷社区第1网格 已办结</p>" * 60).encode()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, []),
+        ("", []),
+        ("gzip", ["gzip"]),
+        ("gzip, deflate, br", ["br", "gzip"]),
+        ("br;q=0, gzip", ["gzip"]),
+        ("BR;Q=0.5,GZIP;q=1", ["br", "gzip"]),  # ours is the order; q=0 alone refuses
+        ("*", ["br", "gzip"]),
+        ("*;q=0, gzip", ["gzip"]),
+        ("identity", []),
+        ("br;q=nonsense", ["gzip"][:0]),
+    ],
+)
+def test_accepted_encodings(header: str | None, expected: list[str]) -> None:
+    assert accepted_encodings(header) == expected
+
+
+def test_the_build_writes_smaller_siblings_of_text_files_only(tmp_path: Path) -> None:
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "index.html").write_bytes(LONG_PAGE)
+    (tmp_path / "tiny.css").write_bytes(b"body{}")
+    (tmp_path / "poster.pdf").write_bytes(b"%PDF" + b"0" * 4000)
+    keys = ["cases/index.html", "tiny.css", "poster.pdf"]
+    assert write_compressed(tmp_path, keys) == 2
+    assert brotli.decompress((tmp_path / "cases/index.html.br").read_bytes()) == LONG_PAGE
+    assert gzip.decompress((tmp_path / "cases/index.html.gz").read_bytes()) == LONG_PAGE
+    assert not (tmp_path / "tiny.css.br").exists()  # too small to gain anything
+    assert compressed_keys("poster.pdf") == ()
+    # The same bytes every time (gzip without a time stamp): an unchanged page uploads nothing.
+    first = (tmp_path / "cases/index.html.gz").read_bytes()
+    write_compressed(tmp_path, ["cases/index.html"])
+    assert (tmp_path / "cases/index.html.gz").read_bytes() == first
+    remove_compressed(tmp_path, ["cases/index.html"])
+    assert not any(tmp_path.glob("cases/index.html.*"))
+
+
+def test_text_goes_out_precompressed_by_accept_encoding(site: Path) -> None:
+    (site / "cases" / "abc" / "index.html").write_bytes(LONG_PAGE)
+    write_compressed(site, ["cases/abc/index.html"])
+    with LocalPortal(site=DirectorySite(site), api=chalice_api(tiny_app())) as portal:
+        status, headers, body = request(
+            portal, "GET", "/cases/abc/", headers={"Accept-Encoding": "gzip, br"}
+        )
+        assert (status, headers["Content-Encoding"]) == (200, "br")
+        assert brotli.decompress(body) == LONG_PAGE
+        assert headers["Vary"] == "Accept-Encoding"
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert int(headers["Content-Length"]) == len(body) < len(LONG_PAGE) / 3
+
+        _, headers, body = request(
+            portal, "GET", "/cases/abc/", headers={"Accept-Encoding": "gzip"}
+        )
+        assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == LONG_PAGE
+
+        _, headers, body = request(portal, "GET", "/cases/abc/")
+        assert "Content-Encoding" not in headers and body == LONG_PAGE
+        assert headers["Vary"] == "Accept-Encoding"  # a cache must keep both apart
+
+        # A page rewritten after its siblings: the stale siblings are never sent.
+        page = site / "cases" / "abc" / "index.html"
+        page.write_bytes(LONG_PAGE + b"<p>new</p>")
+        sibling = site / "cases" / "abc" / "index.html.br"
+        os.utime(sibling, (page.stat().st_mtime - 10, page.stat().st_mtime - 10))
+        os.utime(site / "cases" / "abc" / "index.html.gz", (page.stat().st_mtime - 10,) * 2)
+        _, headers, body = request(portal, "GET", "/cases/abc/", headers={"Accept-Encoding": "br"})
+        assert "Content-Encoding" not in headers and body.endswith(b"<p>new</p>")
+
+
+def test_fingerprinted_assets_are_immutable_and_the_rest_short_cached(site: Path) -> None:
+    (site / "theme" / "css").mkdir(parents=True)
+    (site / "theme" / "css" / "portal.0123456789.css").write_text("body{}", encoding="utf-8")
+    (site / "theme" / "css" / "portal.css").write_text("body{}", encoding="utf-8")
+    with LocalPortal(site=DirectorySite(site), api=chalice_api(tiny_app())) as portal:
+        headers = request(portal, "GET", "/theme/css/portal.0123456789.css")[1]
+        assert headers["Cache-Control"] == IMMUTABLE_CACHE
+        assert request(portal, "GET", "/theme/css/portal.css")[1]["Cache-Control"] == SHORT_CACHE
+        assert request(portal, "GET", "/")[1]["Cache-Control"] == SHORT_CACHE
+        status, headers, _ = request(portal, "GET", "/nowhere/")
+        assert (status, headers["Cache-Control"]) == (404, "no-cache")
 
 
 def test_the_site_is_read_only(portal: LocalPortal) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +26,9 @@ from gridportal.adapters.tables import TIME_TO_LIVE, table_definition
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self'",
+        # WebAssembly for the site search (Pagefind) only: every page's own meta policy
+        # leaves it out, except the search page's (base.html, search.html).
+        "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self'",
         "img-src 'self' data:",
         "connect-src 'self'",
@@ -47,6 +50,31 @@ API_PATH_PATTERN = "/api/*"
 # invalidations. Files with their own Cache-Control (set by the publisher) keep theirs.
 SITE_DEFAULT_TTL = 300
 SITE_MAX_TTL = 86400
+
+# Fingerprinted assets (资源指纹): the theme's CSS and JS are also published under a name
+# holding the first FINGERPRINT_HEX hex digits of their SHA-256 (portal.3f2a9c01be.css),
+# and pages link to that name; a changed file is a new name, so the old one may be kept
+# for a year. Everything else (HTML, data, QR codes, posters) is short-cached.
+FINGERPRINT_HEX = 10
+_FINGERPRINTED = re.compile(rf"theme/.+\.[0-9a-f]{{{FINGERPRINT_HEX}}}\.(css|js)\Z")
+IMMUTABLE_MAX_AGE = 31536000
+IMMUTABLE_CACHE = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
+SHORT_CACHE = f"public, max-age={SITE_DEFAULT_TTL}"
+# CloudFront path patterns know * and ? only: one ? per hex digit of the fingerprint.
+FINGERPRINT_PATTERNS = tuple(
+    f"/theme/*.{'?' * FINGERPRINT_HEX}.{extension}" for extension in ("css", "js")
+)
+
+
+def is_fingerprinted(key: str) -> bool:
+    """Whether a site key names a fingerprinted asset (``theme/css/portal.<hex>.css``)."""
+    return _FINGERPRINTED.match(key) is not None
+
+
+def cache_control_for(key: str) -> str:
+    """The Cache-Control of a site file: a year for fingerprinted assets, minutes otherwise."""
+    return IMMUTABLE_CACHE if is_fingerprinted(key) else SHORT_CACHE
+
 
 # AWS-managed CloudFront policies, referred to by their fixed ids.
 CACHING_DISABLED_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -86,6 +114,57 @@ function querySuffix(querystring) {
   }
   return parts.length ? '?' + parts.join('&') : '';
 }
+"""
+
+# The styled 404 page (404.html, rendered by the build). CloudFront's CustomErrorResponses
+# would serve it, but they act on every origin's errors and would replace the API's JSON
+# 403s and 404s (a lookup's "not found") with a page. This origin-response function runs on
+# the site's behaviours only: when the bucket answers 403 or 404 (Origin Access Control
+# makes a missing key a 403 without ListBucket, a 404 with it), it answers 404 with the
+# site's own 404.html, fetched through the distribution (so it is cached at the edge like
+# any page). Lambda@Edge lives in us-east-1: elsewhere the condition leaves it out, and a
+# missing page gets the bucket's bare error.
+NOT_FOUND_KEY = "404.html"  # the function below names it too
+NOT_FOUND_FUNCTION_CODE = """\
+'use strict';
+const https = require('https');
+
+function fetchPage(host, path) {
+  return new Promise(function (resolve) {
+    const request = https.get({ host: host, path: path, timeout: 3000 }, function (res) {
+      const chunks = [];
+      res.on('data', function (chunk) { chunks.push(chunk); });
+      res.on('end', function () {
+        resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString('utf8') : null);
+      });
+    });
+    request.on('timeout', function () { request.destroy(); });
+    request.on('error', function () { resolve(null); });
+  });
+}
+
+exports.handler = async function (event) {
+  const cf = event.Records[0].cf;
+  const response = cf.response;
+  const status = parseInt(response.status, 10);
+  // The 404 page itself missing must not ask for itself again.
+  if ((status !== 403 && status !== 404) || cf.request.uri === '/404.html') {
+    return response;
+  }
+  const body = await fetchPage(cf.config.distributionDomainName, '/404.html');
+  if (body === null) {
+    return response;
+  }
+  return {
+    status: '404',
+    statusDescription: 'Not Found',
+    headers: {
+      'content-type': [{ key: 'Content-Type', value: 'text/html; charset=utf-8' }],
+      'cache-control': [{ key: 'Cache-Control', value: 'no-cache' }]
+    },
+    body: body
+  };
+};
 """
 
 # Keys of table_definition() that CloudFormation spells exactly as DynamoDB's API does.
@@ -267,7 +346,11 @@ def _site_bucket_policy() -> dict[str, Any]:
     }
 
 
-def _headers_policy(name: str, comment: str, extra: tuple[tuple[str, str], ...]) -> dict:
+def _headers_policy(
+    name: str, comment: str, extra: tuple[tuple[str, str], ...], *, override: bool = True
+) -> dict:
+    """Security headers plus ``extra``; with ``override`` False an origin's own value of an
+    extra header wins (a file uploaded with its own Cache-Control keeps it)."""
     values = dict(SECURITY_HEADERS)
     config: dict[str, Any] = {
         "Name": _sub("${AWS::StackName}-" + name),
@@ -290,7 +373,7 @@ def _headers_policy(name: str, comment: str, extra: tuple[tuple[str, str], ...])
     if extra:
         config["CustomHeadersConfig"] = {
             "Items": [
-                {"Header": header, "Value": value, "Override": True} for header, value in extra
+                {"Header": header, "Value": value, "Override": override} for header, value in extra
             ]
         }
     return {
@@ -317,6 +400,77 @@ def _site_cache_policy() -> dict[str, Any]:
                     "QueryStringsConfig": {"QueryStringBehavior": "none"},
                 },
             }
+        },
+    }
+
+
+def _asset_cache_policy() -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudFront::CachePolicy",
+        "Properties": {
+            "CachePolicyConfig": {
+                "Name": _sub("${AWS::StackName}-assets"),
+                "Comment": "Fingerprinted CSS and JS: a changed file is a new name, keep a year",
+                "MinTTL": IMMUTABLE_MAX_AGE,
+                "DefaultTTL": IMMUTABLE_MAX_AGE,
+                "MaxTTL": IMMUTABLE_MAX_AGE,
+                "ParametersInCacheKeyAndForwardedToOrigin": {
+                    "EnableAcceptEncodingGzip": True,
+                    "EnableAcceptEncodingBrotli": True,
+                    "HeadersConfig": {"HeaderBehavior": "none"},
+                    "CookiesConfig": {"CookieBehavior": "none"},
+                    "QueryStringsConfig": {"QueryStringBehavior": "none"},
+                },
+            }
+        },
+    }
+
+
+def _not_found_resources() -> dict[str, Any]:
+    """The origin-response function that serves 404.html (see NOT_FOUND_FUNCTION_CODE)."""
+    condition = "InUsEast1"
+    return {
+        "NotFoundRole": {
+            "Type": "AWS::IAM::Role",
+            "Condition": condition,
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {
+                                "Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]
+                            },
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    _sub(
+                        "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                        "AWSLambdaBasicExecutionRole"
+                    )
+                ],
+            },
+        },
+        "NotFoundFunction": {
+            "Type": "AWS::Lambda::Function",
+            "Condition": condition,
+            "Properties": {
+                "Description": "Site 404s: the site's own 404.html with status 404",
+                "Runtime": "nodejs20.x",
+                "Handler": "index.handler",
+                "MemorySize": 128,
+                "Timeout": 5,
+                "Role": {"Fn::GetAtt": ["NotFoundRole", "Arn"]},
+                "Code": {"ZipFile": NOT_FOUND_FUNCTION_CODE},
+            },
+        },
+        "NotFoundFunctionVersion": {
+            "Type": "AWS::Lambda::Version",
+            "Condition": condition,
+            "Properties": {"FunctionName": _ref("NotFoundFunction")},
         },
     }
 
@@ -351,6 +505,29 @@ def _distribution() -> dict[str, Any]:
         "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY,
         "ResponseHeadersPolicyId": _ref("ApiHeadersPolicy"),
     }
+    not_found = _if(
+        "InUsEast1",
+        [
+            {
+                "EventType": "origin-response",
+                "LambdaFunctionARN": _ref("NotFoundFunctionVersion"),
+            }
+        ],
+    )
+    asset_behaviours = [
+        {
+            "PathPattern": pattern,
+            "TargetOriginId": "site",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "AllowedMethods": ["GET", "HEAD"],
+            "CachedMethods": ["GET", "HEAD"],
+            "Compress": True,
+            "CachePolicyId": _ref("AssetCachePolicy"),
+            "ResponseHeadersPolicyId": _ref("AssetHeadersPolicy"),
+            "LambdaFunctionAssociations": not_found,
+        }
+        for pattern in FINGERPRINT_PATTERNS
+    ]
     return {
         "Type": "AWS::CloudFront::Distribution",
         "Properties": {
@@ -388,10 +565,12 @@ def _distribution() -> dict[str, Any]:
                             },
                         }
                     ],
+                    "LambdaFunctionAssociations": not_found,
                 },
                 # No CustomErrorResponses: they would apply to /api/* too and replace the
-                # API's JSON errors (a lookup's 404) with a page.
-                "CacheBehaviors": _if("HasApi", [api_behaviour]),
+                # API's JSON errors (a lookup's 404) with a page; the site's 404 page comes
+                # from the origin-response function instead (NOT_FOUND_FUNCTION_CODE).
+                "CacheBehaviors": [*asset_behaviours, _if("HasApi", api_behaviour)],
             }
         },
     }
@@ -454,6 +633,7 @@ def render(upgrade_step: int | None = None) -> dict[str, Any]:
         "Conditions": {
             "HasApi": {"Fn::Not": [{"Fn::Equals": [_ref("ApiDomainName"), ""]}]},
             "HasSiteBucketName": {"Fn::Not": [{"Fn::Equals": [_ref("SiteBucketName"), ""]}]},
+            "InUsEast1": {"Fn::Equals": [_ref("AWS::Region"), "us-east-1"]},
             "HasSiteDomain": {
                 "Fn::And": [
                     {"Fn::Not": [{"Fn::Equals": [_ref("SiteDomainName"), ""]}]},
@@ -490,7 +670,19 @@ def render(upgrade_step: int | None = None) -> dict[str, Any]:
                 },
             },
             "SiteCachePolicy": _site_cache_policy(),
-            "SiteHeadersPolicy": _headers_policy("site-headers", "Security headers", ()),
+            "AssetCachePolicy": _asset_cache_policy(),
+            "SiteHeadersPolicy": _headers_policy(
+                "site-headers",
+                "Security headers; pages cached for minutes",
+                (("Cache-Control", SHORT_CACHE),),
+                override=False,
+            ),
+            "AssetHeadersPolicy": _headers_policy(
+                "asset-headers",
+                "Security headers; fingerprinted assets cached for a year",
+                (("Cache-Control", IMMUTABLE_CACHE),),
+            ),
+            **_not_found_resources(),
             "ApiHeadersPolicy": _headers_policy(
                 "api-headers", "Security headers; API answers are never stored", API_HEADERS
             ),

@@ -31,9 +31,11 @@ import segno
 from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
+from gridportal.adapters.infra_template import FINGERPRINT_HEX
 from gridportal.domain.metrics import DEFINITIONS
 from gridportal.domain.model import OPEN_STATUSES, Priority, Rating, label
 from gridportal.domain.reference import TEAM_ROLE_LABELS, District, ServiceItem, TeamRole
+from gridportal.feeds import department_feed_key, grid_feed_key, site_feeds
 from gridportal.services import MAX_DESCRIPTION, MAX_LOCATION, MAX_NAME, MAX_NOTE, MAX_PHONE
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -107,9 +109,14 @@ DEPARTMENT_KINDS = {"street_office": "街道内设部门", "city_department": "�
 # pages keep the newest rows of each month in the shard state, not whole records.
 LIST_FIELDS = (
     "id",
+    "category",
     "category_name",
     "grid",
     "grid_name",
+    "community",
+    "community_name",
+    "unit",
+    "unit_name",
     "status",
     "status_label",
     "priority",
@@ -118,6 +125,54 @@ LIST_FIELDS = (
     "deadlines",
     "deadline_note",
 )
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A way to list records (分类浏览): by grid, community, department or category."""
+
+    key: str  # the URL segment: /cases/by/<key>/<value>/
+    field: str  # the record field holding the value's id
+    name_field: str  # the record field holding its name
+    label: str
+
+
+DIMENSIONS = (
+    Dimension("grid", "grid", "grid_name", "网格"),
+    Dimension("community", "community", "community_name", "社区"),
+    Dimension("department", "unit", "unit_name", "承办部门"),
+    Dimension("category", "category", "category_name", "事项类别"),
+)
+
+
+def dimension_index_key(dimension: str, value: str) -> str:
+    return f"cases/by/{dimension}/{value}/index.html"
+
+
+def dimension_page_key(dimension: str, value: str, month: str, number: int) -> str:
+    tail = "" if number == 1 else f"{number}/"
+    return f"cases/by/{dimension}/{value}/{month}/{tail}index.html"
+
+
+def dimension_page_url(dimension: str, value: str, month: str, number: int) -> str:
+    return "/" + dimension_page_key(dimension, value, month, number).removesuffix("index.html")
+
+
+def dimension_groups(
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[str, dict[str, tuple[str, list[Mapping[str, Any]]]]]:
+    """dimension → value → (name, rows in the given order); values unfit for a URL are left
+    out (a case not yet dispatched has no department)."""
+    out: dict[str, dict[str, tuple[str, list[Mapping[str, Any]]]]] = {}
+    for dimension in DIMENSIONS:
+        groups: dict[str, tuple[str, list[Mapping[str, Any]]]] = {}
+        for row in rows:
+            value = row.get(dimension.field)
+            if not isinstance(value, str) or not _SEGMENT.match(value):
+                continue
+            groups.setdefault(value, (row.get(dimension.name_field) or value, []))[1].append(row)
+        out[dimension.key] = groups
+    return out
 
 
 # ---- Jinja filters (pure, so the templates stay simple) ----
@@ -171,7 +226,19 @@ def tel_href(phone: str | None) -> str:
     return f"tel:{digits}"
 
 
+@lru_cache(maxsize=64)
+def default_asset_url(path: str) -> str:
+    """A theme file's fingerprinted URL, from this checkout's theme (the filter Pelican's
+    editorial pages use; data pages use their ``SiteContext.assets``)."""
+    static = PROJECT_ROOT / "themes" / "portal" / "static"
+    source = static / path
+    if source.suffix in FINGERPRINTED_SUFFIXES and source.is_file():
+        return f"/theme/{fingerprinted_name(path, source.read_bytes())}"
+    return f"/theme/{path}"
+
+
 FILTERS: Mapping[str, Callable[..., str]] = {
+    "asset": default_asset_url,
     "when": format_when,
     "day": format_day,
     "rate": format_rate,
@@ -303,6 +370,28 @@ class PageLink:
     title: str
 
 
+# The theme's files published under a fingerprinted name as well (docs/site.md, "Speed").
+FINGERPRINTED_SUFFIXES = (".css", ".js")
+
+
+def fingerprinted_name(path: str, data: bytes) -> str:
+    """``css/portal.css`` → ``css/portal.<first hex digits of its SHA-256>.css``."""
+    stem, dot, extension = path.rpartition(".")
+    return f"{stem}.{hashlib.sha256(data).hexdigest()[:FINGERPRINT_HEX]}{dot}{extension}"
+
+
+def theme_assets(theme_dir: Path, static_dir: str) -> tuple[tuple[str, str], ...]:
+    """(path under static/, fingerprinted site key) of every CSS and JS file of the theme."""
+    static = theme_dir / "static"
+    out = []
+    for path in sorted(static.rglob("*")):
+        if path.is_file() and path.suffix in FINGERPRINTED_SUFFIXES:
+            relative = path.relative_to(static).as_posix()
+            key = f"{static_dir}/{fingerprinted_name(relative, path.read_bytes())}"
+            out.append((relative, key))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class SiteContext:
     """What every page shares; plain data, so it crosses to worker processes."""
@@ -312,6 +401,8 @@ class SiteContext:
     pages: tuple[tuple[str, str], ...]  # editorial pages: (url, title)
     grid_ids: frozenset[str]
     site_url: str
+    # (path under the theme's static/, fingerprinted key): pages link to the latter.
+    assets: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -319,7 +410,7 @@ class SiteContext:
         digest = hashlib.sha256()
         for path in sorted((Path(self.theme_dir) / "templates").glob("*.html")):
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-        shared = [self.settings, self.pages, sorted(self.grid_ids), self.site_url]
+        shared = [self.settings, self.pages, sorted(self.grid_ids), self.site_url, self.assets]
         digest.update(json.dumps(shared, ensure_ascii=False, default=list).encode())
         return digest.hexdigest()[:16]
 
@@ -343,13 +434,22 @@ def site_context(
     settings["DISTRICT_NAME"] = district.name
     for grid in district.grids:
         safe_segment(grid.id, "grid id")
+    theme_dir = root / "themes" / "portal"
     return SiteContext(
-        theme_dir=str(root / "themes" / "portal"),
+        theme_dir=str(theme_dir),
         settings=tuple(sorted(settings.items())),
         pages=editorial_links(root / "content"),
         grid_ids=frozenset(g.id for g in district.grids),
         site_url=(site_url or runpy.run_path(str(settings_path)).get("SITEURL", "")).rstrip("/"),
+        assets=theme_assets(theme_dir, settings["THEME_STATIC_DIR"]),
     )
+
+
+def asset_files(context: SiteContext) -> Iterable[tuple[str, bytes]]:
+    """The fingerprinted copies of the theme's CSS and JS, as (key, bytes)."""
+    static = Path(context.theme_dir) / "static"
+    for relative, key in context.assets:
+        yield key, (static / relative).read_bytes()
 
 
 def _attributes(record: Mapping[str, Any]) -> SimpleNamespace:
@@ -369,6 +469,7 @@ def _environment(
     pages: tuple[tuple[str, str], ...],
     grid_ids: frozenset[str],
     definitions: tuple[tuple[str, str], ...],
+    assets: tuple[tuple[str, str], ...] = (),
 ) -> Environment:
     # As Pelican configures it (site/pelicanconf.py JINJA_ENVIRONMENT), autoescape forced
     # on: case text is typed by the public. Shared values are the environment's globals,
@@ -382,6 +483,14 @@ def _environment(
     env.filters.update(FILTERS)
     names = dict(definitions)
     env.globals.update(dict(settings))
+    fingerprinted = dict(assets)
+    static_dir = dict(settings).get("THEME_STATIC_DIR", "theme")
+
+    def asset(path: str) -> str:
+        """The URL of a theme file: its fingerprinted name when it has one."""
+        return "/" + fingerprinted.get(path, f"{static_dir}/{path}")
+
+    env.filters["asset"] = asset
     env.globals.update(
         pages=[PageLink(url, title) for url, title in pages],
         grid_ids=grid_ids,
@@ -408,7 +517,12 @@ class Theme:
         self.definitions = tuple((d["key"], d["name"]) for d in definitions)
         self.build_label = build_label
         self._env = _environment(
-            context.theme_dir, context.settings, context.pages, context.grid_ids, self.definitions
+            context.theme_dir,
+            context.settings,
+            context.pages,
+            context.grid_ids,
+            self.definitions,
+            context.assets,
         )
         self._templates: dict[str, Template] = {}
 
@@ -450,6 +564,52 @@ class Theme:
             first_index=(number - 1) * PAGE_SIZE + 1,
         )
 
+    def dimension_pages(
+        self, month: str, rows: Sequence[Mapping[str, Any]]
+    ) -> Iterable[tuple[str, bytes]]:
+        """A month's records by grid, community, department and category, PAGE_SIZE a page."""
+        labels = {d.key: d.label for d in DIMENSIONS}
+        for dimension, groups in dimension_groups(rows).items():
+            for value, (name, listed) in groups.items():
+                total = len(listed)
+                pages = max(1, -(-total // PAGE_SIZE))
+                for number in range(1, pages + 1):
+                    start = (number - 1) * PAGE_SIZE
+                    heading = f"{name}:{format_month(month)}办理记录"
+                    yield (
+                        dimension_page_key(dimension, value, month, number),
+                        self.render(
+                            "case_month",
+                            nav="cases",
+                            title=heading + (f"(第{number}页)" if number > 1 else ""),
+                            heading=heading,
+                            scope={
+                                "label": labels[dimension],
+                                "name": name,
+                                "url": "/"
+                                + dimension_index_key(dimension, value).removesuffix("index.html"),
+                            },
+                            month=month,
+                            cases=listed[start : start + PAGE_SIZE],
+                            total=total,
+                            page_number=number,
+                            page_count=pages,
+                            page_urls=[
+                                dimension_page_url(dimension, value, month, n)
+                                for n in range(1, pages + 1)
+                            ],
+                            first_index=start + 1,
+                        ),
+                    )
+
+
+def dimension_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """dimension → value → [name, cases]: what a shard state keeps for the browse pages."""
+    return {
+        dimension: {value: [name, len(listed)] for value, (name, listed) in groups.items()}
+        for dimension, groups in dimension_groups(rows).items()
+    }
+
 
 def build_label(moment: datetime) -> str:
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
@@ -464,14 +624,21 @@ def site_pages(
     totals: Mapping[str, int],
     recent_by_grid: Mapping[str, Sequence[Mapping[str, Any]]],
     as_of: datetime,
+    summaries: Sequence[Mapping[str, Any]] = (),
+    posters: bool = False,
 ) -> Iterable[tuple[str, bytes]]:
-    """Every site-wide page as (key, bytes): home, lists, grids, metrics, forms.
+    """Every site-wide page as (key, bytes): home, lists, grids, metrics, forms, search,
+    the 404 page, the feeds, the browse pages and the fingerprinted assets.
 
     ``months`` are (month, case count) newest first; ``totals`` the cases, open and
-    overdue counts; ``recent_by_grid`` each grid's newest listing rows.
+    overdue counts; ``recent_by_grid`` each grid's newest listing rows; ``summaries``
+    the month shards' states (their ``by`` counts make the browse pages); ``posters``
+    whether the build makes the PDF posters the bulletins link to (``gridportal.posters``).
     """
     definitions = metrics.get("definitions") or [d.public() for d in DEFINITIONS]
     theme = Theme(context, definitions, build_label(as_of))
+    yield from _feeds(theme, district, metrics, recent_by_grid)
+    yield from _browse_pages(theme, district, summaries)
     metric_months = sorted(m for m in metrics.get("months", ()) if m in metrics.get("monthly", {}))
     for month in metric_months:
         check_month(month)
@@ -494,7 +661,7 @@ def site_pages(
         "cases/index.html",
         theme.render("case_months", nav="cases", title="办理记录", months=list(months)),
     )
-    yield from _grid_pages(theme, district, metrics, headline_month, recent_by_grid)
+    yield from _grid_pages(theme, district, metrics, headline_month, recent_by_grid, posters)
     yield from _metric_pages(theme, metrics, metric_months, headline_month)
     service_groups = _grouped(district.services, lambda s: s.group)
     grid_groups = [
@@ -531,6 +698,102 @@ def site_pages(
         "lists/index.html",
         theme.render("lists", nav="lists", title="权责清单", **_lists(district)),
     )
+    yield "search/index.html", theme.render("search", nav="search", title="搜索")
+    yield "404.html", theme.render("404", nav=None, title="页面不存在")
+    yield from asset_files(context)
+
+
+def _feeds(
+    theme: Theme,
+    district: District,
+    metrics: Mapping[str, Any],
+    recent_by_grid: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> Iterable[tuple[str, bytes]]:
+    rows = [row for grid_rows in recent_by_grid.values() for row in grid_rows]
+    made = []
+    for feed, data in site_feeds(
+        grids=[(g.id, g.name) for g in district.grids],
+        departments=[(d.id, d.name) for d in district.departments if _SEGMENT.match(d.id)],
+        district_name=district.name,
+        rows=rows,
+        metrics=metrics,
+        site_url=theme.context.site_url,
+        author=str(dict(theme.context.settings).get("SITENAME", "")),
+    ):
+        made.append(feed)
+        yield feed.key, data
+    yield (
+        "subscribe/index.html",
+        theme.render(
+            "feeds",
+            nav=None,
+            title="订阅更新",
+            feeds=[("/" + f.key, f.title) for f in made],
+            feed_list=made,
+        ),
+    )
+
+
+def _browse_pages(
+    theme: Theme, district: District, summaries: Sequence[Mapping[str, Any]]
+) -> Iterable[tuple[str, bytes]]:
+    """/cases/by/ and /cases/by/<dimension>/<value>/: each value's months with their counts,
+    from the ``by`` counts of the month states (the month pages are the shards'). Every
+    grid, community, department and category of the district has its page, records or not,
+    so that a month page's link to it always resolves."""
+    months: dict[str, dict[str, list[tuple[str, int]]]] = {d.key: {} for d in DIMENSIONS}
+    names: dict[str, dict[str, str]] = {
+        "grid": {g.id: g.name for g in district.grids},
+        "community": {c.id: c.name for c in district.communities},
+        "department": {d.id: d.name for d in district.departments},
+        "category": {s.code: s.name for s in district.services},
+    }
+    for dimension_names in names.values():
+        for value in [v for v in dimension_names if not _SEGMENT.match(v)]:
+            del dimension_names[value]
+    for summary in sorted(summaries, key=lambda s: s.get("month") or "", reverse=True):
+        month = summary.get("month")
+        for dimension, values in (summary.get("by") or {}).items():
+            if dimension not in months or not month:
+                continue
+            for value, (name, count) in values.items():
+                months[dimension].setdefault(value, []).append((month, count))
+                names[dimension].setdefault(value, name)
+    groups = []
+    for dimension in DIMENSIONS:
+        values = sorted(names[dimension.key].items(), key=lambda item: (item[1], item[0]))
+        entries = [
+            (value, name, sum(c for _, c in months[dimension.key].get(value, ())))
+            for value, name in values
+        ]
+        groups.append((dimension, entries))
+        for value, name in values:
+            yield (
+                dimension_index_key(dimension.key, value),
+                theme.render(
+                    "case_by",
+                    nav="cases",
+                    title=f"{name}的办理记录",
+                    dimension=dimension,
+                    value=value,
+                    value_name=name,
+                    months=[
+                        (m, c, dimension_page_url(dimension.key, value, m, 1))
+                        for m, c in months[dimension.key].get(value, ())
+                    ],
+                    feed=(
+                        ("/" + grid_feed_key(value))
+                        if dimension.key == "grid"
+                        else ("/" + department_feed_key(value))
+                        if dimension.key == "department"
+                        else None
+                    ),
+                ),
+            )
+    yield (
+        "cases/by/index.html",
+        theme.render("case_by", nav="cases", title="分类浏览办理记录", groups=groups),
+    )
 
 
 def _grid_pages(
@@ -539,6 +802,7 @@ def _grid_pages(
     metrics: Mapping[str, Any],
     headline_month: str | None,
     recent_by_grid: Mapping[str, Sequence[Mapping[str, Any]]],
+    posters: bool = False,
 ) -> Iterable[tuple[str, bytes]]:
     risk = {item["grid"]: item for item in metrics.get("risk_map", ())}
     grid_rows = {row["id"]: row for row in metrics.get("by_grid", ())}
@@ -559,7 +823,14 @@ def _grid_pages(
     ]
     yield (
         "grids/index.html",
-        theme.render("grids", nav="grids", title="网格公示", stations=stations, risk_by_grid=risk),
+        theme.render(
+            "grids",
+            nav="grids",
+            title="网格公示",
+            stations=stations,
+            risk_by_grid=risk,
+            posters=posters,
+        ),
     )
     role_order = {role: i for i, role in enumerate(TeamRole)}
     site_url = theme.context.site_url
@@ -596,6 +867,8 @@ def _grid_pages(
                 risk=risk.get(grid.id),
                 metric_rows=rows,
                 recent=list(recent_by_grid.get(grid.id, ()))[:RECENT_CASES_PER_GRID],
+                feeds=[("/" + grid_feed_key(grid.id), f"{grid.name}:动态")],
+                poster=posters,
             ),
         )
 

@@ -1,0 +1,120 @@
+/* Site search (站内搜索) over the Pagefind index the build writes to /pagefind/.
+ *
+ * The form is a plain GET to /search/?q=…, so the query survives a reload and a shared
+ * link; this script reads ?q=, loads Pagefind (its WebAssembly only when someone searches)
+ * and lists the results. Everything goes into the page through textContent and
+ * createElement: an excerpt's <mark> tags are the only markup kept, rebuilt as elements.
+ */
+(function () {
+  "use strict";
+  var PAGE = 10;
+  var form = document.getElementById("search-form");
+  var input = document.getElementById("search-q");
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  if (!form || !input || !status || !list) {
+    return;
+  }
+  var engine = null;
+
+  function load() {
+    if (!engine) {
+      engine = import("/pagefind/pagefind.js").then(function (pagefind) {
+        return Promise.resolve(pagefind.options({ baseUrl: "/" })).then(function () {
+          return pagefind;
+        });
+      });
+    }
+    return engine;
+  }
+
+  function text(value) {
+    // Pagefind's excerpts are HTML-escaped text: decode entities without running anything.
+    var doc = new DOMParser().parseFromString(value, "text/html");
+    return doc.body.textContent || "";
+  }
+
+  function excerpt(html) {
+    var out = document.createElement("p");
+    out.className = "search-excerpt";
+    var parts = String(html || "").split(/<mark>|<\/mark>/);
+    for (var i = 0; i < parts.length; i++) {
+      var piece = text(parts[i]);
+      if (i % 2 === 1) {
+        var mark = document.createElement("mark");
+        mark.textContent = piece;
+        out.appendChild(mark);
+      } else {
+        out.appendChild(document.createTextNode(piece));
+      }
+    }
+    return out;
+  }
+
+  function show(results, shown) {
+    return Promise.all(
+      results.slice(shown, shown + PAGE).map(function (r) {
+        return r.data();
+      })
+    ).then(function (pages) {
+      pages.forEach(function (data) {
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = data.url;
+        link.textContent = (data.meta && data.meta.title) || data.url;
+        item.appendChild(link);
+        item.appendChild(excerpt(data.excerpt));
+        list.appendChild(item);
+      });
+      var next = shown + pages.length;
+      var more = document.getElementById("search-more");
+      if (more) {
+        more.parentNode.removeChild(more);
+      }
+      if (next < results.length) {
+        more = document.createElement("button");
+        more.type = "button";
+        more.id = "search-more";
+        more.className = "button";
+        more.textContent = "显示更多结果";
+        more.addEventListener("click", function () {
+          show(results, next);
+        });
+        list.parentNode.insertBefore(more, list.nextSibling);
+      }
+    });
+  }
+
+  function run(query) {
+    list.textContent = "";
+    if (!query) {
+      status.textContent = "";
+      return;
+    }
+    status.textContent = "正在搜索……";
+    load()
+      .then(function (pagefind) {
+        return pagefind.search(query);
+      })
+      .then(function (search) {
+        var results = search.results;
+        status.textContent = results.length
+          ? "找到 " + results.length + " 条结果。"
+          : "没有找到与“" + query + "”相关的记录。请换一个词试试。";
+        return show(results, 0);
+      })
+      .catch(function () {
+        status.textContent = "搜索暂时无法使用,请稍后再试,或按下方分类浏览。";
+      });
+  }
+
+  var query = new URLSearchParams(window.location.search).get("q") || "";
+  input.value = query;
+  run(query.trim());
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = input.value.trim();
+    window.history.replaceState(null, "", "/search/" + (value ? "?q=" + encodeURIComponent(value) : ""));
+    run(value);
+  });
+})();
