@@ -16,10 +16,11 @@ typical 200-character text is redacted in tens of microseconds.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final, Protocol
@@ -1176,11 +1177,18 @@ def _tagged_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
     given-name characters and not a dictionary word of another kind."""
     spans: list[tuple[int, int]] = []
     for clause in _CLAUSE_RE.finditer(text):
-        if _may_hold_name(clause.group(), lex):
-            tokens = lex.tokenizer.tokenize(clause.group(), HMM=True)
-            offset = clause.start()
-            spans += [(s + offset, e + offset) for s, e in _names_in_tokens(list(tokens), lex)]
+        offset = clause.start()
+        spans += [(s + offset, e + offset) for s, e in _clause_names(clause.group(), lex)]
     return spans
+
+
+@functools.lru_cache(maxsize=16384)
+def _clause_names(clause: str, lex: _Lexicon) -> tuple[tuple[int, int], ...]:
+    """The names jieba finds in one clause. Cached: a text's second round (see
+    :func:`redact`) reads the same clauses again, and complaints repeat phrases."""
+    if not _may_hold_name(clause, lex):
+        return ()
+    return tuple(_names_in_tokens(list(lex.tokenizer.tokenize(clause, HMM=True)), lex))
 
 
 _CLAUSE_RE = re.compile(r"[^，。！？；,.!?;\n]+[，。！？；,.!?;\n]?")
@@ -1192,7 +1200,9 @@ def _may_hold_name(clause: str, lex: _Lexicon) -> bool:
     for m in _SURNAME_HINT_RE.finditer(clause):
         i = m.start()
         sl = _surname_len(clause[i : i + 2])
-        if not sl:
+        # Right after a numeral a surname character is a unit or a numeral itself
+        # (836米长, 壹叁陆贰): _names_in_tokens never starts a name there.
+        if not sl or (i and _skeleton(clause[i - 1]).isdigit()):
             continue
         pair = clause[i : i + sl + 1]
         if len(pair) == sl + 1 and _is_cjk(pair[-1]) and not lex.is_word_not_name(pair):
@@ -1423,99 +1433,175 @@ class KnownPeople:
     phones: tuple[str, ...] = ()
 
     @classmethod
-    def of_contact(cls, contact: _HasContact, *, staff: Iterable[str] = ()) -> KnownPeople:
-        names = tuple(n for n in (contact.name, *staff) if n and n.strip())
+    def of_contact(
+        cls,
+        contact: _HasContact,
+        *,
+        staff: Iterable[str] = (),
+        public: PublicData | None = None,
+    ) -> KnownPeople:
+        """The complainant's name and phone, and the display names of ``staff`` (those
+        who acted on the case) unless they are public: on the grid bulletin (网格公示牌),
+        that is in ``public.names``."""
+        public_names = public.names if public else frozenset()
+        staff_names = [n for n in staff if n and n.strip() and normalise(n) not in public_names]
+        names = tuple(dict.fromkeys(n for n in (contact.name, *staff_names) if n and n.strip()))
         phones = (contact.phone,) if contact.phone and contact.phone.strip() else ()
         return cls(names, phones)
 
 
-_NAME_SEP = r"[\s·•.\-_,，、]{0,2}"
-_PINYIN_SEP = r"[\s\-_.'·]{0,2}"
-_PHONE_SEP = r"[^0-9\[\]]{0,3}"
-# Ways staff and residents refer to a person by surname alone.
-_SURNAME_FORMS = (*_HONORIFICS_LONG, *_HONORIFICS_SHORT, "某某", "某", "总", "工", "姓")
+# Known names and phones are found without compiling a pattern per case: a case's
+# people are new in every case, and compiling their patterns cost more than all the
+# rules together. Each form of a name is a short sequence of literal pieces, found
+# with str.find from its first character; each phone is found in the digits of the
+# text's digit chains (any separator of up to three characters between digits).
+_NAME_SEPS: Final = frozenset("·•.-_,，、")
+_PINYIN_SEPS: Final = frozenset("-_.'·")
+_MAX_SEPS = 2  # separator characters allowed between two pieces of a name
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_PHONE_CHAIN_RE = re.compile(r"[0-9](?:[^0-9\[\]]{0,3}[0-9])*")
+# Ways staff and residents refer to a person by surname alone, longest first.
+_SURNAME_FORMS: Final = tuple(
+    sorted(
+        {*_HONORIFICS_LONG, *_HONORIFICS_SHORT, "某某", "某", "总", "工", "姓"},
+        key=lambda f: (-len(f), f),
+    )
+)
+_LOOSE_SURNAME_FORMS: Final = ("先生", "女士", "小姐")
 
 
-def _pinyin_of(name: str, sl: int) -> tuple[list[str], list[str]] | None:
-    readings = _pinyin().readings(name)
-    if len(readings) != len(name) or any(not r or not r[0].isascii() for r in readings):
-        return None
-    if sl == 2:
-        surname = sorted({a + b for a in readings[0] for b in readings[1]})
-    else:
-        surname = sorted(set(readings[0]))
-    given = [r[0] for r in readings[sl:]]
-    return surname, given
+@dataclass(frozen=True)
+class _NameForm:
+    """One way of writing a name: pieces in a row, each one of its alternatives
+    (lower case, longest first), with up to two of ``seps`` (or spaces) between
+    pieces; ``latin_edges``: no Latin letter may touch it (pinyin)."""
+
+    pieces: tuple[tuple[str, ...], ...]
+    seps: frozenset[str] = frozenset()
+    latin_edges: bool = False
+
+    def end_at(self, text: str, start: int) -> int | None:
+        """End of this form written at ``start`` in ``text`` (ASCII lower-cased), or None."""
+        pos = start
+        for k, alternatives in enumerate(self.pieces):
+            found = None
+            for skip in range(_MAX_SEPS + 1 if k and self.seps else 1):
+                at = pos + skip
+                found = next((a for a in alternatives if text.startswith(a, at)), None)
+                if found is not None:
+                    pos = at + len(found)
+                    break
+                ch = text[at : at + 1]
+                if not ch or not (ch in self.seps or ch.isspace()):
+                    break
+            if found is None:
+                return None
+        if self.latin_edges and (
+            (start > 0 and _is_latin(text[start - 1])) or (pos < len(text) and _is_latin(text[pos]))
+        ):
+            return None
+        return pos
 
 
-def _name_patterns(name: str, *, given_alone: bool, surname_forms: Sequence[str]) -> list[str]:
-    name = "".join(normalise(name).split())
+def _is_latin(ch: str) -> bool:
+    return "a" <= ch <= "z" or "A" <= ch <= "Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_forms(raw: str, *, strict: bool, full_only: bool = False) -> tuple[_NameForm, ...]:
+    """The forms of one name: the full name spaced or punctuated out, the surname with
+    an honorific (all of them when ``strict``, else 先生/女士/小姐), and when ``strict``
+    小王/老王/阿王 and the given name alone when it is not an ordinary word; the name in
+    pinyin in any spacing, case and order."""
+    name = "".join(c for c in normalise(raw) if not (c in _NAME_SEPS or c.isspace()))
+    name = name.translate(_ASCII_LOWER)
     if len(name) < 2:
-        return []
-    patterns = [_NAME_SEP.join(map(re.escape, name))]
-    if not _cjk_word(name):
-        return patterns
+        return ()
+    forms = [_NameForm(tuple((c,) for c in name), _NAME_SEPS)]
+    if not _cjk_word(name) or full_only:
+        return tuple(forms)
     sl = _surname_len(name) or 1
     surname, given = name[:sl], name[sl:]
-    if given and surname_forms:
-        forms = "|".join(map(re.escape, surname_forms))
-        patterns.append(f"{re.escape(surname)}(?:{forms})")
-    if given and given_alone:
-        patterns.append(f"(?:老|小|阿){re.escape(surname)}")
-        if given_alone and len(given) >= 2 and not _lexicon().known(given):
-            patterns.append(re.escape(given))
+    if given:
+        surname_forms = _SURNAME_FORMS if strict else _LOOSE_SURNAME_FORMS
+        forms.append(_NameForm(((surname,), surname_forms)))
+        if strict:
+            forms.append(_NameForm((("老", "小", "阿"), (surname,))))
+            if len(given) >= 2 and not _lexicon().known(given):
+                forms.append(_NameForm(((given,),)))
     spelled = _pinyin_of(name, sl)
     if spelled:
-        surname_py, given_py = spelled
-        s = "(?:" + "|".join(surname_py) + ")"
-        g = _PINYIN_SEP.join(given_py)
-        patterns.append(f"(?<![A-Za-z])(?:{s}{_PINYIN_SEP}{g}|{g}{_PINYIN_SEP}{s})(?![A-Za-z])")
-    return patterns
+        readings, given_py = spelled
+        forms.append(_NameForm((readings, *given_py), _PINYIN_SEPS, latin_edges=True))
+        forms.append(_NameForm((*given_py, readings), _PINYIN_SEPS, latin_edges=True))
+    return tuple(forms)
 
 
-def _phone_pattern(phone: str) -> tuple[str, str] | None:
+@functools.lru_cache(maxsize=4096)
+def _phone_forms(phone: str) -> tuple[tuple[str, ...], str] | None:
+    """Every form of a known phone (ASCII digits, longest first) and its placeholder."""
     digits = _digits_in(normalise(phone))
     forms = [f for f in _number_forms(digits) if len(f) >= _MIN_CHAIN_DIGITS]
     if not forms:
         return None
-    alternatives = "|".join(_PHONE_SEP.join(f) for f in sorted(forms, key=len, reverse=True))
     kind = MOBILE if _MOBILE_RE.fullmatch(forms[-1]) else LANDLINE
-    return f"(?<![0-9])(?:{alternatives})(?![0-9])", kind
+    return tuple(sorted(forms, key=len, reverse=True)), kind
+
+
+@functools.lru_cache(maxsize=8192)
+def _char_pinyin(ch: str) -> tuple[str, ...]:
+    """Every reading of one character (heteronyms: 曾 is zeng or ceng), longest first;
+    read per character and cached, because pypinyin's phrase lookup per name costs a
+    third of a millisecond."""
+    readings = _pinyin().readings(ch)
+    if len(readings) != 1 or not all(r and r.isascii() for r in readings[0]):
+        return ()
+    return tuple(sorted(set(readings[0]), key=lambda r: (-len(r), r)))
+
+
+def _pinyin_of(name: str, sl: int) -> tuple[tuple[str, ...], list[tuple[str, ...]]] | None:
+    """The name's surname readings and each given character's readings, or None."""
+    readings = [_char_pinyin(c) for c in name]
+    if not all(readings):
+        return None
+    first = readings[0]
+    surname = {a + b for a in first for b in readings[1]} if sl == 2 else set(first)
+    return tuple(sorted(surname, key=lambda r: (-len(r), r))), readings[sl:]
 
 
 @dataclass(frozen=True)
 class _KnownPatterns:
-    names: re.Pattern[str] | None
-    phones: tuple[tuple[re.Pattern[str], str], ...]
+    # Forms by the first character of their first piece: a text is read once for
+    # its characters, however many people a case has.
+    names: Mapping[str, tuple[_NameForm, ...]]
+    phones: tuple[tuple[tuple[str, ...], str], ...]
 
     @classmethod
     def build(cls, known: KnownPeople, *, strict: bool) -> _KnownPatterns:
         """``strict`` (for publishing) adds the given name alone, 小王/老王 and every
         surname form; otherwise only what is this person beyond doubt."""
-        forms = _SURNAME_FORMS if strict else ("先生", "女士", "小姐")
-        name_rx = [
-            p
-            for n in known.names
-            for p in _name_patterns(n, given_alone=strict, surname_forms=forms)
-        ]
-        # Longest alternatives first, so a full name wins over its surname form.
-        name_rx.sort(key=len, reverse=True)
-        names = re.compile("|".join(name_rx), re.IGNORECASE) if name_rx else None
-        phones = []
-        for phone in known.phones:
-            built = _phone_pattern(phone)
-            if built:
-                phones.append((re.compile(built[0]), built[1]))
-        return cls(names, tuple(phones))
+        by_first: dict[str, list[_NameForm]] = {}
+        for name in known.names:
+            for form in _name_forms(name, strict=strict):
+                for first in {a[0] for a in form.pieces[0]}:
+                    by_first.setdefault(first, []).append(form)
+        phones = tuple(p for p in map(_phone_forms, known.phones) if p)
+        return cls({k: tuple(v) for k, v in by_first.items()}, phones)
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         found: list[tuple[int, int, str]] = []
-        if self.names is not None:
-            found += [(m.start(), m.end(), NAME) for m in self.names.finditer(text)]
+        if self.names:
+            lower = text.translate(_ASCII_LOWER)
+            for first in self.names.keys() & set(lower):
+                for form in self.names[first]:
+                    start = lower.find(first)
+                    while start >= 0:
+                        end = form.end_at(lower, start)
+                        if end is not None:
+                            found.append((start, end, NAME))
+                        start = lower.find(first, start + 1)
         if self.phones:
-            sk = _skeleton(text)
-            for rx, kind in self.phones:
-                found += [(m.start(), m.end(), kind) for m in rx.finditer(sk)]
+            found += _phone_spans(_skeleton(text), self.phones)
         return found
 
     def mask(self, text: str) -> str:
@@ -1533,6 +1619,29 @@ class _KnownPatterns:
             last = end
         out.append(text[last:])
         return "".join(out)
+
+
+def _phone_spans(
+    sk: str, phones: Sequence[tuple[Sequence[str], str]]
+) -> list[tuple[int, int, str]]:
+    """Where the known phones are written in ``sk`` (a text's skeleton): as digits of
+    one chain that start and end a group of digits, whatever lies between them."""
+    found: list[tuple[int, int, str]] = []
+    for chain in _PHONE_CHAIN_RE.finditer(sk):
+        if chain.end() - chain.start() < _MIN_CHAIN_DIGITS:
+            continue
+        at = [i for i in range(chain.start(), chain.end()) if "0" <= sk[i] <= "9"]
+        digits = "".join(sk[i] for i in at)
+        last = len(at) - 1
+        for forms, kind in phones:
+            for form in forms:
+                i = digits.find(form)
+                while i >= 0:
+                    j = i + len(form) - 1
+                    if (i == 0 or at[i - 1] != at[i] - 1) and (j == last or at[j + 1] != at[j] + 1):
+                        found.append((at[i], at[j] + 1, kind))
+                    i = digits.find(form, i + 1)
+    return found
 
 
 def known_data_in(text: str, known: KnownPeople) -> list[str]:
@@ -1556,7 +1665,7 @@ def case_scrubber(known: KnownPeople, public: PublicData | None = None) -> Calla
         text = normalise(text)
         if patterns is not None:
             text = patterns.mask(text)
-        return redact(text, public)
+        return _redact_normalised(text, public)
 
     return scrub
 
@@ -1617,7 +1726,10 @@ def redact(text: str, public: PublicData | None = None) -> str:
     context hid ("李月3幢": 月 looks like part of a date until the name is
     masked). A second round is usually the last.
     """
-    text = normalise(text)
+    return _redact_normalised(normalise(text), public)
+
+
+def _redact_normalised(text: str, public: PublicData | None) -> str:
     for _ in range(_MAX_ROUNDS):
         masked = text
         for step in _STEPS:
