@@ -378,7 +378,7 @@ def test_home_has_figures_buttons_and_definition_links(site: BuildResult) -> Non
 
 def test_grid_bulletin_has_team_qr_and_report_link(site: BuildResult) -> None:
     page = read(site, "grids/QB-LCJX-01/index.html")
-    url = f"{SITE_URL}/report/?grid=QB-LCJX-01"
+    url = f"{SITE_URL}/grids/QB-LCJX-01/report/"
     assert url in page
     expected_qr = qr_svg(url, "扫码反映问题:柳翠井巷社区第1网格")
     assert expected_qr in page
@@ -466,6 +466,19 @@ def test_report_form(site: BuildResult) -> None:
     assert "选填，仅用于联系您，不会公开" in page
     assert 'method="post" action="/api/complaints"' in page  # works without JavaScript
     assert "<noscript>" in page and OWN_SCRIPT in page
+
+
+def test_each_grid_has_a_report_page_with_its_grid_chosen_in_the_html(
+    site: BuildResult,
+) -> None:
+    page = read(site, "grids/QB-LCJX-02/report/index.html")
+    assert '<option value="QB-LCJX-02" selected>柳翠井巷社区第2网格</option>' in page
+    assert page.count(" selected>") == 1  # no script needed to choose it
+    assert '<strong id="grid-preselected-name">柳翠井巷社区第2网格</strong>' in page
+    assert '<p id="grid-preselected" class="note">' in page  # shown, not hidden
+    assert 'method="post" action="/api/complaints"' in page
+    plain = read(site, "report/index.html")
+    assert " selected>" not in plain and '<p id="grid-preselected" class="note" hidden>' in plain
 
 
 def test_lookup_vote_data_and_lists_pages(site: BuildResult) -> None:
@@ -609,8 +622,8 @@ def test_formatters() -> None:
 
 
 def test_report_url_and_safe_segment() -> None:
-    assert report_url("https://a.cn/", "G1") == "https://a.cn/report/?grid=G1"
-    assert report_url("", "G1") == "/report/?grid=G1"
+    assert report_url("https://a.cn/", "G1") == "https://a.cn/grids/G1/report/"
+    assert report_url("", "G1") == "/grids/G1/report/"
     assert safe_segment("QB-LCJX-01", "grid id") == "QB-LCJX-01"
 
 

@@ -34,7 +34,7 @@ from markupsafe import Markup
 from gridportal.adapters.infra_template import FINGERPRINT_HEX
 from gridportal.domain.metrics import DEFINITIONS
 from gridportal.domain.model import OPEN_STATUSES, Priority, Rating, label
-from gridportal.domain.reference import TEAM_ROLE_LABELS, District, ServiceItem, TeamRole
+from gridportal.domain.reference import TEAM_ROLE_LABELS, District, Grid, ServiceItem, TeamRole
 from gridportal.feeds import department_feed_key, grid_feed_key, site_feeds
 from gridportal.services import MAX_DESCRIPTION, MAX_LOCATION, MAX_NAME, MAX_NOTE, MAX_PHONE
 
@@ -295,7 +295,25 @@ def qr_file(url: str) -> bytes:
 
 
 def report_url(site_url: str, grid_id: str) -> str:
-    return f"{site_url.rstrip('/')}/report/?grid={grid_id}"
+    """The QR code's address: the grid's own report page, its grid chosen without a script."""
+    return f"{site_url.rstrip('/')}/grids/{grid_id}/report/"
+
+
+def report_page(theme: Theme, district: District, grid: Grid | None = None) -> bytes:
+    """The complaint form (/report/), or a grid's copy with that grid chosen in the HTML."""
+    grid_groups = [
+        (community, [g for g in district.grids if g.community == community.id])
+        for community in district.communities
+    ]
+    return theme.render(
+        "report",
+        nav="report",
+        title=f"我要投诉：{grid.name}" if grid else "我要投诉",
+        service_groups=_grouped(district.services, lambda s: s.group),
+        grid_groups=[(c, grids) for c, grids in grid_groups if grids],
+        limits=FORM_LIMITS,
+        preselected=grid,
+    )
 
 
 def _grouped(items: Iterable[Any], key: Callable[[Any], str]) -> list[tuple[str, list[Any]]]:
@@ -663,22 +681,7 @@ def site_pages(
     )
     yield from _grid_pages(theme, district, metrics, headline_month, recent_by_grid, posters)
     yield from _metric_pages(theme, metrics, metric_months, headline_month)
-    service_groups = _grouped(district.services, lambda s: s.group)
-    grid_groups = [
-        (community, [g for g in district.grids if g.community == community.id])
-        for community in district.communities
-    ]
-    yield (
-        "report/index.html",
-        theme.render(
-            "report",
-            nav="report",
-            title="我要投诉",
-            service_groups=service_groups,
-            grid_groups=[(c, grids) for c, grids in grid_groups if grids],
-            limits=FORM_LIMITS,
-        ),
-    )
+    yield "report/index.html", report_page(theme, district)
     yield "lookup/index.html", theme.render("lookup", nav="lookup", title="查询进度")
     yield (
         "vote/index.html",
@@ -844,6 +847,7 @@ def _grid_pages(
         if grid.id in grid_rows:
             rows.append({**grid_rows[grid.id], "name": "全部时段"})
         yield f"grids/{grid.id}/qr.svg", qr_file(url)
+        yield f"grids/{grid.id}/report/index.html", report_page(theme, district, grid)
         yield (
             f"grids/{grid.id}/index.html",
             theme.render(
