@@ -16,7 +16,7 @@ from gridportal.adapters.memory import MemoryStore
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.credentials import Keys, format_tracking, needs_rehash
 from gridportal.domain.deadlines import BEIJING, end_of_day
-from gridportal.domain.lifecycle import CaseState, apply, decide, replay
+from gridportal.domain.lifecycle import CaseState, apply, counted_rating, decide, replay
 from gridportal.domain.model import (
     OPEN_STATUSES,
     RESIDENT,
@@ -354,19 +354,37 @@ def test_a_vote_comment_has_a_limit(portal: Portal, clock: Clock) -> None:
     assert caught.value.code == "too_long"
 
 
-def test_an_unsatisfied_vote_lets_the_case_be_reopened_but_not_voted_again(
-    portal: Portal, clock: Clock
-) -> None:
+def test_reopen_then_rate_again(portal: Portal, clock: Clock) -> None:
     receipt = resolved(portal, clock)
-    portal.vote(receipt.tracking, receipt.vote_token, Rating.UNSATISFIED)
+    portal.vote(receipt.tracking, receipt.vote_token, Rating.UNSATISFIED, "没有清理干净")
     view = portal.act(receipt.tracking, Action.REOPEN, DISPATCHER, public_note="群众不满意,重办。")
     assert (view.state.status, view.state.reopen_count) == (Status.ASSESSED, 1)
+    with pytest.raises(ConflictError) as caught:  # the new round is not resolved yet
+        portal.vote(receipt.tracking, receipt.vote_token, Rating.SATISFIED)
+    assert caught.value.code == "not_resolved"
     portal.act(receipt.tracking, Action.DISPATCH, DISPATCHER, data={"unit": UNIT})
     portal.act(receipt.tracking, Action.ACCEPT, HANDLER)
     portal.act(receipt.tracking, Action.RESOLVE, HANDLER, public_note="已彻底清理。")
+    clock.advance(hours=1)
+    view = portal.vote(receipt.tracking, receipt.vote_token, Rating.SATISFIED, "这次干净了")
+    assert (view.state.status, view.state.rating) == (Status.RATED, Rating.SATISFIED)
+    events = portal.store.get_events(receipt.tracking)
+    counted = counted_rating(events)
+    assert counted is not None and (counted.round, counted.rating) == (2, Rating.SATISFIED)
+    rates = [e for e in events if e.action is Action.RATE]
+    assert [(e.data["rating"], e.private_note) for e in rates] == [
+        ("unsatisfied", "没有清理干净"),  # every round stays in the history
+        ("satisfied", "这次干净了"),
+    ]
+    vote = portal.store.get_vote(receipt.tracking)
+    assert vote is not None and (vote.rating, vote.comment) == (Rating.SATISFIED, "这次干净了")
+    # A retry of this round's vote gets its success; another vote in the round is refused.
+    again = portal.vote(receipt.tracking, receipt.vote_token, Rating.SATISFIED, "这次干净了")
+    assert again.state.rating is Rating.SATISFIED
     with pytest.raises(ConflictError) as caught:
-        portal.vote(receipt.tracking, receipt.vote_token, Rating.SATISFIED)
+        portal.vote(receipt.tracking, receipt.vote_token, Rating.UNSATISFIED)
     assert caught.value.code == "already_voted"
+    assert [e.action for e in portal.store.get_events(receipt.tracking)].count(Action.RATE) == 2
 
 
 # ----------------------------------------------------------- staff actions
@@ -540,18 +558,25 @@ def test_urgent_deadlines_count_hours(portal: Portal) -> None:
 def test_a_deadline_in_an_uncovered_year_is_pending_not_an_error(
     portal: Portal, clock: Clock
 ) -> None:
-    # Monday 28 December 2026: five working days reach into 2027, which no calendar covers yet.
+    # Monday 28 December 2026: five working days reach into 2027, which no calendar covers yet;
+    # the contact deadline (Tuesday 29th) is inside 2026 and is published all the same.
     clock.now = datetime(2026, 12, 28, 2, 0, tzinfo=UTC)
     receipt = portal.file_complaint(COMPLAINT)
-    assert receipt.view.deadlines is None
-    assert "2027" in receipt.view.deadline_note
-    assert portal.deadlines_of(receipt.view.state) == (None, receipt.view.deadline_note)
+    report = receipt.view.deadlines
+    assert report is not None and report.due is None and report.met is None
+    assert report.contact_due is not None
+    assert report.contact_due.astimezone(BEIJING).date() == date(2026, 12, 29)
+    assert (
+        receipt.view.deadline_note.startswith("办结时限待定")
+        and "2027" in receipt.view.deadline_note
+    )
+    assert portal.deadlines_of(receipt.view.state) == (report, receipt.view.deadline_note)
     # Every later step still works and keeps the note.
     looked = portal.lookup(receipt.tracking, receipt.lookup_code)
-    assert looked.deadlines is None and looked.deadline_note == receipt.view.deadline_note
+    assert looked.deadlines == report and looked.deadline_note == receipt.view.deadline_note
     to_unit(portal, receipt.tracking)
     view = portal.act(receipt.tracking, Action.ACCEPT, HANDLER)
-    assert view.deadlines is None and view.deadline_note
+    assert view.deadlines is not None and view.deadlines.due is None and view.deadline_note
     assert [v.record.tracking for v in portal.queue(HANDLER)] == [receipt.tracking]
 
 
@@ -566,7 +591,10 @@ def test_a_case_checked_in_an_uncovered_year_gets_a_note(portal: Portal, clock: 
     receipt = in_progress(portal)
     clock.now = datetime(2027, 1, 6, 2, 0, tzinfo=UTC)
     view = portal.staff_view(receipt.tracking, DISPATCHER)
-    assert view.deadlines is None and "2027" in view.deadline_note
+    # Due inside 2026 and still open in 2027: late for certain, by how much is pending.
+    assert view.deadlines is not None and view.deadlines.met is False
+    assert view.deadlines.overdue_working_days is None
+    assert view.deadline_note.startswith("超期天数待定") and "2027" in view.deadline_note
 
 
 def test_an_extension_before_the_original_due_date_is_refused(portal: Portal) -> None:

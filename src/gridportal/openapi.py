@@ -325,15 +325,18 @@ def _schemas() -> dict[str, Any]:
         ),
         "Deadlines": _obj(
             {
-                "contact_due": _TIME,
+                "contact_due": _NULLABLE_TIME,
                 "contact_met": {"type": ["boolean", "null"]},
-                "original_due": _TIME,
-                "due": _TIME,
+                "original_due": _NULLABLE_TIME,
+                "due": _NULLABLE_TIME,
                 "extended": {"type": "boolean"},
                 "met": {"type": ["boolean", "null"]},
-                "overdue_working_days": {"type": "integer", "minimum": 0},
+                "overdue_working_days": {"type": ["integer", "null"], "minimum": 0},
+                "pending_year": {"type": ["integer", "null"]},
             },
-            "time limits (事项督办); `met` is null while pending and not yet due",
+            "time limits (事项督办); `met` is null while pending and not yet due; a time or "
+            "count that needs a year the working-day calendar lacks is null (待定), and "
+            "`deadline_note` says so",
         ),
         "TimelineStep": _obj(
             {
@@ -345,8 +348,13 @@ def _schemas() -> dict[str, Any]:
                 "unit": {"type": ["string", "null"]},
                 "unit_name": {"type": "string"},
                 "note": {"type": "string"},
+                "round": {"type": "integer", "minimum": 1},
+                "rating": {"type": ["string", "null"], "enum": [*(str(r) for r in Rating), None]},
+                "rating_label": {"type": "string"},
             },
-            "one public step of the handling record: role and unit, never a person",
+            "one public step of the handling record: role and unit, never a person; "
+            "`round` is the handling round (a reopen opens the next), `rating` the "
+            "resident's rating on a rating step",
         ),
         "Receipt": _obj(
             {
@@ -471,6 +479,7 @@ _DEADLINES_EXAMPLE = {
     "extended": False,
     "met": None,
     "overdue_working_days": 0,
+    "pending_year": None,
 }
 _COMMON_EXAMPLE: dict[str, Any] = {
     "tracking": "2611-4827-3391",
@@ -502,6 +511,9 @@ _COMMON_EXAMPLE: dict[str, Any] = {
             "unit": None,
             "unit_name": "",
             "note": "",
+            "round": 1,
+            "rating": None,
+            "rating_label": "",
         }
     ],
 }

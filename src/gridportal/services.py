@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from gridportal.domain import credentials
-from gridportal.domain.calendar import CalendarNotCovered, WorkCalendar
+from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.credentials import Keys
 from gridportal.domain.deadlines import BEIJING, DeadlineReport, assess_deadlines
 from gridportal.domain.lifecycle import (
@@ -70,6 +70,7 @@ MAX_NOTE = 2000
 MAX_NAME = 50
 MAX_PHONE = 30
 _RETRIES = 3
+ALREADY_VOTED_MESSAGE = "本次办理结果已经评价过；案件重新办理并再次办结后，可以再次评价。"
 NOT_FOUND_MESSAGE = "受理编号或查询码不正确,或该案件暂时无法查询。"
 
 
@@ -295,16 +296,29 @@ class Portal:
                 "vote", token.strip(), history.record.vote_hash
             ):
                 raise NotFound("not_found", "受理编号或评价码不正确。")
-            if history.vote is not None:
-                if (history.vote.rating, history.vote.comment) == (rating, comment.strip()):
-                    return self._view_of(history)  # a retry of this vote: its success again
-                raise ConflictError("already_voted", "该案件已经评价过，每件只能评价一次。")
             record, events = history.record, history.events
             state = replay(events)
-            if state.status is not Status.RESOLVED:
+            # One rating per resolution: a reopen (重办) starts a round the same vote code
+            # rates again; the store keeps the latest round's vote, the events every one.
+            if not state.rateable:
+                if state.ratings and state.ratings[-1].round == state.round:
+                    vote = history.vote
+                    if vote is not None and (vote.rating, vote.comment) == (
+                        rating,
+                        comment.strip(),
+                    ):
+                        return self._view_of(history)  # a retry of this vote: its success again
+                    raise ConflictError("already_voted", ALREADY_VOTED_MESSAGE)
                 raise ConflictError("not_resolved", "案件办结后才能评价。")
             now = self.clock()
-            event = decide(state, Action.RATE, RESIDENT, at=now, data={"rating": str(rating)})
+            event = decide(
+                state,
+                Action.RATE,
+                RESIDENT,
+                at=now,
+                private_note=comment,  # each round's comment stays in the history, unpublished
+                data={"rating": str(rating)},
+            )
             vote = Vote(rating, comment.strip(), now)
             rated = apply(state, event)
             try:
@@ -384,6 +398,7 @@ class Portal:
                     public_note=public_note,
                     private_note=private_note,
                     data=data,
+                    current_due=_due_date(view.deadlines),
                 )
             except Forbidden as exc:
                 raise AccessDenied(exc.code, exc.message) from exc
@@ -392,7 +407,6 @@ class Portal:
                 if exc.code in ("illegal_transition", "time_order"):
                     raise ConflictError(exc.code, exc.message) from exc
                 raise InvalidInput(exc.code, exc.message) from exc
-            self._check_extension(action, data, view)
             state = apply(view.state, event)
             try:
                 record = self.store.append_event(view.record, event, state)
@@ -415,18 +429,6 @@ class Portal:
                 f"公开说明中含有投诉人的{what}，请改称“投诉人”；"
                 "联系情况请写入内部备注（private_note）。",
                 "public_note",
-            )
-
-    @staticmethod
-    def _check_extension(action: Action, data: Mapping[str, str], view: CaseView) -> None:
-        """An extension must move the due date later than the one in force (original or
-        extended), judged by the Beijing date the deadline falls on."""
-        if action is not Action.EXTEND or view.deadlines is None:
-            return
-        current = view.deadlines.due.astimezone(BEIJING).date()
-        if date.fromisoformat(data["new_due"]) <= current:
-            raise InvalidInput(
-                "invalid_field", f"延期后的期限须晚于当前期限({current.isoformat()})。", "new_due"
             )
 
     def staff_view(self, tracking: str, actor: Actor) -> CaseView:
@@ -502,19 +504,17 @@ class Portal:
         if route is Route.DIRECT_ANSWER and contacted is None:
             contacted = resolved_at
         now = max(self.clock(), updated_at)
-        try:
-            report = assess_deadlines(
-                received_at=received_at,
-                priority=priority,
-                calendar=self.calendar,
-                contacted_at=contacted,
-                resolved_at=resolved_at,
-                extended_due=extended_due,
-                now=now,
-            )
-        except CalendarNotCovered as exc:
-            return None, f"办理期限待定:{exc.date.year}年法定节假日安排尚未录入。"
-        return report, ""
+        # Whatever the calendar covers is computed; only what needs a later year is 待定.
+        report = assess_deadlines(
+            received_at=received_at,
+            priority=priority,
+            calendar=self.calendar,
+            contacted_at=contacted,
+            resolved_at=resolved_at,
+            extended_due=extended_due,
+            now=now,
+        )
+        return report, report.pending_note()
 
     def _view(
         self,
@@ -567,6 +567,12 @@ class Portal:
             into = credentials.normalise_tracking(data.get("into", ""))
             if into == credentials.normalise_tracking(tracking) or not self.store.get_case(into):
                 raise InvalidInput("unknown_case", "合并目标须为另一件已有案件。", "into")
+
+
+def _due_date(report: DeadlineReport | None) -> date | None:
+    """The Beijing date of the due date in force, when the calendar knows it."""
+    due = report.due if report else None
+    return due.astimezone(BEIJING).date() if due else None
 
 
 @cache

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gridportal.domain.credentials import format_tracking
-from gridportal.domain.model import Actor, Status, label
-from gridportal.domain.publication import iso, public_step
+from gridportal.domain.model import Actor, label
+from gridportal.domain.publication import iso, timeline
 from gridportal.domain.redaction import mask_name, mask_phone, public_data, redact
 from gridportal.domain.reference import District
 from gridportal.services import CaseView, QueueItem, Receipt, may_see_contact
@@ -44,7 +44,7 @@ def _common(
         "answer": scrub(state.answer),
         "rating": str(state.rating) if state.rating else None,
         "rating_label": label(state.rating) if state.rating else "",
-        "timeline": [public_step(e, district, scrub) for e in view.events],
+        "timeline": timeline(view.events, district, scrub),
     }
 
 
@@ -72,7 +72,8 @@ def resident_case(view: CaseView, district: District) -> dict[str, Any]:
         "location": view.record.file.complaint.location,
         "description": view.record.file.complaint.description,
         "contact": {"name": mask_name(contact.name), "phone": mask_phone(contact.phone)},
-        "can_vote": view.state.status is Status.RESOLVED and view.vote is None,
+        # Each resolution is rated once: a reopened case's new round can be rated again.
+        "can_vote": view.state.rateable,
     }
 
 

@@ -230,6 +230,28 @@ class StoreContract:
         assert store.get_vote("100000000001") == vote
         assert len(store.get_events("100000000001")) == rated.seq
 
+    def test_a_reopened_case_is_voted_on_again_once_per_round(self, store: Store) -> None:
+        create(store)
+        resolved = resolve(store, "100000000001")
+        at = T0 + timedelta(days=1)
+        _, _, rated = vote_on(store, resolved, Rating.UNSATISFIED, at)
+        hours = (at + timedelta(hours=n) for n in range(1, 5))
+        step(store, rated.tracking, Action.REOPEN, DISPATCHER, next(hours), "重办。")
+        unit = {"unit": "dept-urban"}
+        step(store, rated.tracking, Action.DISPATCH, DISPATCHER, next(hours), data=unit)
+        step(store, rated.tracking, Action.ACCEPT, HANDLER, next(hours))
+        again = step(store, rated.tracking, Action.RESOLVE, HANDLER, next(hours), "已清运。")
+        second, _, rerated = vote_on(store, again, Rating.SATISFIED, at + timedelta(days=1))
+        assert rerated.status is Status.RATED
+        assert store.get_vote(rated.tracking) == second  # the latest round's vote
+        history = store.get_history(rated.tracking)
+        assert history is not None and history.vote == second
+        ratings = [e.data["rating"] for e in history.events if e.action is Action.RATE]
+        assert ratings == ["unsatisfied", "satisfied"]  # every round stays in the events
+        with pytest.raises(AlreadyVoted):
+            vote_on(store, rerated, Rating.UNSATISFIED, at + timedelta(days=2))
+        assert store.get_vote(rated.tracking) == second
+
     def test_a_vote_on_an_unresolved_case_is_a_conflict_and_writes_nothing(
         self, store: Store
     ) -> None:

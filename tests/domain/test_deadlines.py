@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridportal.domain.calendar import CalendarNotCovered, WorkCalendar
+from gridportal.domain.calendar import Overrides, WorkCalendar, YearSchedule
 from gridportal.domain.deadlines import (
     BEIJING,
     RESOLUTION_WORKING_DAYS,
@@ -14,7 +14,9 @@ from gridportal.domain.deadlines import (
     URGENT_RESOLUTION_HOURS,
     DeadlineReport,
     assess_deadlines,
+    due_in_force,
     end_of_day,
+    extension_refusal,
 )
 from gridportal.domain.model import Priority
 
@@ -174,9 +176,41 @@ def test_extension_keeps_the_original_due() -> None:
 
 
 @pytest.mark.parametrize("extended", [date(2025, 10, 14), date(2025, 10, 1)])
-def test_extension_must_be_later(extended: date) -> None:
-    with pytest.raises(ValueError, match="must be later than the current due date 2025-10-14"):
-        assess(bj("2025-09-30 16:00"), extended=extended, now=bj("2025-10-02 00:00"))
+def test_a_stored_extension_that_is_not_later_has_no_effect(extended: date) -> None:
+    # The rule refuses it when asked (extension_refusal); an old import that holds one
+    # must still give a report, judged by the original due date.
+    report = assess(bj("2025-09-30 16:00"), extended=extended, now=bj("2025-10-15 09:00"))
+    assert report.due == report.original_due == eod("2025-10-14")
+    assert (report.extended, report.met, report.overdue_working_days) == (False, False, 1)
+
+
+@pytest.mark.parametrize(
+    ("new_due", "current", "refused"),
+    [
+        ("2025-10-20", "2025-10-14", None),
+        ("2025-10-14", "2025-10-14", "当前期限(2025-10-14)"),
+        ("2025-10-13", "2025-10-14", "当前期限"),
+        ("2025-10-05", None, None),
+        ("2025-10-02", None, "今天(2025-10-02)"),
+        ("2025-10-01", "2025-10-14", "今天"),
+    ],
+)
+def test_the_extension_rule(new_due: str, current: str | None, refused: str | None) -> None:
+    reason = extension_refusal(
+        date.fromisoformat(new_due),
+        today=date(2025, 10, 2),
+        current_due=date.fromisoformat(current) if current else None,
+    )
+    assert (reason is None) == (refused is None)
+    if refused is not None:
+        assert reason is not None and refused in reason
+
+
+def test_due_in_force_only_moves_later() -> None:
+    original = date(2025, 10, 14)
+    assert due_in_force(original, None) == original
+    assert due_in_force(original, date(2025, 10, 1)) == original
+    assert due_in_force(original, date(2025, 10, 20)) == date(2025, 10, 20)
 
 
 def test_urgent_hour_limits() -> None:
@@ -224,10 +258,45 @@ def test_urgent_needs_no_calendar() -> None:
     assert report.due == bj("2027-03-02 10:00")
 
 
-def test_uncovered_deadline_propagates() -> None:
-    received = bj("2026-12-25 10:00")  # Fri: 5 working days reach into 2027
-    with pytest.raises(CalendarNotCovered, match="2027-01-01"):
-        assess(received, now=received)
+def test_a_case_due_before_and_after_the_calendars_end() -> None:
+    # Received Fri 2026-12-25: contact is due Mon 12-28 (covered); the 5 working days to
+    # resolution reach into 2027, which the calendar does not know yet.
+    received = bj("2026-12-25 10:00")
+    report = assess(received, now=bj("2026-12-29 09:00"))
+    assert report.contact_due == eod("2026-12-28")
+    assert report.contact_met is False  # known: the contact deadline has passed
+    assert (report.original_due, report.due, report.met) == (None, None, None)
+    assert report.pending_year == 2027 and report.pending == ("办结时限",)
+    assert report.pending_note().startswith("办结时限待定:2027年")
+    assert report.to_dict()["due"] is None and report.to_dict()["contact_due"]
+
+
+def test_a_due_date_inside_the_calendar_is_always_judged() -> None:
+    # Received Mon 2026-12-21: due Mon 12-28, inside 2026. Resolved late in 2027: late
+    # for sure, but by how many working days depends on 2027's schedule.
+    received = bj("2026-12-21 10:00")
+    on_time = assess(received, resolved=bj("2026-12-28 18:00"), now=bj("2027-01-05 09:00"))
+    assert (on_time.due, on_time.met, on_time.overdue_working_days) == (
+        eod("2026-12-28"),
+        True,
+        0,
+    )
+    assert on_time.pending_year is None and on_time.pending_note() == ""
+    late = assess(received, resolved=bj("2027-01-04 10:00"), now=bj("2027-01-05 09:00"))
+    assert (late.due, late.met, late.overdue_working_days) == (eod("2026-12-28"), False, None)
+    assert late.pending == ("超期天数",) and late.pending_year == 2027
+    with_2027 = assess_deadlines(
+        received_at=received,
+        priority=Priority.GENERAL,
+        calendar=WorkCalendar.official(
+            Overrides((YearSchedule(2027, frozenset({date(2027, 1, 1)}), frozenset()),))
+        ),
+        contacted_at=None,
+        resolved_at=bj("2027-01-04 10:00"),
+        extended_due=None,
+        now=bj("2027-01-05 09:00"),
+    )
+    assert with_2027.overdue_working_days == 4  # 12-29, 12-30, 12-31 and 01-04 (01-01 off)
 
 
 @pytest.mark.parametrize(
@@ -265,6 +334,7 @@ def test_to_dict_is_json_friendly() -> None:
         "extended": True,
         "met": False,
         "overdue_working_days": 1,
+        "pending_year": None,
     }
 
 
@@ -276,6 +346,7 @@ def test_to_dict_is_json_friendly() -> None:
 )
 def test_working_day_deadline_properties(received: datetime, priority: Priority) -> None:
     report = assess(received, priority, now=received)
+    assert report.due is not None and report.contact_due is not None
     receipt_day = received.astimezone(BEIJING).date()
     due_day = report.due.date()
     assert report.due > received and report.contact_due < report.due

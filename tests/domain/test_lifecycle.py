@@ -25,8 +25,10 @@ from gridportal.domain.lifecycle import (
     RULES,
     CaseState,
     Forbidden,
+    RoundRating,
     TransitionRefused,
     apply,
+    counted_rating,
     decide,
     receive,
     replay,
@@ -475,11 +477,48 @@ def test_an_old_unsatisfied_rating_does_not_reopen_the_next_resolution() -> None
     # The rating judged the first resolution; the second must be judged on its own.
     case = case_in(Status.RATED).do(Action.REOPEN)
     case.do(Action.DISPATCH).do(Action.ACCEPT, HANDLER).do(Action.RESOLVE, HANDLER)
-    assert case.state.rating is Rating.UNSATISFIED  # still published until rated anew
+    assert case.state.rating is None  # the new round is not rated yet
+    assert [r.rating for r in case.state.ratings] == [Rating.UNSATISFIED]  # kept on record
     with refused("illegal_transition"):
         case.attempt(Action.REOPEN)
     case.do(Action.FOLLOW_UP, result="failed").do(Action.REOPEN)
     assert case.state.reopen_count == 2
+
+
+# ------------------------------------------------------------ rating rounds
+def test_reopen_then_rate_again() -> None:
+    case = case_in(Status.RATED)  # round 1 rated 不满意
+    first_rating_at = case.events[-1].at
+    assert counted_rating(case.events) == RoundRating(1, Rating.UNSATISFIED, first_rating_at)
+    case.do(Action.REOPEN)
+    assert (case.state.round, case.state.rateable) == (2, False)
+    assert counted_rating(case.events) is None  # the earlier 不满意 no longer counts
+    case.do(Action.DISPATCH).do(Action.ACCEPT, HANDLER).do(Action.RESOLVE, HANDLER)
+    assert case.state.rateable
+    case.do(Action.RATE, rating="satisfied")
+    second = RoundRating(2, Rating.SATISFIED, case.events[-1].at)
+    assert case.state.ratings == (RoundRating(1, Rating.UNSATISFIED, first_rating_at), second)
+    assert counted_rating(case.events) == second
+    assert (case.state.rating, case.state.rated_at) == (second.rating, second.at)
+    with refused("illegal_transition"):  # once per round
+        case.attempt(Action.RATE, rating="unsatisfied")
+
+
+def test_a_failed_follow_up_reopens_an_unrated_round_and_the_next_is_rateable() -> None:
+    case = case_in(Status.RESOLVED).do(Action.REOPEN)  # follow-up failed, never rated
+    case.do(Action.DISPATCH).do(Action.ACCEPT, HANDLER).do(Action.RESOLVE, HANDLER)
+    case.do(Action.RATE, rating="basically_satisfied")
+    assert case.state.ratings == (RoundRating(2, Rating.BASICALLY_SATISFIED, case.events[-1].at),)
+    assert counted_rating(case.events) == case.state.ratings[0]
+
+
+def test_a_second_rating_in_one_round_is_refused_even_from_a_resolved_state() -> None:
+    # A history where the round's rating exists while the state says resolved cannot come
+    # from decide, but the rule does not rest on the status alone.
+    case = case_in(Status.RATED)
+    state = replace(case.state, status=Status.RESOLVED)
+    with refused("already_rated"):
+        decide(state, Action.RATE, RESIDENT, at=case.next_at(), data={"rating": "satisfied"})
 
 
 def test_an_action_cannot_be_dated_before_the_last_step() -> None:
@@ -586,14 +625,27 @@ def test_rating_and_archive() -> None:
     assert case.state.outcome is Outcome.RESOLVED
 
 
-def test_replay_refuses_a_broken_history() -> None:
+def test_replay_names_a_broken_history_instead_of_raising() -> None:
     events = case_in(Status.IN_PROGRESS).events
     with refused("broken_history"):
-        replay([])
-    with refused("broken_history"):
-        replay([events[0], events[2]])
+        replay([])  # no case at all: a stored case always has its receipt
+    assert replay(events).anomalies == ()
+    gap = replay([events[0], events[2]])
+    assert gap.anomalies and "序号" in gap.anomalies[0]
+    headless = replay([replace(events[1], seq=1)])  # a history must start with its receipt
+    assert headless.anomalies and headless.received_at == events[1].at
+    bad_data = replace(events[1], data={"priority": "soon"})
+    state = replay([events[0], bad_data, *events[2:]])
+    assert len(state.anomalies) == 1 and "2" in state.anomalies[0]
+    assert state.last_seq == len(events)
+
+
+def test_apply_still_refuses_what_replay_names() -> None:
+    events = case_in(Status.IN_PROGRESS).events
     with refused("illegal_transition"):
-        replay([replace(events[1], seq=1)])  # a history must start with its receipt
+        apply(None, events[1])
+    with refused("broken_history"):
+        apply(replay(events[:1]), replace(events[1], data={}))
 
 
 # --------------------------------------------------------- property tests
@@ -766,3 +818,52 @@ def test_events_replay_deterministically(events: list[Event]) -> None:
         assert folded == replay(events[:n])
     assert folded == state
     check_legal(state, events)
+
+
+# Any event sequence a store could hold: every action, arbitrary data (some readable,
+# most not), sequence numbers in or out of order, times in any order.
+_DATA_VALUES = st.sampled_from(
+    [
+        "general",
+        "urgent",
+        "soon",
+        UNIT,
+        "2026-12-01",
+        "2026-02-30",
+        "",
+        "failed",
+        "ok",
+        "satisfied",
+        "unsatisfied",
+        MERGE_TARGET,
+        "env-litter",
+        GRID,
+    ]
+)
+_DATA_KEYS = st.sampled_from(
+    ["priority", "category", "grid", "unit", "new_due", "result", "rating", "into"]
+)
+ANY_EVENT = st.builds(
+    Event,
+    seq=st.integers(0, 40),
+    at=st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+    ),
+    action=st.sampled_from(Action),
+    actor=st.sampled_from(EVERYONE),
+    public_note=st.text(max_size=5),
+    data=st.dictionaries(_DATA_KEYS, _DATA_VALUES, max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ANY_EVENT, min_size=1, max_size=25), st.booleans())
+def test_replaying_any_stored_history_never_raises(events: list[Event], renumber: bool) -> None:
+    if renumber:  # in sequence: only the data and the order of steps are random
+        events = [replace(e, seq=n) for n, e in enumerate(events, start=1)]
+    state = replay(events)
+    assert state.last_seq == events[-1].seq
+    assert replay(events) == state
+    counted = counted_rating(events)
+    assert counted is None or counted.round == state.round
+    assert state.rateable == (state.status is Status.RESOLVED and counted is None)

@@ -33,6 +33,9 @@ def step(
     role: str = "resident",
     unit: str | None = None,
     unit_name: str = "",
+    round: int = 1,
+    rating: str | None = None,
+    rating_label: str = "",
 ) -> PublishedStep:
     return {
         "at": at,
@@ -43,6 +46,9 @@ def step(
         "unit": unit,
         "unit_name": unit_name,
         "note": note,
+        "round": round,
+        "rating": rating,
+        "rating_label": rating_label,
     }
 
 
@@ -91,6 +97,7 @@ def published_record(
             "extended": False,
             "met": True,
             "overdue_working_days": 0,
+            "pending_year": None,
         },
         "deadline_note": "",
         "rating": None,

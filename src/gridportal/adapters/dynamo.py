@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from gridportal.adapters.tables import CHANGED_SHARDS, TABLE_NAME, TTL_ATTRIBUTE, changed_shard
 from gridportal.domain.deadlines import BEIJING
-from gridportal.domain.lifecycle import CaseState, replay
+from gridportal.domain.lifecycle import CaseState, replay, vote_round
 from gridportal.domain.model import (
     Action,
     Actor,
@@ -238,8 +238,16 @@ class DynamoStore:
         self, record: CaseRecord, vote: Vote, event: Event, state: CaseState
     ) -> CaseRecord:
         updated = record.with_state(state)
+        # One vote item per case, holding the latest rating round's vote: a vote for a
+        # round already rated is refused, a reopened case's next round replaces it.
+        vote_put = self._put(
+            _vote_item(record.tracking, vote, state.round),
+            "attribute_not_exists(pk) OR attribute_not_exists(#round) OR #round < :round",
+        )
+        vote_put["Put"]["ExpressionAttributeNames"] = {"#round": "round"}
+        vote_put["Put"]["ExpressionAttributeValues"] = _serialise({":round": state.round})
         items = [
-            self._put(_vote_item(record.tracking, vote), "attribute_not_exists(pk)"),
+            vote_put,
             *self._append_items(
                 record, updated, event, "#status = :resolved AND vote_hash = :vote_hash"
             ),
@@ -443,7 +451,7 @@ class DynamoStore:
             for item in (
                 _case_item(record),
                 *(_event_item(record.tracking, e) for e in events),
-                *([_vote_item(record.tracking, vote)] if vote else []),
+                *([_vote_item(record.tracking, vote, vote_round(events))] if vote else []),
             )
         )
 
@@ -451,7 +459,7 @@ class DynamoStore:
     def put_history(self, record: CaseRecord, events: Sequence[Event], vote: Vote | None) -> None:
         items = [_case_item(record), *(_event_item(record.tracking, e) for e in events)]
         if vote is not None:
-            items.append(_vote_item(record.tracking, vote))
+            items.append(_vote_item(record.tracking, vote, vote_round(events)))
         self.batch_put(items)
 
     def batch_put(self, items: Iterable[dict[str, Any]]) -> None:
@@ -673,13 +681,14 @@ def _event(item: dict[str, Any]) -> Event:
     )
 
 
-def _vote_item(tracking: str, vote: Vote) -> dict[str, Any]:
+def _vote_item(tracking: str, vote: Vote, rating_round: int) -> dict[str, Any]:
     return {
         "pk": f"CASE#{tracking}",
         "sk": "VOTE",
         "rating": str(vote.rating),
         "comment": vote.comment,
         "at": _ts(vote.at),
+        "round": rating_round,  # the rating round (1, plus one per reopen) this vote rated
     }
 
 

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from gridportal.domain.lifecycle import CaseState
+from gridportal.domain.lifecycle import CaseState, vote_round
 from gridportal.domain.model import Event, Status
 from gridportal.ports import (
     QUEUE_PAGE,
@@ -31,7 +31,8 @@ class MemoryStore:
         self._lock = threading.RLock()
         self.cases: dict[str, CaseRecord] = {}
         self.events: dict[str, list[Event]] = {}
-        self.votes: dict[str, Vote] = {}
+        self.votes: dict[str, Vote] = {}  # the latest rating round's vote per case
+        self.vote_rounds: dict[str, int] = {}  # the round that vote rated
         self.idempotency: dict[str, IdempotencyRecord] = {}
         self.staff: dict[str, StaffMember] = {}
         self.markers: dict[str, str] = {}
@@ -77,7 +78,8 @@ class MemoryStore:
         self, record: CaseRecord, vote: Vote, event: Event, state: CaseState
     ) -> CaseRecord:
         with self._lock:
-            if record.tracking in self.votes:
+            # One vote per rating round (a reopen starts the next): the round's, not the case's.
+            if self.vote_rounds.get(record.tracking) == state.round:
                 raise AlreadyVoted(record.tracking)
             current = self.cases.get(record.tracking)
             if (
@@ -88,6 +90,7 @@ class MemoryStore:
                 raise Conflict(record.tracking)
             updated = self.append_event(record, event, state)
             self.votes[record.tracking] = vote
+            self.vote_rounds[record.tracking] = state.round
             return updated
 
     def get_vote(self, tracking: str) -> Vote | None:
@@ -153,6 +156,7 @@ class MemoryStore:
             self.events[record.tracking] = list(events)
             if vote is not None:
                 self.votes[record.tracking] = vote
+                self.vote_rounds[record.tracking] = vote_round(events)
 
     def put_staff(self, member: StaffMember) -> None:
         self.staff[member.username] = member

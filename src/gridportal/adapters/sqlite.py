@@ -467,9 +467,16 @@ class SqliteStore:
     ) -> CaseRecord:
         updated = record.with_state(state)
         with self._write("record the rating") as conn:
-            if conn.execute(
-                "SELECT 1 FROM votes WHERE tracking = ?", (record.tracking,)
-            ).fetchone():
+            # One vote per rating round: the row holds the latest round's vote, and a
+            # vote cast after the last reopen (重办) means this round is rated already.
+            voted = conn.execute(
+                "SELECT at FROM votes WHERE tracking = ?", (record.tracking,)
+            ).fetchone()
+            reopened = conn.execute(
+                "SELECT max(at) FROM events WHERE tracking = ? AND action = ?",
+                (record.tracking, str(Action.REOPEN)),
+            ).fetchone()
+            if voted is not None and voted[0] > (reopened[0] or ""):
                 raise AlreadyVoted(record.tracking)
             current = conn.execute(
                 "SELECT status, vote_hash FROM cases WHERE tracking = ?", (record.tracking,)
@@ -477,7 +484,10 @@ class SqliteStore:
             if current is None or current != (str(Status.RESOLVED), record.vote_hash):
                 raise Conflict(record.tracking)
             self._append(conn, record, updated, event)
-            conn.execute(_INSERT_VOTE, _vote_row(record.tracking, vote))
+            conn.execute(
+                _INSERT_VOTE.replace("INSERT", "INSERT OR REPLACE", 1),
+                _vote_row(record.tracking, vote),
+            )
         return updated
 
     def get_vote(self, tracking: str) -> Vote | None:

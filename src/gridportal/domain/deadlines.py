@@ -10,24 +10,31 @@ Rules (also in docs/deadlines.md):
   15 (复杂) working days.
 * Urgent (紧急): calendar hours from receipt, every day of the week: contact within
   ``URGENT_CONTACT_HOURS``, resolve within ``URGENT_RESOLUTION_HOURS``.
-* An extension (延期) replaces the due date with the end of a later date chosen by
-  staff; the original due date stays in the report.
+* An extension (延期) moves the due date to the end of a later date chosen by
+  staff; the original due date stays in the report. ``extension_refusal`` is the one
+  rule an extension is checked against (the lifecycle, the staff API and the importer
+  all reach it through ``lifecycle.decide``); a stored extension that breaks it (an
+  old import) is ignored here, never raised.
 
-``CalendarNotCovered`` propagates when a working-day deadline needs a year the
-calendar does not know; the service layer records "deadline pending calendar".
+A deadline that needs a day the calendar does not know is pending (待定) on its own:
+the report keeps every other deadline it can compute (``pending_year`` names the
+first missing year), so a case due before the calendar's end is always judged.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from gridportal.domain.calendar import WorkCalendar
+from gridportal.domain.calendar import CalendarNotCovered, WorkCalendar
 from gridportal.domain.model import Priority
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+_T = TypeVar("_T")
 
 CONTACT_WORKING_DAYS = 1
 RESOLUTION_WORKING_DAYS = {Priority.GENERAL: 5, Priority.COMPLEX: 15}
@@ -41,19 +48,44 @@ class DeadlineReport:
     """Deadlines of one case and how they were kept, as of ``now``.
 
     ``contact_met`` and ``met``: True if done on time, False if done late or still
-    not done after the deadline, None if still pending and not yet due.
+    not done after the deadline, None if still pending and not yet due, or if the
+    deadline itself is pending calendar.
     ``overdue_working_days``: 0 unless ``met`` is False; otherwise the smallest number
     of extra working days (calendar days for urgent cases) that would have made the
     deadline, counted to the resolution or, for an open case, to ``now``.
+    A time or count that needs a day outside the calendar is None (待定), and
+    ``pending_year`` is the first year the calendar lacks; the rest is computed.
     """
 
-    contact_due: datetime
+    contact_due: datetime | None
     contact_met: bool | None
-    original_due: datetime
-    due: datetime
+    original_due: datetime | None
+    due: datetime | None
     extended: bool
     met: bool | None
-    overdue_working_days: int
+    overdue_working_days: int | None
+    pending_year: int | None = None
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """Which parts wait for the calendar, as the public note names them."""
+        parts = []
+        if self.contact_due is None:
+            parts.append("联系时限")
+        if self.due is None:
+            parts.append("办结时限")
+        if self.met is False and self.overdue_working_days is None:
+            parts.append("超期天数")
+        return tuple(parts)
+
+    def pending_note(self) -> str:
+        """The public note for what is pending calendar; empty when nothing is."""
+        if self.pending_year is None or not self.pending:
+            return ""
+        return (
+            f"{'、'.join(self.pending)}待定:{self.pending_year}年法定节假日安排尚未录入,"
+            "录入后自动计算。"
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -64,7 +96,24 @@ class DeadlineReport:
             "extended": self.extended,
             "met": self.met,
             "overdue_working_days": self.overdue_working_days,
+            "pending_year": self.pending_year,
         }
+
+
+def due_in_force(original: date, extended: date | None) -> date:
+    """The due date that applies: an extension only ever moves it later."""
+    return max(original, extended) if extended is not None else original
+
+
+def extension_refusal(new_due: date, *, today: date, current_due: date | None) -> str | None:
+    """The one extension rule (延期): the new due date must be later than today (a
+    Beijing date) and than the due date in force (original or extended), when known.
+    Returns the reason shown to staff, or None when the extension is allowed."""
+    if new_due <= today:
+        return f"延期后的期限须晚于今天({today.isoformat()})。"
+    if current_due is not None and new_due <= current_due:
+        return f"延期后的期限须晚于当前期限({current_due.isoformat()})。"
+    return None
 
 
 def end_of_day(day: date) -> datetime:
@@ -90,49 +139,65 @@ def assess_deadlines(
 ) -> DeadlineReport:
     """Compute a case's deadlines and judge them as of ``now``.
 
-    Raises ``ValueError`` for naive or out-of-order times and for an extension that
-    is not later than the original due date; ``CalendarNotCovered`` when a needed
-    date is outside the calendar (never for urgent cases).
+    Raises ``ValueError`` for naive or out-of-order times only. A deadline that needs
+    a date outside the calendar is None in the report (never for urgent cases), and
+    so is every judgement that depends on it; everything else is computed.
     """
     _check_times(received_at, contacted_at, resolved_at, now)
+    missing: list[int] = []
+
+    def known(compute: Callable[[], _T]) -> _T | None:
+        try:
+            return compute()
+        except CalendarNotCovered as exc:
+            missing.append(exc.date.year)
+            return None
+
     urgent = priority is Priority.URGENT
+    contact_due: datetime | None
+    original_due: datetime | None
     if urgent:
         contact_due = _after_hours(received_at, URGENT_CONTACT_HOURS)
         original_due = _after_hours(received_at, URGENT_RESOLUTION_HOURS)
     else:
-        contact_due = working_day_deadline(received_at, CONTACT_WORKING_DAYS, calendar)
-        original_due = working_day_deadline(
-            received_at, RESOLUTION_WORKING_DAYS[priority], calendar
+        contact_due = known(
+            lambda: working_day_deadline(received_at, CONTACT_WORKING_DAYS, calendar)
+        )
+        original_due = known(
+            lambda: working_day_deadline(received_at, RESOLUTION_WORKING_DAYS[priority], calendar)
         )
 
     due = original_due
-    if extended_due is not None:
-        if extended_due <= original_due.date():
-            raise ValueError(
-                f"extended due date {extended_due.isoformat()} must be later than the "
-                f"current due date {original_due.date().isoformat()}"
-            )
-        due = end_of_day(extended_due)
+    extended = False
+    if original_due is not None and extended_due is not None:
+        # An extension that does not move the due date later (a bad import) has no effect.
+        in_force = due_in_force(original_due.date(), extended_due)
+        extended = in_force != original_due.date()
+        due = end_of_day(in_force) if extended else original_due
+    elif extended_due is not None:
+        extended = True  # granted, but whether it beats the pending original is unknown
 
     # Telling the complainant the result also contacts them.
     contact_done = min((t for t in (contacted_at, resolved_at) if t is not None), default=None)
-    met = _judge(resolved_at, due, now)
-    overdue = 0
+    met = _judge(resolved_at, due, now) if due is not None else None
+    overdue: int | None = 0
     if met is False:
+        assert due is not None
         finished = resolved_at if resolved_at is not None else now
         overdue = (
             _calendar_days_late(due, finished)
             if urgent
-            else _working_days_late(due, finished, calendar)
+            else known(lambda: _working_days_late(due, finished, calendar))
         )
     return DeadlineReport(
         contact_due=contact_due,
-        contact_met=_judge(contact_done, contact_due, now),
+        contact_met=_judge(contact_done, contact_due, now) if contact_due else None,
         original_due=original_due,
         due=due,
-        extended=extended_due is not None,
+        extended=extended,
         met=met,
         overdue_working_days=overdue,
+        pending_year=min(missing) if missing else None,
     )
 
 
@@ -182,5 +247,5 @@ def _check_times(
             raise ValueError(f"{name} {value.isoformat()} is after now {now.isoformat()}")
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(BEIJING).isoformat(timespec="seconds") if moment else None

@@ -4,15 +4,24 @@ A case's current state is never stored as truth: it is ``replay(events)``. Staff
 and residents ask for an action; ``decide`` checks it against the rules (which
 statuses it may leave from, who may do it, what it needs) and returns the one
 event to append, or raises ``TransitionRefused`` and nothing changes.
+
+``replay`` never raises on a stored history, however broken (an old import, a hand
+edit): a step it cannot apply is skipped and named in ``CaseState.anomalies``, so one
+bad record cannot stop a lookup or a nightly build; the build leaves such a case
+unpublished and lists it.
+
+Rating rounds (评价轮次): each resolution can be rated once. A reopen (重办) starts a
+new round, which the resident rates again with the same vote token. Every rating
+stays in the history; the one that counts is the latest round's (``counted_rating``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from gridportal.domain.deadlines import BEIJING
+from gridportal.domain.deadlines import BEIJING, extension_refusal
 from gridportal.domain.model import (
     Action,
     Actor,
@@ -48,6 +57,16 @@ class Extension:
 
 
 @dataclass(frozen=True)
+class RoundRating:
+    """A resident's rating of one resolution: ``round`` is 1 for the first handling
+    and one more after each reopen (重办)."""
+
+    round: int
+    rating: Rating
+    at: datetime
+
+
+@dataclass(frozen=True)
 class CaseState:
     """Everything known about a case, derived from its events alone."""
 
@@ -73,10 +92,25 @@ class CaseState:
     last_seq: int = 0
     updated_at: datetime | None = None
     units_involved: tuple[str, ...] = field(default=())
+    ratings: tuple[RoundRating, ...] = ()  # every round's rating, oldest first
+    anomalies: tuple[str, ...] = ()  # steps of a broken history that replay skipped
 
     @property
     def extended_due(self) -> date | None:
-        return self.extensions[-1].new_due if self.extensions else None
+        """The latest date any extension granted (an extension only moves it later)."""
+        return max(e.new_due for e in self.extensions) if self.extensions else None
+
+    @property
+    def round(self) -> int:
+        """The handling round (办理轮次) the case is in: 1, plus one per reopen."""
+        return self.reopen_count + 1
+
+    @property
+    def rateable(self) -> bool:
+        """The current round's resolution waits for its rating (满意度评价)."""
+        return self.status is Status.RESOLVED and not any(
+            r.round == self.round for r in self.ratings
+        )
 
     @property
     def is_open(self) -> bool:
@@ -190,8 +224,14 @@ def decide(
     public_note: str = "",
     private_note: str = "",
     data: Mapping[str, str] | None = None,
+    current_due: date | None = None,
 ) -> Event:
-    """Check an action against the rules and return the event that records it."""
+    """Check an action against the rules and return the event that records it.
+
+    ``current_due``: the Beijing date of the due date in force when the caller's
+    calendar knows it (an extension must go beyond it); without it, an extension is
+    checked against today and earlier extensions only.
+    """
     data = dict(data or {})
     rule = RULES.get(action)
     if rule is None:
@@ -210,7 +250,7 @@ def decide(
     missing = [key for key in rule.needs if not str(data.get(key, "")).strip()]
     if missing:
         raise TransitionRefused("missing_field", f"缺少字段:{', '.join(missing)}")
-    _check_data(state, action, data, at)
+    _check_data(state, action, data, at, current_due)
     if at < (state.updated_at or state.received_at):
         raise TransitionRefused("time_order", "事件时间早于案件上一步")
     return Event(
@@ -224,7 +264,13 @@ def decide(
     )
 
 
-def _check_data(state: CaseState, action: Action, data: Mapping[str, str], at: datetime) -> None:
+def _check_data(
+    state: CaseState,
+    action: Action,
+    data: Mapping[str, str],
+    at: datetime,
+    current_due: date | None,
+) -> None:
     if action is Action.ASSESS and data["priority"] not in set(Priority):
         raise TransitionRefused("invalid_field", f"priority 取值无效:{data['priority']}")
     elif action is Action.RATE and data["rating"] not in set(Rating):
@@ -236,10 +282,16 @@ def _check_data(state: CaseState, action: Action, data: Mapping[str, str], at: d
             new_due = date.fromisoformat(data["new_due"])
         except ValueError as exc:
             raise TransitionRefused("invalid_field", "延期日期格式应为 YYYY-MM-DD") from exc
-        current = state.extended_due
-        today = at.astimezone(BEIJING).date()  # deadlines are Beijing dates, not UTC ones
-        if new_due <= today or (current is not None and new_due <= current):
-            raise TransitionRefused("invalid_field", "延期后的期限须晚于当前期限")
+        known = [d for d in (state.extended_due, current_due) if d is not None]
+        refusal = extension_refusal(
+            new_due,
+            today=at.astimezone(BEIJING).date(),  # deadlines are Beijing dates, not UTC ones
+            current_due=max(known) if known else None,
+        )
+        if refusal:
+            raise TransitionRefused("invalid_field", refusal)
+    elif action is Action.RATE and not state.rateable:
+        raise TransitionRefused("already_rated", "本轮办理结果已经评价过")
     elif action is Action.REOPEN and not (
         # A rating judges the resolution it followed: after a reopen and a new
         # resolution, the old "unsatisfied" stays on record but reopens nothing.
@@ -252,21 +304,40 @@ def _check_data(state: CaseState, action: Action, data: Mapping[str, str], at: d
 
 
 def apply(state: CaseState | None, event: Event) -> CaseState:
-    """Fold one event into the state. Pure; the same events always give the same state."""
+    """Fold one event into the state. Pure; the same events always give the same state.
+
+    Raises ``TransitionRefused`` for a receipt after the first event, a first event
+    that is not a receipt, or an event whose data the step cannot read; ``replay``
+    turns these into anomalies instead.
+    """
     if event.action is Action.RECEIVE:
         if state is not None:
             raise TransitionRefused("illegal_transition", "a case is received only once")
+        try:
+            priority = Priority(event.data["priority"])
+            category, grid = event.data["category"], event.data["grid"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TransitionRefused("broken_history", f"receipt without {exc}") from exc
         return CaseState(
             status=Status.RECEIVED,
-            category=event.data["category"],
-            grid=event.data["grid"],
-            priority=Priority(event.data["priority"]),
+            category=category,
+            grid=grid,
+            priority=priority,
             received_at=event.at,
             last_seq=event.seq,
             updated_at=event.at,
         )
     if state is None:
         raise TransitionRefused("illegal_transition", "the first event must be a receipt")
+    try:
+        return _step(state, event)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TransitionRefused(
+            "broken_history", f"event {event.seq} ({event.action}): unreadable data {exc}"
+        ) from exc
+
+
+def _step(state: CaseState, event: Event) -> CaseState:
     step = replace(state, last_seq=event.seq, updated_at=event.at)
     data, note = event.data, event.public_note
     match event.action:
@@ -313,8 +384,13 @@ def apply(state: CaseState | None, event: Event) -> CaseState:
         case Action.FOLLOW_UP:
             return replace(step, follow_up_failed=data["result"] == "failed")
         case Action.RATE:
+            rating = Rating(data["rating"])
             return replace(
-                step, status=Status.RATED, rating=Rating(data["rating"]), rated_at=event.at
+                step,
+                status=Status.RATED,
+                rating=rating,
+                rated_at=event.at,
+                ratings=(*state.ratings, RoundRating(state.round, rating, event.at)),
             )
         case Action.REOPEN:
             return replace(
@@ -324,6 +400,9 @@ def apply(state: CaseState | None, event: Event) -> CaseState:
                 outcome=None,
                 resolved_at=None,
                 follow_up_failed=False,
+                # The new round is unrated: the earlier rating stays in ``ratings``.
+                rating=None,
+                rated_at=None,
                 reopen_count=state.reopen_count + 1,
             )
         case Action.MERGE:
@@ -354,12 +433,63 @@ def _closed(state: CaseState, event: Event, route: Route, outcome: Outcome) -> C
 
 
 def replay(events: Iterable[Event]) -> CaseState:
-    """The state a history leads to; raises if the history itself is broken."""
+    """The state a history leads to. Never raises for a history with at least one event:
+    a step that cannot be applied (out of sequence, a second receipt, unreadable data) is
+    skipped and named in ``anomalies``; a history that does not start with a readable
+    receipt starts from its first event's time with the anomaly named.
+    Raises ``TransitionRefused`` only for no events at all (a stored case has its receipt).
+    """
     state: CaseState | None = None
+    anomalies: list[str] = []
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
-            raise TransitionRefused("broken_history", f"event {event.seq} out of sequence")
-        state = apply(state, event)
+            anomalies.append(f"第 {expected_seq} 个事件的序号为 {event.seq}")
+        try:
+            state = apply(state, event)
+        except TransitionRefused as exc:
+            anomalies.append(f"第 {expected_seq} 个事件({event.action})无法应用:{exc.message}")
+            state = _skipped(state, event)
     if state is None:
         raise TransitionRefused("broken_history", "a case has at least one event")
-    return state
+    return replace(state, anomalies=tuple(anomalies)) if anomalies else state
+
+
+def _skipped(state: CaseState | None, event: Event) -> CaseState:
+    """The state after a step that could not be applied: unchanged, but the step is counted
+    (so the next event's sequence number is still checked against its place)."""
+    if state is None:
+        data = event.data
+        return CaseState(
+            status=Status.RECEIVED,
+            category=str(data.get("category", "")),
+            grid=str(data.get("grid", "")),
+            priority=Priority.GENERAL,
+            received_at=event.at,
+            last_seq=event.seq,
+            updated_at=event.at,
+        )
+    return replace(
+        state, last_seq=event.seq, updated_at=max(event.at, state.updated_at or event.at)
+    )
+
+
+def counted_rating(events: Iterable[Event]) -> RoundRating | None:
+    """The rating that counts in the metrics (计入统计的评价): the current round's.
+
+    A case is rated once per resolution; a reopen (重办) starts a new round. Only the
+    latest round's rating counts: a reopened case is unrated until the resident rates
+    the new resolution (an earlier 不满意 neither counts against nor for it, though it
+    stays in the public timeline and in ``reopen_count``). None when the current round
+    is not rated (yet). Equal to ``replay(events).rating`` and ``rated_at``, which the
+    published record carries as ``rating`` and ``rated_at``.
+    """
+    state = replay(events)
+    latest = state.ratings[-1] if state.ratings else None
+    return latest if latest is not None and latest.round == state.round else None
+
+
+def vote_round(events: Sequence[Event]) -> int:
+    """The rating round a stored history's latest rating belongs to (the current round
+    when it holds none): what a store keys a loaded vote by."""
+    state = replay(events)
+    return state.ratings[-1].round if state.ratings else state.round

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
-from gridportal.domain.model import CaseFile, Event, label
+from gridportal.domain.model import Action, CaseFile, Event, Rating, label
 from gridportal.domain.redaction import KnownPeople, case_scrubber, public_data
 from gridportal.domain.reference import District
 
@@ -65,11 +65,29 @@ PUBLIC_FIELDS = (
     "merged_into",
     "timeline",
 )
-TIMELINE_FIELDS = ("at", "action", "label", "role", "role_label", "unit", "unit_name", "note")
+TIMELINE_FIELDS = (
+    "at",
+    "action",
+    "label",
+    "role",
+    "role_label",
+    "unit",
+    "unit_name",
+    "note",
+    "round",
+    "rating",
+    "rating_label",
+)
 
 
 class PublishedStep(TypedDict):
-    """One timeline step as published (``TIMELINE_FIELDS``)."""
+    """One timeline step as published (``TIMELINE_FIELDS``).
+
+    ``round``: the handling round (办理轮次) the step belongs to, 1 and one more from
+    each reopen (重办, which opens the new round). ``rating`` and ``rating_label``: the
+    resident's rating on a rating step (评价), every round's, None and "" elsewhere.
+    The three are always written; older records may lack them.
+    """
 
     at: str | None
     action: str
@@ -79,6 +97,9 @@ class PublishedStep(TypedDict):
     unit: str | None
     unit_name: str
     note: str
+    round: NotRequired[int]
+    rating: NotRequired[str | None]
+    rating_label: NotRequired[str]
 
 
 class PublishedRecord(TypedDict):
@@ -156,15 +177,19 @@ def public_record(
     deadline_note: str = "",
     public_id_of: Callable[[str], str] | None = None,
     scrub: Callable[[str], str] | None = None,
+    staff_names: Iterable[str] = (),
 ) -> PublishedRecord:
     """The published record of one case (see docs/data.md for every field).
 
     Free text passes ``scrub``; by default the case's own redactor, which also
-    removes the complainant's known name and phone in any form (docs/privacy.md).
+    removes the complainant's known name and phone in any form, and the display
+    names of ``staff_names`` (the staff who acted on the case) unless they are on a
+    grid bulletin (docs/privacy.md).
     """
     if scrub is None:
-        known = KnownPeople.of_contact(case.complaint.contact)
-        scrub = case_scrubber(known, public_data(district))
+        public = public_data(district)
+        known = KnownPeople.of_contact(case.complaint.contact, staff=staff_names, public=public)
+        scrub = case_scrubber(known, public)
     service = district.service(state.category)
     grid = district.grid(state.grid)
     community = district.community(grid.community) if grid else None
@@ -215,16 +240,32 @@ def public_record(
         "merged_into": public_id_of(state.merged_into)
         if (state.merged_into and public_id_of)
         else None,
-        "timeline": [public_step(event, district, scrub) for event in events],
+        "timeline": timeline(events, district, scrub),
     }
     assert tuple(record) == PUBLIC_FIELDS, "public_record and PUBLIC_FIELDS disagree"
     return record
 
 
-def public_step(event: Event, district: District, scrub: Callable[[str], str]) -> PublishedStep:
+def timeline(
+    events: Iterable[Event], district: District, scrub: Callable[[str], str]
+) -> list[PublishedStep]:
+    """Every step as published, each with its handling round (a reopen opens the next)."""
+    steps, current = [], 1
+    for event in events:
+        if event.action is Action.REOPEN:
+            current += 1
+        steps.append(public_step(event, district, scrub, round=current))
+    return steps
+
+
+def public_step(
+    event: Event, district: District, scrub: Callable[[str], str], *, round: int = 1
+) -> PublishedStep:
     # The unit shown is the unit acted upon (dispatch target) or the actor's unit;
     # a staff member's personal id is never published, only role and unit.
     unit = event.data.get("unit") or event.actor.unit
+    given = event.data.get("rating") if event.action is Action.RATE else None
+    rating = Rating(given) if given in set(Rating) else None  # an unreadable one: none shown
     return {
         "at": iso(event.at),
         "action": str(event.action),
@@ -234,6 +275,9 @@ def public_step(event: Event, district: District, scrub: Callable[[str], str]) -
         "unit": unit if district.department(unit or "") else None,
         "unit_name": _unit_name(district, unit),
         "note": scrub(event.public_note) if event.public_note else "",
+        "round": round,
+        "rating": str(rating) if rating else None,
+        "rating_label": label(rating) if rating else "",
     }
 
 
