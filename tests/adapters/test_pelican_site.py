@@ -38,6 +38,12 @@ from gridportal.adapters.pelican_site import (
 )
 from gridportal.adapters.theme import PAGE_SIZE
 from gridportal.domain.model import Priority
+from gridportal.domain.opendata import (
+    CALENDAR_KEYS,
+    DATAPACKAGE,
+    METRICS_CSV,
+    month_metrics_key,
+)
 from gridportal.domain.publication import PUBLIC_FIELDS, PublishedRecord, PublishedStep
 from gridportal.domain.reference import (
     Community,
@@ -270,6 +276,9 @@ EXPECTED_PAGES = [
     "metrics/index.html",
     "metrics/2024-05/index.html",
     "metrics/2024-06/index.html",
+    "metrics/all/index.html",
+    "metrics/tables/index.html",
+    "metrics/def/index.html",
     "about/index.html",
     "guide/index.html",
     "privacy/index.html",
@@ -348,6 +357,9 @@ def test_no_inline_styles_or_handlers(site: BuildResult) -> None:
 
 def test_internal_links_resolve(site: BuildResult) -> None:
     publisher_writes = {"/data/cases.csv.gz", "/data/cases.json.gz", "/data/metrics.json"}
+    site_data = (METRICS_CSV, DATAPACKAGE, *CALENDAR_KEYS)
+    site_data += tuple(month_metrics_key(m) for m in METRICS["months"])
+    publisher_writes |= {f"/{key}" for key in site_data}  # opendata.site_files, in publish
     for page in html_files(site):
         for href in re.findall(r'(?:href|src)="([^"]*)"', page.read_text(encoding="utf-8")):
             if href.startswith(("tel:", "#", "data:,", SITE_URL)):
@@ -367,8 +379,8 @@ def test_home_has_figures_buttons_and_definition_links(site: BuildResult) -> Non
     assert "2024年5月办理情况" in page  # June is not finished at build time
     for label in ("响应率", "解决率", "满意率", "综合得分"):
         assert label in page
-    assert '<a href="/metrics/#def-response_rate">' in page
-    assert '<a href="/metrics/#def-score">' in page
+    assert '<a href="/metrics/def/#def-response_rate">' in page
+    assert '<a href="/metrics/def/#def-score">' in page
     assert "87.2" in page and "100.0%" in page
     for button in ("我要投诉", "查询进度", "评价"):
         assert f">{button}</a>" in page
@@ -433,17 +445,22 @@ def test_month_lists(site: BuildResult) -> None:
 
 def test_metrics_pages(site: BuildResult) -> None:
     page = read(site, "metrics/index.html")
-    assert '<dt id="def-response_rate">响应率</dt>' in page
-    assert "按时联系数 / 件数" in page
-    assert '<a href="/metrics/#def-response_rate">响应率</a>' in page
-    assert '<a href="/metrics/#definitions">重办率</a>' in page  # no definition given
-    assert 'id="why-mix"' in page and "巡查发现" in page
+    # Cards: the score and the three rates up front, the rest behind <details>.
+    assert '<a href="/metrics/def/#def-response_rate">响应率 100.0%</a>' in page
+    assert "<details><summary>" in page and "巡查发现1" in page
+    assert "构成:市容环境 2、安全隐患 1" in page
     assert "红榜" in page and "黑榜" in page
     assert "同一网格反复发生" in page and "短时间内集中评价" in page
     assert 'class="risk-cell risk-high"' in page
-    assert "按承办部门(2024年5月)" in page and "按承办部门(全部时段)" in page
-    assert "市容环境 2 · 安全隐患 1" in page
     assert "33.3%" in page and "—" in page
+    assert "<table" not in page  # the full tables are for wide screens, on their own page
+    definitions = read(site, "metrics/def/index.html")
+    assert '<dt id="def-response_rate">响应率</dt>' in definitions
+    assert "按时联系数 / 件数" in definitions
+    tables = read(site, "metrics/tables/index.html")
+    assert "按承办部门(2024年5月)" in tables and "按承办部门(全部时段)" in tables
+    assert '<a href="/metrics/def/#definitions">重办率</a>' in tables  # no definition given
+    assert "柳翠井巷社区第1网格(五月)" in page
     june = read(site, "metrics/2024-06/index.html")
     assert "柳翠井巷社区第1网格(六月)" in june and "红榜" not in june
 

@@ -32,7 +32,8 @@ from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
 from gridportal.adapters.infra_template import FINGERPRINT_HEX
-from gridportal.domain.metrics import DEFINITIONS
+from gridportal.domain import opendata
+from gridportal.domain.metrics import DEFINITIONS, ranked
 from gridportal.domain.model import OPEN_STATUSES, Priority, Rating, label
 from gridportal.domain.reference import TEAM_ROLE_LABELS, District, Grid, ServiceItem, TeamRole
 from gridportal.feeds import department_feed_key, grid_feed_key, site_feeds
@@ -695,7 +696,14 @@ def site_pages(
     )
     yield (
         "data/index.html",
-        theme.render("data", nav="data", title="开放数据", months=[m for m, _ in months]),
+        theme.render(
+            "data",
+            nav="data",
+            title="开放数据",
+            months=[m for m, _ in months],
+            tables=opendata.TABLES,
+            licence=opendata.LICENCE,
+        ),
     )
     yield (
         "lists/index.html",
@@ -877,52 +885,88 @@ def _grid_pages(
         )
 
 
+METRIC_VIEWS = (
+    # (row list, title, link pattern of a row's own page, shown as cards)
+    ("by_department", "按承办部门", None, True),
+    ("by_grid", "按网格", "/grids/{}/", True),
+    ("by_community", "按社区", None, True),
+    ("by_category", "按事项类别", None, False),
+)
+
+
+def _metric_views(period: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each view of a period's rows: ranked by score (ties share a rank), then the rows
+    without a score (too few cases to rate), by cases."""
+    views = []
+    for key, title, link, cards in METRIC_VIEWS:
+        rows = list(period.get(key, ()))
+        unscored = sorted(
+            (r for r in rows if r["score"] is None and r["cases"]), key=lambda r: -r["cases"]
+        )
+        views.append(
+            {
+                "key": key,
+                "title": title,
+                "link": link,
+                "cards": cards,
+                "rows": ranked(rows) + unscored,
+            }
+        )
+    return views
+
+
 def _metric_pages(
     theme: Theme,
     metrics: Mapping[str, Any],
     metric_months: Sequence[str],
     latest: str | None,
 ) -> Iterable[tuple[str, bytes]]:
+    """/metrics/ (the ranking month: lists, cards, warnings), /metrics/all/ (the whole
+    period), /metrics/<M>/ (each month), /metrics/tables/ (the full tables, for wide
+    screens) and /metrics/def/ (every definition, the score, rounding)."""
     monthly = metrics.get("monthly", {})
-    latest_rows = monthly.get(latest, {}) if latest else {}
+    status = metrics.get("month_status", {})
+    shown = metrics.get("ranking_month") or latest
     common = {
         "nav": "metrics",
         "metric_months": metric_months,
+        "month_status": status,
         "definitions": metrics.get("definitions", ()),
+        "methodology": metrics.get("methodology", {}),
         "period": metrics.get("period", {}),
         "generated_at": metrics.get("generated_at"),
+        "category_names": {r["id"]: r["name"] for r in metrics.get("by_category", ())},
         "warning_labels": WARNING_LABELS,
-        "flag_labels": FLAG_LABELS,
     }
-
-    def sections(period: Mapping[str, Any], label: str, extra: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for key, title, link in (
-            ("by_department", "按承办部门", None),
-            ("by_grid", "按网格", "grids"),
-            ("by_community", "按社区", None),
-            ("by_category", "按事项类别", None),
-        ):
-            tables = [(f"{title}({label})", period.get(key, ()))]
-            if extra:
-                tables.insert(0, (f"{title}({format_month(latest)})", extra.get(key, ())))
-            out.append({"key": key, "title": title, "tables": tables, "link": link})
-        return out
-
+    entry = monthly.get(shown, {}) if shown else {}
     yield (
         "metrics/index.html",
         theme.render(
             "metrics",
             title="数据指标",
-            month=None,
-            overall=metrics.get("overall"),
-            sections=sections(metrics, "全部时段", latest_rows),
+            page="index",
+            month=shown,
+            overall=entry.get("overall"),
+            views=_metric_views(entry),
             red_list=metrics.get("red_list", ()),
             black_list=metrics.get("black_list", ()),
             ranking_month=metrics.get("ranking_month"),
+            ranking_final=metrics.get("ranking_final", False),
             warnings=metrics.get("warnings", ()),
             risk_map=metrics.get("risk_map", ()),
             vote_flags=metrics.get("vote_flags", ()),
+            **common,
+        ),
+    )
+    yield (
+        "metrics/all/index.html",
+        theme.render(
+            "metrics",
+            title="全部时段指标",
+            page="all",
+            month=None,
+            overall=metrics.get("overall"),
+            views=_metric_views(metrics),
             **common,
         ),
     )
@@ -932,12 +976,32 @@ def _metric_pages(
             theme.render(
                 "metrics",
                 title=f"{format_month(month)}指标",
+                page="month",
                 month=month,
                 overall=monthly[month].get("overall"),
-                sections=sections(monthly[month], format_month(month), {}),
+                views=_metric_views(monthly[month]),
                 **common,
             ),
         )
+    tables = [(f"{format_month(shown)}", entry)] if shown else []
+    tables.append(("全部时段", metrics))
+    yield (
+        "metrics/tables/index.html",
+        theme.render(
+            "metrics_tables",
+            title="指标完整表格",
+            tables=[
+                (label, title, period.get(key, ()), link)
+                for label, period in tables
+                for key, title, link, _ in METRIC_VIEWS
+            ],
+            **common,
+        ),
+    )
+    yield (
+        "metrics/def/index.html",
+        theme.render("metrics_methodology", title="指标定义与计算方法", **common),
+    )
 
 
 def _lists(district: District) -> dict[str, Any]:

@@ -33,7 +33,9 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 
 Record = Mapping[str, Any]
 Row = dict[str, Any]
-Kind = Literal["count", "rate", "score", "mix", "month", "ranking", "warning", "risk", "vote_flag"]
+Kind = Literal[
+    "count", "total", "rate", "score", "mix", "month", "ranking", "warning", "risk", "vote_flag"
+]
 
 # Scoring: 基本满意 counts as 0.9 of 满意 (the Beijing 12345 scale). The score weighs
 # the 三率 together with on-time completion, overdue open cases and reopens, so that
@@ -432,6 +434,15 @@ DEFINITIONS: tuple[Definition, ...] = (
         "状态为“已合并”的案件数",
         "同一问题的重复反映合并到原件后,只在此计数,不计入其他任何指标。",
         "count",
+    ),
+    # Not a counter of rows: the site's count of published records (home page).
+    Definition(
+        "records",
+        "公开记录数",
+        "案件数 + 合并件数",
+        "网站公开的全部办理记录,包括合并到原件的重复反映(合并件)。各项指标只按案件数"
+        "(不含合并件)计算,因此案件数小于公开记录数。",
+        "total",
     ),
     # Shares, rates and the score.
     _rate(
