@@ -100,13 +100,13 @@ def json_view(view: Callable[..., Any]) -> Callable[..., Response]:
             return error(exc.status, exc.code, exc.message, exc.field)
         except StoreUnavailable:
             log.warning("store unavailable in %s", view.__name__)
-            answer = error(503, "unavailable", "系统繁忙,请稍后重试;本次提交未被保存。")
+            answer = error(503, "unavailable", "系统繁忙，请稍后重试；本次提交未被保存。")
             answer.headers["Retry-After"] = "5"
             return answer
         except Exception:
             log.exception("unhandled error in %s", view.__name__)  # no request data logged
             return error(
-                500, "internal_error", "系统出错,请稍后再试。您提交的内容如已受理会有受理编号。"
+                500, "internal_error", "系统出错，请稍后再试。再次提交同一内容不会重复受理。"
             )
         if isinstance(result, Response):
             return result
