@@ -61,17 +61,17 @@ def case_entries(rows: Iterable[Mapping[str, Any]]) -> list[Entry]:
     """A case row gives a 新受理 entry, and a 已办结 one once it is resolved."""
     out = []
     for row in rows:
-        what = f"{row.get('category_name') or ''}({row.get('grid_name') or ''})"
+        what = f"{row.get('category_name') or ''}（{row.get('grid_name') or ''}）"
         link = f"/cases/{row['id']}/"
         status = row.get("status_label") or ""
         if row.get("received_at"):
             out.append(
                 Entry(
                     f"{link}#received",
-                    f"新受理:{what}",
+                    f"新受理：{what}",
                     row["received_at"],
                     link,
-                    f"编号 {row['id']},{status}。",
+                    f"编号 {row['id']}，{status}。",
                     "new",
                 )
             )
@@ -79,10 +79,10 @@ def case_entries(rows: Iterable[Mapping[str, Any]]) -> list[Entry]:
             out.append(
                 Entry(
                     f"{link}#resolved",
-                    f"已办结:{what}",
+                    f"已办结：{what}",
                     row["resolved_at"],
                     link,
-                    f"编号 {row['id']},{status}。",
+                    f"编号 {row['id']}，{status}。",
                     "resolved",
                 )
             )
@@ -104,8 +104,8 @@ def figure_entries(
         if not row:
             continue
         summary = (
-            f"件数 {row.get('cases', 0)},响应率 {_percent(row.get('response_rate'))},"
-            f"解决率 {_percent(row.get('resolution_rate'))},"
+            f"件数 {row.get('cases', 0)}，响应率 {_percent(row.get('response_rate'))}，"
+            f"解决率 {_percent(row.get('resolution_rate'))}，"
             f"满意率 {_percent(row.get('satisfaction_rate'))}。"
         )
         out.append(
@@ -177,7 +177,7 @@ def site_feeds(
     author: str,
 ) -> Iterable[tuple[Feed, bytes]]:
     """Every feed: the whole site, then each grid ((id, name)), then each department."""
-    feed = Feed(SITE_FEED, f"{district_name}:全站动态", "/")
+    feed = Feed(SITE_FEED, f"{district_name}：全站动态", "/")
     yield (
         feed,
         atom(
@@ -194,7 +194,7 @@ def site_feeds(
         ("unit", "by_department", departments, department_feed_key, "/lists/#dept-{}"),
     ):
         for unit, name in units:
-            feed = Feed(make_key(unit), f"{name}:动态", page.format(unit))
+            feed = Feed(make_key(unit), f"{name}：动态", page.format(unit))
             mine = [row for row in rows if row.get(field) == unit]
             yield (
                 feed,

@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
+from gridportal import posters
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -79,6 +80,7 @@ OVERLAP = timedelta(minutes=15)
 # Bump when what a published record holds changes (allowlist, redactor): the next build
 # is then a full one, so no page published under the old rules stays online.
 PUBLICATION_VERSION = "2026-12-01.1"
+from gridportal.site_extras import after_publish
 VERSION_MARKER = "publication-version"
 # Cases taken down by an operator (撤下): a store marker holding {tracking: {reason, at}}.
 TAKEDOWNS = "takedowns"
@@ -905,6 +907,16 @@ def publish(
         night_id="local",
         now=now,
         full=full,
+    # Posters, compressed siblings and the search index (site_extras).
+    report.seconds.update(
+        after_publish(
+            site,
+            portal.district,
+            context.site_url,
+            report.published.uploaded,
+            report.published.deleted,
+        )
+    )
         site_url=site_url,
         api_base=api_base,
         workers=workers,
@@ -1160,6 +1172,8 @@ def _missing_pieces(
             path.write_bytes(data)
             pieces[kind] = digest(data)
             staged.add(key)
+        summaries=summaries,
+        posters=posters.enabled(context.site_url),
             made.append(key)
     return made
 

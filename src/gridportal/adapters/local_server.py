@@ -94,6 +94,10 @@ def content_type_for(key: str) -> str:
 # localhost. Files smaller than a packet gain nothing from compression.
 ENCODINGS: tuple[tuple[str, str], ...] = (("br", ".br"), ("gzip", ".gz"))
 MIN_COMPRESS_BYTES = 512
+# Brotli's quality 5: about 1 ms for a case page and 10 ms for a month's JSON on the
+# development machine, 15% smaller than gzip -9; quality 11 saves another 15% on pages but
+# costs 25 ms a page and seconds for a month's JSON, too slow for a full build's 2,000 files.
+BROTLI_QUALITY = 5
 
 
 def compressible(key: str) -> bool:
@@ -113,7 +117,7 @@ def compress(data: bytes, encoding: str) -> bytes:
     if encoding == "br":
         import brotli
 
-        return bytes(brotli.compress(data, quality=11))
+        return bytes(brotli.compress(data, quality=BROTLI_QUALITY))
     raise ValueError(f"unknown encoding {encoding!r}")
 
 

@@ -10,10 +10,16 @@ pins it, so adding a field is a visible decision.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from gridportal.domain import redaction
+from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import Action, CaseFile, Event, Rating, label
@@ -157,6 +163,49 @@ assert tuple(PublishedRecord.__annotations__) == PUBLIC_FIELDS, "PublishedRecord
 assert tuple(PublishedStep.__annotations__) == TIMELINE_FIELDS, "PublishedStep and TIMELINE_FIELDS"
 
 
+class Unpublishable(ValueError):
+    """A case the nightly build cannot publish as it stands (a stored history that replay
+    could not fully apply): the build publishes every other case and lists this one."""
+
+
+# What one bad record can raise while it is exported: every domain refusal is a
+# ValueError (Unpublishable, TransitionRefused, CalendarNotCovered, times out of order);
+# a KeyError is data a step needed and did not have. Anything else is a bug and stops
+# the build.
+UNPUBLISHABLE = (ValueError, KeyError)
+
+
+def unpublished(tracking: str, error: BaseException) -> dict[str, str]:
+    """A build report's entry for a case it could not publish: for operators, never
+    for the site (the tracking number is private)."""
+    return {"tracking": tracking, "reason": f"{type(error).__name__}: {error}"}
+
+
+def publication_version(calendar: WorkCalendar) -> str:
+    """The version of the rules a published record follows, computed, never bumped by
+    hand: a digest of the working-day calendar (package and overrides: entering next
+    year's schedule changes it), the allowlist (``PUBLIC_FIELDS``, ``TIMELINE_FIELDS``
+    and the deadline report's fields) and the redactor's source. When it changes, the
+    next build is a full one, so every affected case is published again."""
+    allowlist = "|".join(
+        (",".join(PUBLIC_FIELDS), ",".join(TIMELINE_FIELDS), ",".join(_DEADLINE_KEYS))
+    )
+    digest = hashlib.sha256()
+    for part in (calendar.fingerprint(), allowlist, redactor_digest()):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def redactor_digest() -> str:
+    """A digest of the redactor's source: any change to what it removes changes it."""
+    return hashlib.sha256(Path(redaction.__file__).read_bytes()).hexdigest()
+
+
+_DEADLINE_KEYS = tuple(f.name for f in fields(DeadlineReport))
+
+
 def month_of(moment: datetime) -> str:
     """Cases are grouped by the month of receipt in Beijing time."""
     return moment.astimezone(BEIJING).strftime("%Y-%m")
@@ -186,6 +235,8 @@ def public_record(
     names of ``staff_names`` (the staff who acted on the case) unless they are on a
     grid bulletin (docs/privacy.md).
     """
+    if state.anomalies:  # guessing the rest of a broken history could publish a falsehood
+        raise Unpublishable("；".join(state.anomalies))
     if scrub is None:
         public = public_data(district)
         known = KnownPeople.of_contact(case.complaint.contact, staff=staff_names, public=public)
