@@ -72,6 +72,7 @@ from gridportal.shards import (
     month_state_key,
     piece_key,
 )
+from gridportal.site_extras import after_publish
 
 MARKER = "build"
 # A step's time is taken before its write lands, and the ``changed`` index is eventually
@@ -80,7 +81,6 @@ OVERLAP = timedelta(minutes=15)
 # Bump when what a published record holds changes (allowlist, redactor): the next build
 # is then a full one, so no page published under the old rules stays online.
 PUBLICATION_VERSION = "2026-12-01.1"
-from gridportal.site_extras import after_publish
 VERSION_MARKER = "publication-version"
 # Cases taken down by an operator (撤下): a store marker holding {tracking: {reason, at}}.
 TAKEDOWNS = "takedowns"
@@ -862,6 +862,16 @@ def _finish(
     portal.store.set_marker(VERSION_MARKER, PUBLICATION_VERSION)
     scratch.discard(_scratch_names(night, staged))
     timer.lap("upload")
+    # Posters, compressed siblings and the search index (site_extras).
+    report.seconds.update(
+        after_publish(
+            site,
+            portal.district,
+            context.site_url,
+            report.published.uploaded,
+            report.published.deleted,
+        )
+    )
     return report
 
 
@@ -907,16 +917,6 @@ def publish(
         night_id="local",
         now=now,
         full=full,
-    # Posters, compressed siblings and the search index (site_extras).
-    report.seconds.update(
-        after_publish(
-            site,
-            portal.district,
-            context.site_url,
-            report.published.uploaded,
-            report.published.deleted,
-        )
-    )
         site_url=site_url,
         api_base=api_base,
         workers=workers,
@@ -1127,6 +1127,8 @@ def _site_files(
         totals=totals,
         recent_by_grid=recent,
         as_of=as_of,
+        summaries=summaries,
+        posters=posters.enabled(context.site_url),
     ):
         emit(key, data)
     emit(METRICS_JSON, opendata.metrics_json(metrics).encode("utf-8"))
@@ -1172,8 +1174,6 @@ def _missing_pieces(
             path.write_bytes(data)
             pieces[kind] = digest(data)
             staged.add(key)
-        summaries=summaries,
-        posters=posters.enabled(context.site_url),
             made.append(key)
     return made
 
