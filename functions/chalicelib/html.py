@@ -2,16 +2,15 @@
 
 A form post (``application/x-www-form-urlencoded``, or ``Accept: text/html``) to filing,
 lookup or vote gets one of these pages instead of JSON; scripts keep getting JSON. Every
-value passes ``html.escape``; the page carries its own small style sheet, allowed by its
-hash in the page's Content-Security-Policy, and no script. Links to the site are relative
-to the site's address (the same origin unless GRIDPORTAL_SITE_URL says otherwise); forms
-post to the API by paths relative to the answering route, so the API's prefix is free.
+value passes ``html.escape``; the page has no script and no inline style: it links the
+site's own stylesheet and uses its classes, which the edge's Content-Security-Policy
+(``style-src 'self'``, set over every answer) allows. Links to the site are relative to
+the site's address (the same origin unless GRIDPORTAL_SITE_URL says otherwise); forms post
+to the API by paths relative to the answering route, so the API's prefix is free.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -19,30 +18,21 @@ from urllib.parse import quote
 
 from chalice.app import Response
 
-# The answer pages' style: phone first, large type, and a print layout for the receipt.
-STYLE = (
-    "body{margin:0;font:18px/1.6 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',"
-    "'Microsoft YaHei',sans-serif;color:#1a1a1a;background:#fff}"
-    "main{max-width:40rem;margin:0 auto;padding:1rem}"
-    "h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}"
-    "a{color:#0645ad}.alert{border-left:4px solid #b3261e;background:#fdecea;padding:.75rem}"
-    ".ok{border-left:4px solid #1b6e3a;background:#e8f5ec;padding:.75rem}"
-    "dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem;margin:0}"
-    "dt{color:#555}dd{margin:0;overflow-wrap:anywhere}"
-    ".code{font:700 1.3rem/1.4 ui-monospace,Menlo,Consolas,monospace;letter-spacing:.05em}"
-    "ol{padding-left:1.25rem}.free{white-space:pre-wrap;overflow-wrap:anywhere}"
-    "label{display:block;margin:.5rem 0}input[type=text]{font:inherit;width:100%;"
-    "box-sizing:border-box;padding:.5rem;border:1px solid #767676;border-radius:4px}"
-    "button,.button{display:inline-block;font:inherit;padding:.6rem 1.2rem;margin:.5rem 0;"
-    "border:0;border-radius:6px;background:#0b57d0;color:#fff;text-decoration:none}"
-    "@media print{.no-print{display:none}body{font-size:14pt}main{max-width:none}"
-    "a{color:inherit;text-decoration:none}}"
-)
-STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-CSP = (
-    f"default-src 'none'; style-src '{STYLE_HASH}'; img-src 'self'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
+# The site's stylesheet under its plain name (THEME_STATIC_DIR and CSS_FILE in
+# site/pelicanconf.py; the build publishes it beside the fingerprinted copy).
+STYLESHEET = "/theme/css/portal.css"
+
+
+def csp(site: str = "") -> str:
+    """No script; styles from the site only (its origin, when it is not this one)."""
+    origin = site.split("/", 3)[:3] if site.startswith("https://") else []
+    styles = "'self'" + (" " + "/".join(origin) if origin else "")
+    return (
+        f"default-src 'none'; style-src {styles}; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
 HTML_TYPE = "text/html; charset=utf-8"
 
 # One name per field and per code, the same as the forms' labels (评价码, never 评价凭证).
@@ -75,9 +65,9 @@ def when(iso: str | None) -> str:
     return f"{iso[:10]} {iso[11:16]}" if len(iso) >= 16 else iso
 
 
-def facts(pairs: Iterable[tuple[str, str]], css: str = "") -> str:
+def facts(pairs: Iterable[tuple[str, str]]) -> str:
     rows = "".join(f"<dt>{e(term)}</dt><dd>{e(value)}</dd>" for term, value in pairs)
-    return f'<dl class="{e(css)}">{rows}</dl>' if css else f"<dl>{rows}</dl>"
+    return f'<dl class="facts">{rows}</dl>'
 
 
 def deadline_facts(d: Mapping[str, Any] | None, note: str = "") -> list[tuple[str, str]]:
@@ -102,19 +92,21 @@ def deadline_facts(d: Mapping[str, Any] | None, note: str = "") -> list[tuple[st
 
 
 def page(title: str, body: str, status: int, site: str = "") -> Response:
-    """A whole answer page: header link home, the body, no script."""
+    """A whole answer page in the site's look: its header, the body, no script."""
     doc = (
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>{e(title)}</title><style>{STYLE}</style></head><body><main>"
-        f'<p class="no-print"><a href="{e(site)}/">返回首页</a></p>'
-        f"<h1>{e(title)}</h1>{body}</main></body></html>"
+        f"<title>{e(title)}</title>"
+        f'<link rel="stylesheet" href="{e(site)}{STYLESHEET}"></head><body>'
+        f'<header class="site-header"><a class="site-name" href="{e(site)}/">网格化管理公开平台</a>'
+        "</header>"
+        f'<main id="main"><h1>{e(title)}</h1>{body}</main></body></html>'
     )
     return Response(
         body=doc,
         status_code=status,
-        headers={"Content-Type": HTML_TYPE, "Content-Security-Policy": CSP},
+        headers={"Content-Type": HTML_TYPE, "Content-Security-Policy": csp(site)},
     )
 
 
@@ -127,18 +119,26 @@ def _hidden(name: str, value: str) -> str:
     return f'<input type="hidden" name="{e(name)}" value="{e(value)}">'
 
 
+def _post(action: str, hidden: Mapping[str, str], inner: str, button: str) -> str:
+    fields = "".join(_hidden(k, v) for k, v in hidden.items())
+    return (
+        f'<form class="form no-print" method="post" action="{e(action)}" accept-charset="utf-8">'
+        f'{fields}{inner}<button type="submit" class="button primary">{e(button)}</button></form>'
+    )
+
+
 def receipt(data: Mapping[str, Any], site: str = "") -> Response:
     """201 to a filing: the three codes, shown this once, with one link that carries them."""
     tracking, code, token = data["tracking"], data["lookup_code"], data["vote_token"]
     link = f"{site}/lookup/{fragment(t=tracking, c=code, k=token)}"
     body = (
+        '<section class="receipt">'
         '<p class="alert"><strong>请马上抄下、截图或打印本页。</strong>'
         "下面三项只显示这一次，平台无法找回。查询进度要用受理编号和查询码，办结后评价要用评价码。</p>"
-        '<dl class="codes">'
+        '<dl class="receipt-codes">'
         f'<dt>受理编号</dt><dd class="code" id="receipt-tracking">{e(tracking)}</dd>'
         f'<dt>查询码</dt><dd class="code" id="receipt-code">{e(code)}</dd>'
         f'<dt>评价码</dt><dd class="code" id="receipt-token">{e(token)}</dd></dl>'
-        "<h2>办理时限</h2>"
         + facts(
             [
                 ("状态", data.get("status_label") or "已受理"),
@@ -148,13 +148,12 @@ def receipt(data: Mapping[str, Any], site: str = "") -> Response:
         )
         + "<h2>以后怎样查询和评价</h2>"
         f'<p><a id="receipt-link" href="{e(link)}">我的投诉：查询进度，办结后评价</a></p>'
-        "<p>请把这个链接加入收藏夹：打开它，受理编号和各个码会自动填好（需要浏览器开启脚本）；"
-        "这些码只在您的浏览器里，不会发送到网站的服务器日志。</p>"
-        '<form class="no-print" method="post" action="cases/lookup" accept-charset="utf-8">'
-        + _hidden("tracking", tracking)
-        + _hidden("code", code)
-        + '<button type="submit">现在查询办理进度</button></form>'
-        '<p class="no-print">打印：使用浏览器菜单中的“打印”，即可打印或保存本页。</p>'
+        '<p class="note">请把这个链接加入收藏夹：打开它，受理编号和各个码会自动填好'
+        "（需要浏览器开启脚本）。这些码放在链接的“#”之后，只留在您的浏览器里，"
+        "不会发送到网站的服务器。</p>"
+        + _post("cases/lookup", {"tracking": tracking, "code": code}, "", "现在查询办理进度")
+        + '<p class="note no-print">打印：使用浏览器菜单中的“打印”，即可打印或保存本页。</p>'
+        "</section>"
     )
     return page("已受理", body, 201, site)
 
@@ -173,9 +172,11 @@ def case(data: Mapping[str, Any], site: str = "") -> Response:
         if contact.get(key):
             pairs.append((term, contact[key]))
     steps = "".join(
-        f"<li><p><time>{e(when(s.get('at')))}</time> <strong>{e(s.get('label'))}</strong></p>"
-        f"<p>{e(s.get('role_label'))}{' · ' + e(s['unit_name']) if s.get('unit_name') else ''}</p>"
-        + (f'<p class="free">{e(s["note"])}</p>' if s.get("note") else "")
+        f'<li><p class="step-head"><time>{e(when(s.get("at")))}</time> '
+        f"<strong>{e(s.get('label'))}</strong></p>"
+        f'<p class="step-who">{e(s.get("role_label"))}'
+        f"{' · ' + e(s['unit_name']) if s.get('unit_name') else ''}</p>"
+        + (f'<p class="free-text">{e(s["note"])}</p>' if s.get("note") else "")
         + "</li>"
         for s in data.get("timeline") or ()
     )
@@ -185,8 +186,8 @@ def case(data: Mapping[str, Any], site: str = "") -> Response:
         facts(pairs)
         + "<h2>办理时限</h2>"
         + facts(deadlines or [("办理时限", "暂未计算")])
-        + f'<h2>办理过程</h2><ol id="lookup-steps">{steps}</ol><h2>办理结果</h2>'
-        + (f'<p class="free">{e(answer)}</p>' if answer else "<p>尚未答复。</p>")
+        + f'<h2>办理过程</h2><ol class="timeline" id="lookup-steps">{steps}</ol><h2>办理结果</h2>'
+        + (f'<p class="free-text">{e(answer)}</p>' if answer else "<p>尚未答复。</p>")
     )
     if data.get("rating_label"):
         body += f"<p>您的评价：{e(data['rating_label'])}</p>"
@@ -210,23 +211,25 @@ RATING_CHOICES = (
 def vote_form(tracking: str) -> str:
     """The vote, offered on the lookup answer once the case is resolved (no script needed)."""
     choices = "".join(
-        f'<label><input type="radio" name="rating" value="{e(v)}" required> {e(t)}</label>'
+        f'<label class="choice"><input type="radio" name="rating" value="{e(v)}" required> '
+        f"{e(t)}</label>"
         for v, t in RATING_CHOICES
     )
-    return (
-        '<h2>评价办理结果</h2><form method="post" action="vote" accept-charset="utf-8">'
-        + _hidden("tracking", tracking)
-        + '<label>评价码 <input type="text" name="token" required autocomplete="off"></label>'
-        f"<fieldset><legend>您对办理结果是否满意？</legend>{choices}</fieldset>"
-        '<label>意见（选填） <input type="text" name="comment" maxlength="2000"></label>'
-        '<button type="submit">提交评价</button></form>'
+    inner = (
+        '<div class="field"><label for="vote-token">评价码</label>'
+        '<input id="vote-token" type="text" name="token" required autocomplete="off"></div>'
+        f'<fieldset class="field"><legend>您对办理结果是否满意？</legend>{choices}</fieldset>'
+        '<div class="field"><label for="vote-comment">意见（选填）</label>'
+        '<input id="vote-comment" type="text" name="comment" maxlength="2000"></div>'
     )
+    return "<h2>评价办理结果</h2>" + _post("vote", {"tracking": tracking}, inner, "提交评价")
 
 
 def voted(data: Mapping[str, Any], site: str = "") -> Response:
     body = (
-        f'<p class="ok" id="vote-result-text">感谢您的评价：{e(data.get("rating_label"))}。'
-        "您的评价已记录，会计入公开的满意率。</p>"
+        '<section class="receipt">'
+        f'<p id="vote-result-text">感谢您的评价：{e(data.get("rating_label"))}。</p>'
+        "<p>您的评价已记录，会计入公开的满意率。</p></section>"
         f'<p><a href="{e(site)}/lookup/">查询办理进度</a></p>'
     )
     return page("评价已提交", body, 201, site)
