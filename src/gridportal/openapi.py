@@ -615,11 +615,11 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
     404: {
         "error": {
             "code": "not_found",
-            "message": "受理编号或查询码不正确,或该案件暂时无法查询。",
+            "message": "受理编号或查询码不正确，请核对后重试。连续输错 5 次，该编号的查询会锁定 24 小时。",
         }
     },
     409: {"error": {"code": "already_voted", "message": "该案件已经评价过，每件只能评价一次。"}},
-    413: {"error": {"code": "too_large", "message": "请求内容过大(上限 16 KB)。"}},
+    413: {"error": {"code": "too_large", "message": "请求内容过大（上限 16 KB）。"}},
     415: {"error": {"code": "unsupported_media_type", "message": "请以 JSON 格式提交。"}},
     422: {
         "error": {
@@ -636,7 +636,7 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
             "hotline": "12345",
         }
     },
-    503: {"error": {"code": "unavailable", "message": "系统繁忙,请稍后重试。"}},
+    503: {"error": {"code": "unavailable", "message": "系统繁忙，请稍后重试；本次提交未被保存。"}},
 }
 HTML_PAGE = {
     "text/html": {
