@@ -1097,10 +1097,13 @@ def _site_files(
     # The report says which edition it belongs to: on a night when nothing changed, the
     # same as the night before (so that nothing is uploaded).
     at = as_of.astimezone(BEIJING)
+    from gridportal.domain.calendar import calendar_status  # the metrics page's warning
+
     metrics = {
         **metrics,
         "generated_at": at.isoformat(timespec="seconds"),
         "recent_since": (at - timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds"),
+        "calendar": calendar_status(portal.calendar, at.date()).to_dict(),
     }
     recent: dict[str, list[Any]] = {}
     for summary in summaries:  # oldest month first: newer rows go in front
