@@ -937,6 +937,7 @@ def _metric_pages(
         "generated_at": metrics.get("generated_at"),
         "category_names": {r["id"]: r["name"] for r in metrics.get("by_category", ())},
         "warning_labels": WARNING_LABELS,
+        "calendar": metrics.get("calendar") or {},
     }
     entry = monthly.get(shown, {}) if shown else {}
     yield (

@@ -123,7 +123,9 @@ def counted_rating(record: Record) -> str | None:
     the new round is unrated, and the earlier round's rating stays in the public record
     but no longer counts.
     """
-    # Read from the published timeline: a reopen after the last rating opens a round.
+    # The published view of ``lifecycle.counted_rating``: records published since rating
+    # rounds carry only the current round's rating; older ones may still hold the rating
+    # of a round a later reopen closed, which the timeline shows.
     rating = record.get("rating")
     rated_at = record.get("rated_at")
     if rating is None or not rated_at:

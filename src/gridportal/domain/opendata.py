@@ -323,7 +323,8 @@ EVENT_COLUMNS: tuple[Column, ...] = (
         "string",
         "对时限的影响:" + ";".join(f"{k} {v}" for k, v in DEADLINE_EFFECTS.items()),
     ),
-    _c("rating", lambda s: s.rating, "string", "评价步骤的评价值"),
+    _c("round", _s("round"), "integer", "办理轮次:从1起,每次重办开启新一轮"),
+    _c("rating", lambda s: s.rating, "string", "评价步骤的评价值(每一轮的评价都公开)"),
     _c("rating_counted", lambda s: s.counted, "boolean", "该评价是否计入统计(最新一轮的最新评价)"),
     _c("note", _s("note"), "string", "公开说明(已隐去个人信息)"),
 )
