@@ -253,7 +253,7 @@ def test_the_metrics_page_shows_the_recomputed_numbers(site: Path) -> None:
         shown = None if score[1] == "—" else float(score[1])
         assert shown == expected["score"], (dim, unit)
         for label, value, numerator, denominator in re.findall(
-            r">(\S+?) ([\d.]+)%\(([\d.]+)/([\d.]+)\)<", body
+            r">(\S+?) ([\d.]+)%（([\d.]+)/([\d.]+)）<", body
         ):
             key = PAGE_LABELS[label]
             assert value == f"{float(Fraction(str(expected[key])) * 100):.1f}", (dim, unit, key)

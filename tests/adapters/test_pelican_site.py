@@ -448,7 +448,7 @@ def test_metrics_pages(site: BuildResult) -> None:
     # Cards: the score and the three rates up front, the rest behind <details>.
     assert '<a href="/metrics/def/#def-response_rate">响应率 100.0%</a>' in page
     assert "<details><summary>" in page and "巡查发现1" in page
-    assert "构成:市容环境 2、安全隐患 1" in page
+    assert "构成：市容环境 2、安全隐患 1" in page
     assert "红榜" in page and "黑榜" in page
     assert "同一网格反复发生" in page and "短时间内集中评价" in page
     assert 'class="risk-cell risk-high"' in page
@@ -458,7 +458,7 @@ def test_metrics_pages(site: BuildResult) -> None:
     assert '<dt id="def-response_rate">响应率</dt>' in definitions
     assert "按时联系数 / 件数" in definitions
     tables = read(site, "metrics/tables/index.html")
-    assert "按承办部门(2024年5月)" in tables and "按承办部门(全部时段)" in tables
+    assert "按承办部门（2024年5月）" in tables and "按承办部门（全部时段）" in tables
     assert '<a href="/metrics/def/#definitions">重办率</a>' in tables  # no definition given
     assert "柳翠井巷社区第1网格(五月)" in page
     june = read(site, "metrics/2024-06/index.html")

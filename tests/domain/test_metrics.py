@@ -167,8 +167,8 @@ def test_every_definition_is_documented() -> None:
 
 def test_definition_texts_quote_the_scoring_constants() -> None:
     assert DEFINITIONS_BY_KEY["score"].formula == (
-        "10 × 响应率 + 30 × 解决率 + 30 × 满意率 + 15 × 按期办结率 + 5 × (1 − 超期未办结率)"
-        " + 10 × (1 − 重办率)(满分100)"
+        "10 × 响应率 + 30 × 解决率 + 30 × 满意率 + 15 × 按期办结率 + 5 × （1 − 超期未办结率）"
+        " + 10 × （1 − 重办率）（满分100）"
     )
     assert "0.9 × 基本满意件数" in DEFINITIONS_BY_KEY["satisfaction_rate"].formula
     assert "12345" in DEFINITIONS_BY_KEY["score"].description

@@ -49,7 +49,7 @@ DEADLINE_FIELDS = tuple(f.name for f in fields(DeadlineReport))  # the keys of `
 # Every file is published under this licence, stated in the JSON files and the package.
 LICENCE = {
     "name": "CC-BY-4.0",
-    "title": "知识共享署名 4.0 国际许可协议(CC BY 4.0)",
+    "title": "知识共享署名 4.0 国际许可协议（CC BY 4.0）",
     "path": "https://creativecommons.org/licenses/by/4.0/",
 }
 
@@ -82,20 +82,20 @@ def _c(name: str, read: Callable[[Any], Any], kind: str, description: str) -> Co
 
 # The cases CSV, in header order. Never rename or move a column; append new ones.
 CASE_COLUMNS: tuple[Column, ...] = (
-    _c("service_request_id", _field("id"), "string", "公开编号,与办理记录网址 /cases/编号/ 一致"),
-    _c("requested_datetime", _field("received_at"), "datetime", "受理时间(北京时间)"),
+    _c("service_request_id", _field("id"), "string", "公开编号，与办理记录网址 /cases/编号/ 一致"),
+    _c("requested_datetime", _field("received_at"), "datetime", "受理时间（北京时间）"),
     _c("contacted_datetime", _field("contacted_at"), "datetime", "首次联系反映人的时间"),
     _c("updated_datetime", _field("updated_at"), "datetime", "最近一步办理的时间"),
-    _c("closed_date", _field("resolved_at"), "datetime", "办结时间;在办或重办中为空"),
+    _c("closed_date", _field("resolved_at"), "datetime", "办结时间；在办或重办中为空"),
     _c("status", _field("status"), "string", "状态代码"),
-    _c("status_label", _field("status_label"), "string", "状态(中文)"),
-    _c("service_code", _field("category"), "string", "事项类别代码(服务事项清单)"),
+    _c("status_label", _field("status_label"), "string", "状态（中文）"),
+    _c("service_code", _field("category"), "string", "事项类别代码（服务事项清单）"),
     _c("service_name", _field("category_name"), "string", "事项类别名称"),
     _c("category_group", _field("category_group"), "string", "事项大类"),
     _c("difficulty", _field("difficulty"), "string", "难易:easy 一般,hard 疑难"),
     _c("agency", _field("unit"), "string", "当前或最终承办部门代码"),
     _c("agency_name", _field("unit_name"), "string", "承办部门名称"),
-    _c("grid", _field("grid"), "string", "网格代码(不含门牌地址)"),
+    _c("grid", _field("grid"), "string", "网格代码（不含门牌地址）"),
     _c("grid_name", _field("grid_name"), "string", "网格名称"),
     _c("community", _field("community"), "string", "社区代码"),
     _c("community_name", _field("community_name"), "string", "社区名称"),
@@ -114,18 +114,18 @@ CASE_COLUMNS: tuple[Column, ...] = (
         "处置方式:direct_answer 直接解答,dispatch 分类转办,"
         "onsite_supervision 现场督办,special_report 专报批办",
     ),
-    _c("due_date", _deadline("due"), "datetime", "办结时限(延期后为新时限)"),
+    _c("due_date", _deadline("due"), "datetime", "办结时限（延期后为新时限）"),
     _c("original_due_date", _deadline("original_due"), "datetime", "原定办结时限"),
     _c("contact_due", _deadline("contact_due"), "datetime", "联系时限"),
-    _c("contact_met", _deadline("contact_met"), "boolean", "是否按时联系;未到期为空"),
-    _c("met", _deadline("met"), "boolean", "是否按期办结;未到期为空"),
+    _c("contact_met", _deadline("contact_met"), "boolean", "是否按时联系；未到期为空"),
+    _c("met", _deadline("met"), "boolean", "是否按期办结；未到期为空"),
     _c(
         "overdue_working_days",
         _deadline("overdue_working_days"),
         "integer",
-        "超期工作日数(紧急件为自然日)",
+        "超期工作日数（紧急件为自然日）",
     ),
-    _c("deadline_note", _field("deadline_note"), "string", "时限为空的原因,如工作日历尚未公布"),
+    _c("deadline_note", _field("deadline_note"), "string", "时限为空的原因，如工作日历尚未公布"),
     _c("extension_count", _field("extension_count"), "integer", "延期次数"),
     _c("reopen_count", _field("reopen_count"), "integer", "重办次数"),
     _c("return_count", _field("return_count"), "integer", "退回次数"),
@@ -144,14 +144,14 @@ CASE_COLUMNS: tuple[Column, ...] = (
     ),
     _c("rated_at", _field("rated_at"), "datetime", "最近一次评价的时间"),
     _c("merged_into", _field("merged_into"), "string", "合并件所并入原件的公开编号"),
-    _c("description", _field("summary"), "string", "反映内容(已隐去个人信息)"),
-    _c("location", _field("location"), "string", "位置(到网格一级,已隐去个人信息)"),
-    _c("answer", _field("answer"), "string", "答复、办结说明或不予办理理由(已隐去个人信息)"),
+    _c("description", _field("summary"), "string", "反映内容（已隐去个人信息）"),
+    _c("location", _field("location"), "string", "位置（到网格一级，已隐去个人信息）"),
+    _c("answer", _field("answer"), "string", "答复、办结说明或不予办理理由（已隐去个人信息）"),
     _c(
         "counted_rating",
         counted_rating,
         "string",
-        "计入统计的评价:最新一轮办理的最新评价;重办后新一轮未评价时为空",
+        "计入统计的评价：最新一轮办理的最新评价；重办后新一轮未评价时为空",
     ),
 )
 CSV_COLUMNS: tuple[str, ...] = tuple(c.name for c in CASE_COLUMNS)
@@ -237,14 +237,14 @@ def metrics_json(report: Mapping[str, Any]) -> str:
 
 # A step's effect on the deadlines (时限影响), derived from the published record.
 DEADLINE_EFFECTS = {
-    "starts": "受理:联系时限和办结时限起算",
+    "starts": "受理：联系时限和办结时限起算",
     "contact_on_time": "按时联系",
     "contact_late": "超过联系时限才联系",
-    "extended": "延期:办结时限顺延",
+    "extended": "延期：办结时限顺延",
     "closed_on_time": "在办结时限内办结",
     "closed_late": "超过办结时限办结",
-    "closed": "办结(之后被重办)",
-    "new_round": "重办:开启新一轮办理和评价",
+    "closed": "办结（之后被重办）",
+    "new_round": "重办：开启新一轮办理和评价",
 }
 _CLOSING = ("resolve", "answer", "refuse")
 
@@ -304,29 +304,29 @@ def _s(key: str) -> Callable[[Step], Any]:
 
 EVENT_COLUMNS: tuple[Column, ...] = (
     _c("service_request_id", lambda s: s.record.get("id"), "string", "案件公开编号"),
-    _c("step", lambda s: s.index, "integer", "第几步(按时间顺序,从1起)"),
-    _c("datetime", _s("at"), "datetime", "这一步的时间(北京时间)"),
+    _c("step", lambda s: s.index, "integer", "第几步（按时间顺序，从1起）"),
+    _c("datetime", _s("at"), "datetime", "这一步的时间（北京时间）"),
     _c(
         "action",
         _s("action"),
         "string",
         "动作代码(receive 受理、dispatch 转办、resolve 办结、rate 评价、reopen 重办等)",
     ),
-    _c("action_label", _s("label"), "string", "动作(中文)"),
+    _c("action_label", _s("label"), "string", "动作（中文）"),
     _c("role", _s("role"), "string", "角色代码"),
-    _c("role_label", _s("role_label"), "string", "角色(中文);不公开工作人员个人账号"),
-    _c("agency", _s("unit"), "string", "这一步涉及的部门代码(转办目标或办理部门)"),
+    _c("role_label", _s("role_label"), "string", "角色（中文）；不公开工作人员个人账号"),
+    _c("agency", _s("unit"), "string", "这一步涉及的部门代码（转办目标或办理部门）"),
     _c("agency_name", _s("unit_name"), "string", "部门名称"),
     _c(
         "deadline_effect",
         lambda s: s.effect or None,
         "string",
-        "对时限的影响:" + ";".join(f"{k} {v}" for k, v in DEADLINE_EFFECTS.items()),
+        "对时限的影响：" + ";".join(f"{k} {v}" for k, v in DEADLINE_EFFECTS.items()),
     ),
-    _c("round", _s("round"), "integer", "办理轮次:从1起,每次重办开启新一轮"),
-    _c("rating", lambda s: s.rating, "string", "评价步骤的评价值(每一轮的评价都公开)"),
-    _c("rating_counted", lambda s: s.counted, "boolean", "该评价是否计入统计(最新一轮的最新评价)"),
-    _c("note", _s("note"), "string", "公开说明(已隐去个人信息)"),
+    _c("round", _s("round"), "integer", "办理轮次：从1起，每次重办开启新一轮"),
+    _c("rating", lambda s: s.rating, "string", "评价步骤的评价值（每一轮的评价都公开）"),
+    _c("rating_counted", lambda s: s.counted, "boolean", "是否计入统计（最新一轮的最新评价）"),
+    _c("note", _s("note"), "string", "公开说明（已隐去个人信息）"),
 )
 
 
@@ -372,13 +372,13 @@ def calendar_days(calendar: WorkCalendar) -> list[dict[str, Any]]:
 
 CALENDAR_COLUMNS: tuple[Column, ...] = (
     _c("date", lambda d: d["date"], "date", "日期"),
-    _c("weekday", lambda d: d["weekday"], "integer", "星期(1 星期一 … 7 星期日)"),
-    _c("working", lambda d: d["working"], "boolean", "是否工作日(计算时限时计入)"),
+    _c("weekday", lambda d: d["weekday"], "integer", "星期（1 星期一 … 7 星期日）"),
+    _c("working", lambda d: d["working"], "boolean", "是否工作日（计算时限时计入）"),
     _c(
         "kind",
         lambda d: d["kind"],
         "string",
-        "类型:" + ";".join(f"{k} {v}" for k, v in DAY_KINDS.items()),
+        "类型：" + ";".join(f"{k} {v}" for k, v in DAY_KINDS.items()),
     ),
 )
 
@@ -393,7 +393,7 @@ def calendar_json(calendar: WorkCalendar, as_of: str) -> str:
         "as_of": as_of,
         "licence": LICENCE,
         "covered_years": sorted(calendar.covered_years),
-        "note": "时限按此日历的工作日计算;未覆盖的年份不推算,相关时限显示为待定。",
+        "note": "时限按此日历的工作日计算；未覆盖的年份不推算，相关时限显示为待定。",
         "days": calendar_days(calendar),
     }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
@@ -444,26 +444,26 @@ def _fraction(part: int) -> Callable[[MetricRow], Any]:
 
 
 METRIC_COLUMNS: tuple[Column, ...] = (
-    _c("period", lambda m: m.period, "string", "统计期:all 全部时段,或受理月份 YYYY-MM"),
-    _c("final", lambda m: m.final, "boolean", "该月数字是否已定稿(全部时段为空)"),
+    _c("period", lambda m: m.period, "string", "统计期：all 全部时段，或受理月份 YYYY-MM"),
+    _c("final", lambda m: m.final, "boolean", "该月数字是否已定稿（全部时段为空）"),
     _c(
         "dimension",
         lambda m: m.dimension,
         "string",
-        "分组:" + ";".join(f"{k} {v}" for k, v in _DIMENSION_NAMES.items()),
+        "分组：" + ";".join(f"{k} {v}" for k, v in _DIMENSION_NAMES.items()),
     ),
-    _c("id", lambda m: m.row.get("id"), "string", "部门、网格、社区或类别代码(全部为 all)"),
+    _c("id", lambda m: m.row.get("id"), "string", "部门、网格、社区或类别代码（全部为 all）"),
     _c("name", lambda m: m.row.get("name"), "string", "名称"),
-    _c("metric", lambda m: m.metric, "string", "指标代码,定义见指标页"),
+    _c("metric", lambda m: m.metric, "string", "指标代码，定义见指标页"),
     _c(
         "value",
         lambda m: m.row.get(m.metric),
         "number",
-        "公布值:分子÷分母四舍五入一次(比率保留3位小数,得分保留1位);分母为0时为空",
+        "公布值：分子÷分母四舍五入一次（比率保留3位小数，得分保留1位）；分母为0时为空",
     ),
-    _c("numerator", _fraction(0), "integer", "分子(满意率以十分之一件为单位;得分为空)"),
-    _c("denominator", _fraction(1), "integer", "分母(满意率以十分之一件为单位;得分为空)"),
-    _c("cases", lambda m: m.row.get("cases"), "integer", "该行案件数(不含合并件)"),
+    _c("numerator", _fraction(0), "integer", "分子（满意率以十分之一件为单位；得分为空）"),
+    _c("denominator", _fraction(1), "integer", "分母（满意率以十分之一件为单位；得分为空）"),
+    _c("cases", lambda m: m.row.get("cases"), "integer", "该行案件数（不含合并件）"),
 )
 
 
@@ -486,16 +486,24 @@ class Table:
 
 TABLES: tuple[Table, ...] = (
     Table(
-        "cases", "办理记录(一件一行)", "data/cases.csv.gz,按月 data/cases/YYYY-MM.csv", CASE_COLUMNS
+        "cases",
+        "办理记录（一件一行）",
+        "data/cases.csv.gz；按月：data/cases/YYYY-MM.csv",
+        CASE_COLUMNS,
     ),
     Table(
         "events",
-        "办理步骤(一步一行)",
-        "data/events.csv.gz,按月 data/events/YYYY-MM.csv",
+        "办理步骤（一步一行）",
+        "按月：data/events/YYYY-MM.csv",
         EVENT_COLUMNS,
     ),
     Table("calendar", "工作日历", "data/calendar.csv、data/calendar.json", CALENDAR_COLUMNS),
-    Table("metrics", "指标及分子分母", "data/metrics.csv(全部时段及每月)", METRIC_COLUMNS),
+    Table(
+        "metrics",
+        "指标及分子分母",
+        "data/metrics.csv（全部时段及每月）；按月：data/metrics/YYYY-MM.csv",
+        METRIC_COLUMNS,
+    ),
 )
 
 
