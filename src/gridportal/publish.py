@@ -1135,6 +1135,9 @@ def _site_files(
     ):
         emit(key, data)
     emit(METRICS_JSON, opendata.metrics_json(metrics).encode("utf-8"))
+    months_with_cases = [m for m, _ in month_counts(summaries)]
+    for key, data in opendata.site_files(metrics, portal.calendar, months_with_cases):
+        emit(key, data)  # calendar, metrics table, datapackage.json (docs/open-data.md)
     return files
 
 

@@ -233,6 +233,8 @@ def build_shard(job: ShardJob) -> ShardResult:
     csv_text, json_text = opendata.cases_csv(records), opendata.cases_json(records)
     emit(csv_key, csv_text.encode("utf-8"))
     emit(json_key, json_text.encode("utf-8"))
+    for key, data in opendata.month_files(month, records):  # the steps file
+        emit(key, data)
     if job.pieces:
         keys = [piece_key(month, kind) for kind in ARCHIVE_KINDS]
         if csv_key in changed or json_key in changed or any(k not in old_manifest for k in keys):
