@@ -275,3 +275,19 @@ def test_the_methodology_page_states_the_score_used(site: Path) -> None:
         assert f"{names[term['rate']]}</a></td><td>{term['weight']}</td>" in page
     assert sum(t["weight"] for t in report["methodology"]["score_terms"]) == 100
     assert "四舍五入" in page
+
+
+def test_every_file_the_package_names_is_published_with_its_as_of(site: Path) -> None:
+    package = json.loads((site / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    report = json.loads((site / "data" / "metrics.json").read_text(encoding="utf-8"))
+    assert package["licenses"][0]["name"] == report["licence"]["name"]
+    for resource in package["resources"]:
+        assert (site / resource["path"]).is_file(), resource["path"]
+        assert resource["as_of"] == report["as_of"]
+    cases = {r["service_request_id"] for r in read_cases(site)}
+    for month in report["month_status"]:
+        text = (site / "data" / "events" / f"{month}.csv").read_text(encoding="utf-8-sig")
+        steps = list(csv.DictReader(io.StringIO(text, newline="")))
+        assert steps and {s["service_request_id"] for s in steps} <= cases
+        # Each case's first step is its receipt, in the month the file is for.
+        assert {s["datetime"][:7] for s in steps if s["step"] == "1"} == {month}
