@@ -968,6 +968,7 @@ def _metric_pages(
             month=None,
             overall=metrics.get("overall"),
             views=_metric_views(metrics),
+            trend=[(m, monthly[m]["overall"]) for m in metric_months],
             **common,
         ),
     )
