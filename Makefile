@@ -22,7 +22,9 @@ STAGE ?= prod
 REGION ?= cn-north-1
 PACKAGE_DIR ?= build/chalice
 
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
+# Chromium for the browser tests, Noto CJK and Pango for the posters (WeasyPrint), zbar to
+# decode their QR codes in the tests.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libzbar0
 
 .PHONY: help venv system-deps lint fmt test demo demo-aws demo-reset rebuild bench bench-load \
 	package clean
