@@ -23,6 +23,7 @@ from gridportal import requests
 from gridportal.domain.model import Action, Priority, Rating, Role, Route, Status
 from gridportal.ports import QUEUE_PAGE
 from gridportal.requests import MAX_BODY_BYTES, Body
+from gridportal.services import ALREADY_VOTED_MESSAGE, NOT_FOUND_MESSAGE
 
 API_VERSION = "1.0.0"
 SERVER_URL = "/api"
@@ -615,10 +616,10 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
     404: {
         "error": {
             "code": "not_found",
-            "message": "受理编号或查询码不正确，请核对后重试。连续输错 5 次，该编号的查询会锁定 24 小时。",
+            "message": NOT_FOUND_MESSAGE,
         }
     },
-    409: {"error": {"code": "already_voted", "message": "该案件已经评价过，每件只能评价一次。"}},
+    409: {"error": {"code": "already_voted", "message": ALREADY_VOTED_MESSAGE}},
     413: {"error": {"code": "too_large", "message": "请求内容过大（上限 16 KB）。"}},
     415: {"error": {"code": "unsupported_media_type", "message": "请以 JSON 格式提交。"}},
     422: {

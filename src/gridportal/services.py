@@ -71,7 +71,9 @@ MAX_NAME = 50
 MAX_PHONE = 30
 _RETRIES = 3
 ALREADY_VOTED_MESSAGE = "本次办理结果已经评价过；案件重新办理并再次办结后，可以再次评价。"
-NOT_FOUND_MESSAGE = "受理编号或查询码不正确，请核对后重试。连续输错 5 次，该编号的查询会锁定 24 小时。"
+NOT_FOUND_MESSAGE = (
+    "受理编号或查询码不正确，请核对后重试。连续输错 5 次，该编号的查询会锁定 24 小时。"
+)
 
 
 class PortalError(Exception):

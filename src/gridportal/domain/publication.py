@@ -16,7 +16,7 @@ from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, overload
 
 from gridportal.domain import redaction
 from gridportal.domain.calendar import WorkCalendar
@@ -211,6 +211,10 @@ def month_of(moment: datetime) -> str:
     return moment.astimezone(BEIJING).strftime("%Y-%m")
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
     """Published times are in Beijing time, to the second."""
     return moment.astimezone(BEIJING).isoformat(timespec="seconds") if moment else None
