@@ -160,7 +160,11 @@ def test_reopened_case_keeps_both_rounds(portal: Portal) -> None:
     )
     assert "经回访夜间已无噪声" in state.answer  # the quoted note spans two lines of the file
     vote = portal.store.get_vote(tracking_for(portal.keys, HOTLINE, NOISE))
-    assert vote is not None and vote.rating is Rating.UNSATISFIED  # a vote is written once
+    # The stored vote is the latest round's; every round's rating stays in the events.
+    assert vote is not None and vote.rating is Rating.BASICALLY_SATISFIED
+    events = portal.store.get_events(tracking_for(portal.keys, HOTLINE, NOISE))
+    ratings = [e.data["rating"] for e in events if e.action is Action.RATE]
+    assert ratings == [Rating.UNSATISFIED, Rating.BASICALLY_SATISFIED]
 
 
 def test_merge_into_points_at_the_originals_tracking(portal: Portal) -> None:
@@ -348,7 +352,8 @@ def test_a_tracking_number_held_by_another_case_is_refused(portal: Portal, clock
         (DUPLICATE, 2, {"into": "HZ12345-NOWHERE"}, "合并目标 HZ12345-NOWHERE 既不在本文件中"),
         (DUPLICATE, 2, {"into": DUPLICATE}, "不能合并到自身"),
         (DUPLICATE, 2, {"grid": "QB-DAL-02"}, "grid 只能写在案件的受理(receive)行"),
-        (BUILDING, 7, {"new_due": "2026-11-08"}, "延期后的期限须晚于当前期限"),
+        (BUILDING, 7, {"new_due": "2026-11-12"}, "延期后的期限须晚于当前期限"),
+        (BUILDING, 7, {"new_due": "2026-11-08"}, "延期后的期限须晚于今天"),
         (BUILDING, 7, {"event_seq": "7a"}, "event_seq 须为正整数,而不是 '7a'"),
         (BUILDING, 1, {"channel": "patrol"}, "巡查上报(patrol)的受理人须为本网格的网格员"),
     ],

@@ -22,11 +22,12 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from gridportal.domain.credentials import Keys
+from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import CaseState, TransitionRefused, apply, decide, receive, replay
 from gridportal.domain.model import (
     Action,
@@ -662,11 +663,23 @@ class _Checker:
                 public_note=public_note,
                 private_note=private_note,
                 data=data,
+                # The same extension rule as the staff API: later than the due date in force.
+                current_due=self._current_due(state) if action is Action.EXTEND else None,
             )
         except TransitionRefused as exc:
             self.fail(case, row.where, f"{action}:{exc.message}")
             return None
         return event, None
+
+    def _current_due(self, state: CaseState) -> date | None:
+        """The Beijing date of the case's due date in force, as the portal computes it;
+        None while the calendar does not reach it."""
+        try:
+            report, _ = self.portal.deadlines_of(state)
+        except ValueError:  # times the rules checked already; nothing to compare against
+            return None
+        due = report.due if report else None
+        return due.astimezone(BEIJING).date() if due else None
 
     def _time(self, text: str | None, problems: list[str]) -> datetime | None:
         if not text:
@@ -774,8 +787,13 @@ def _enum(kind: type[_E], text: str | None, name: str, problems: list[str]) -> _
 
 
 def _vote_of(events: Iterable[Event]) -> Vote | None:
-    """The first rating recorded: a vote is written once, as in the portal's own flow."""
+    """The latest rating recorded, as the portal's stores keep it: one vote per case, the
+    latest rating round's (a reopen starts a round that is rated again); every round's
+    rating stays in the events."""
+    last = None
     for event in events:
         if event.action is Action.RATE:
-            return Vote(Rating(event.data["rating"]), "", event.at)
-    return None
+            last = event
+    if last is None:
+        return None
+    return Vote(Rating(last.data["rating"]), last.private_note, last.at)

@@ -188,10 +188,10 @@ def test_a_stored_extension_that_is_not_later_has_no_effect(extended: date) -> N
     ("new_due", "current", "refused"),
     [
         ("2025-10-20", "2025-10-14", None),
-        ("2025-10-14", "2025-10-14", "当前期限(2025-10-14)"),
+        ("2025-10-14", "2025-10-14", "当前期限（2025-10-14）"),
         ("2025-10-13", "2025-10-14", "当前期限"),
         ("2025-10-05", None, None),
-        ("2025-10-02", None, "今天(2025-10-02)"),
+        ("2025-10-02", None, "今天（2025-10-02）"),
         ("2025-10-01", "2025-10-14", "今天"),
     ],
 )
@@ -267,7 +267,7 @@ def test_a_case_due_before_and_after_the_calendars_end() -> None:
     assert report.contact_met is False  # known: the contact deadline has passed
     assert (report.original_due, report.due, report.met) == (None, None, None)
     assert report.pending_year == 2027 and report.pending == ("办结时限",)
-    assert report.pending_note().startswith("办结时限待定:2027年")
+    assert report.pending_note().startswith("办结时限待定：2027年")
     assert report.to_dict()["due"] is None and report.to_dict()["contact_due"]
 
 

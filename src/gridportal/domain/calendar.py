@@ -9,6 +9,7 @@ guessed deadline published as official is worse than a pending one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
@@ -190,11 +191,93 @@ class WorkCalendar:
             self._ordinals, start.toordinal()
         )
 
+    def ends(self, today: date) -> date | None:
+        """The last day of the unbroken run of covered years that ``today`` is in (or, if
+        ``today`` is not covered, the last covered day before it; None if none is)."""
+        year = (
+            today.year
+            if self.covers(today)
+            else max((y for y in self.covered_years if y < today.year), default=None)
+        )
+        if year is None:
+            return None
+        while year + 1 in self.covered_years:
+            year += 1
+        return date(year, 12, 31)
+
+    def fingerprint(self) -> str:
+        """A digest of every working day and covered year: changes whenever a schedule
+        is entered, corrected or upgraded with the package (part of the publication
+        version)."""
+        years = ",".join(map(str, sorted(self.covered_years)))
+        days = ",".join(map(str, self._ordinals))
+        return hashlib.sha256(f"{years};{days}".encode()).hexdigest()
+
     def _require(self, first: date, last: date) -> None:
         """Raise for the earliest uncovered date in [first, last]."""
         for year in range(first.year, last.year + 1):
             if year not in self.covered_years:
                 raise CalendarNotCovered(max(first, date(year, 1, 1)), self.covered_years)
+
+
+CALENDAR_WARNING_DAYS = 60  # warn this many days before the calendar ends
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    """How far the working-day calendar reaches from ``today``, and whether to warn.
+
+    ``ends``: the last covered day (None: nothing covered up to today); ``days_left``:
+    days from ``today`` to ``ends`` (negative once past it); ``warn``: True within
+    ``CALENDAR_WARNING_DAYS`` of the end or past it.
+    """
+
+    today: date
+    ends: date | None
+    days_left: int
+    warn: bool
+
+    @property
+    def next_year(self) -> int:
+        """The year whose State Council schedule is to be entered next."""
+        return self.ends.year + 1 if self.ends else self.today.year
+
+    def message(self) -> str:
+        """The warning for staff and the build report, in zh-CN; empty when all is well."""
+        if not self.warn:
+            return ""
+        if self.ends is None or self.days_left < 0:
+            return (
+                f"工作日历未覆盖{self.today.year}年：一般、复杂案件的期限待定。"
+                f"请将{self.today.year}年国务院节假日安排录入 {OVERRIDES_FILE}。"
+            )
+        return (
+            f"工作日历将于{self.ends.isoformat()}结束（还有{self.days_left}天）："
+            f"请将{self.next_year}年国务院节假日安排录入 {OVERRIDES_FILE}，"
+            "否则跨年的期限将显示为待定。"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON values, for the build report and the metrics page."""
+        return {
+            "today": self.today.isoformat(),
+            "ends": self.ends.isoformat() if self.ends else None,
+            "days_left": self.days_left,
+            "warn": self.warn,
+            "warning_days": CALENDAR_WARNING_DAYS,
+            "message": self.message(),
+        }
+
+
+def calendar_status(
+    calendar: WorkCalendar, today: date, warning_days: int = CALENDAR_WARNING_DAYS
+) -> CalendarStatus:
+    """When the calendar ends, seen from ``today`` (a Beijing date), and whether that is
+    within ``warning_days`` (60 by default): the one check behind the build report's,
+    the staff CLI's and the metrics page's warning."""
+    ends = calendar.ends(today)
+    days_left = (ends - today).days if ends else -1
+    return CalendarStatus(today, ends, days_left, ends is None or days_left <= warning_days)
 
 
 @lru_cache(maxsize=1)

@@ -83,7 +83,7 @@ class DeadlineReport:
         if self.pending_year is None or not self.pending:
             return ""
         return (
-            f"{'、'.join(self.pending)}待定:{self.pending_year}年法定节假日安排尚未录入,"
+            f"{'、'.join(self.pending)}待定：{self.pending_year}年法定节假日安排尚未录入，"
             "录入后自动计算。"
         )
 
@@ -110,9 +110,9 @@ def extension_refusal(new_due: date, *, today: date, current_due: date | None) -
     Beijing date) and than the due date in force (original or extended), when known.
     Returns the reason shown to staff, or None when the extension is allowed."""
     if new_due <= today:
-        return f"延期后的期限须晚于今天({today.isoformat()})。"
+        return f"延期后的期限须晚于今天（{today.isoformat()}）。"
     if current_due is not None and new_due <= current_due:
-        return f"延期后的期限须晚于当前期限({current_due.isoformat()})。"
+        return f"延期后的期限须晚于当前期限（{current_due.isoformat()}）。"
     return None
 
 

@@ -447,7 +447,7 @@ def replay(events: Iterable[Event]) -> CaseState:
         try:
             state = apply(state, event)
         except TransitionRefused as exc:
-            anomalies.append(f"第 {expected_seq} 个事件({event.action})无法应用:{exc.message}")
+            anomalies.append(f"第 {expected_seq} 个事件（{event.action}）无法应用：{exc.message}")
             state = _skipped(state, event)
     if state is None:
         raise TransitionRefused("broken_history", "a case has at least one event")
