@@ -30,6 +30,7 @@ from gridportal.domain.redaction import (
 )
 from gridportal.domain.reference import District
 from gridportal.importer import import_cases
+from gridportal.ports import StaffMember
 from gridportal.publish import publish, published
 from gridportal.services import InvalidInput, Portal
 from gridportal.views import resident_case
@@ -340,6 +341,31 @@ def test_a_site_built_from_corpus_cases_holds_none_of_their_personal_data(
     background = "\n".join(public_data(district).names)
     leaks = corpus.site_leaks(tmp_path / "site", chosen, IMPORTED_FIELDS, background)
     assert leaks == []
+
+
+def test_a_staff_members_private_name_does_not_reach_the_site(
+    portal: Portal, tmp_path: Path
+) -> None:
+    # The handler's display name is not on any grid bulletin, so it is private.
+    portal.store.put_staff(StaffMember("urban-01", "林海涛", Role.HANDLER, "dept-urban", "-"))
+    receipt = portal.file_complaint(
+        Complaint("env-litter", "QB-LCJX-01", "定安路口", "垃圾没人清运。")
+    )
+    t = receipt.tracking
+    portal.act(t, Action.ASSESS, DISPATCHER, data={"priority": "general"})
+    portal.act(t, Action.DISPATCH, DISPATCHER, data={"unit": "dept-urban"})
+    portal.act(t, Action.ACCEPT, HANDLER)
+    note = "林海涛已到场清运，小林拍照留存（Lin Haitao）。"
+    assert "林海涛" in redact(note)  # the generic rules alone keep it
+    portal.act(t, Action.RESOLVE, HANDLER, public_note=note)
+    site = DirectorySite(tmp_path / "site")
+    site.ensure_bucket()
+    publish(portal, site, work_dir=tmp_path / "work", full=True)
+    pages = (tmp_path / "site" / "cases").glob("*/index.html")
+    assert any("已到场清运" in page.read_text(encoding="utf-8") for page in pages)
+    forms = [("name", "林海涛"), ("name", "小林"), ("pinyin_name", "Lin Haitao")]
+    item = {"sentinels": [{"kind": k, "value": v, "field": "public_note"} for k, v in forms]}
+    assert corpus.site_leaks(tmp_path / "site", [item], ("public_note",), "") == []
 
 
 def test_the_staff_api_refuses_a_note_naming_the_complainant(api: Any) -> None:

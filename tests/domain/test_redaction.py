@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridportal.domain import redaction
+from gridportal.domain.model import Contact
 from gridportal.domain.redaction import (
     COMPOUND_SURNAMES,
     PLACEHOLDERS,
@@ -877,3 +878,20 @@ def test_importing_the_redactor_does_not_load_jieba_or_pypinyin() -> None:
         "r.redact('王小明说'); assert 'jieba' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_staff_names_are_known_unless_public(district: District) -> None:
+    public = public_data(district)
+    member = district.grids[0].team[0]  # on the grid bulletin: public
+    known = KnownPeople.of_contact(
+        Contact("王晓岚", "13912345678"), staff=["林海涛", member.name, "值班员"], public=public
+    )
+    assert known.staff == ("林海涛", "值班员")
+    scrub = case_scrubber(known, public)
+    shown = scrub(f"林海涛和小林到场，Lin Haitao 复核；网格员{member.name}协助；值班员回访。")
+    assert "海涛" not in shown and "小林" not in shown and "Haitao" not in shown
+    assert member.name in shown
+    # A display name without a known surname is taken whole, never a part of it.
+    assert "值班" not in shown and "班员" not in scrub("班员和值班表")
+    # A staff member may sign a public note; only the complainant's data refuses it.
+    assert known_data_in("林海涛已到场", known) == []

@@ -1427,10 +1427,12 @@ class _HasContact(Protocol):
 @dataclass(frozen=True)
 class KnownPeople:
     """Names and phone numbers the portal holds for one case: the complainant's
-    contact, and staff members whose names are not public."""
+    contact (``names``, ``phones``), and the display names of staff members whose
+    names are not public (``staff``)."""
 
     names: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
+    staff: tuple[str, ...] = ()
 
     @classmethod
     def of_contact(
@@ -1441,13 +1443,13 @@ class KnownPeople:
         public: PublicData | None = None,
     ) -> KnownPeople:
         """The complainant's name and phone, and the display names of ``staff`` (those
-        who acted on the case) unless they are public: on the grid bulletin (网格公示牌),
-        that is in ``public.names``."""
+        who acted on the case) except the public ones: a name on a grid bulletin
+        (网格公示牌), that is in ``public.names``, stays visible."""
         public_names = public.names if public else frozenset()
-        staff_names = [n for n in staff if n and n.strip() and normalise(n) not in public_names]
-        names = tuple(dict.fromkeys(n for n in (contact.name, *staff_names) if n and n.strip()))
+        names = (contact.name,) if contact.name and contact.name.strip() else ()
         phones = (contact.phone,) if contact.phone and contact.phone.strip() else ()
-        return cls(names, phones)
+        private_staff = (n for n in staff if n and n.strip() and normalise(n) not in public_names)
+        return cls(names, phones, tuple(dict.fromkeys(private_staff)))
 
 
 # Known names and phones are found without compiling a pattern per case: a case's
@@ -1581,8 +1583,12 @@ class _KnownPatterns:
         """``strict`` (for publishing) adds the given name alone, 小王/老王 and every
         surname form; otherwise only what is this person beyond doubt."""
         by_first: dict[str, list[_NameForm]] = {}
-        for name in known.names:
-            for form in _name_forms(name, strict=strict):
+        # A staff display name that does not start with a known surname (值班员, a
+        # team's name) is taken whole only: its "given name" would be any word.
+        people = [(n, False) for n in known.names]
+        people += [(n, not _surname_len(normalise(n))) for n in known.staff]
+        for name, full_only in people:
+            for form in _name_forms(name, strict=strict, full_only=full_only):
                 for first in {a[0] for a in form.pieces[0]}:
                     by_first.setdefault(first, []).append(form)
         phones = tuple(p for p in map(_phone_forms, known.phones) if p)
@@ -1649,7 +1655,8 @@ def known_data_in(text: str, known: KnownPeople) -> list[str]:
     ("name", "phone"): the full name in any spacing or in pinyin, surname + 先生/
     女士/小姐, the phone in any form. Narrower than :func:`case_scrubber`: it
     refuses a staff note, so a colleague called 王师傅 must not trip it."""
-    patterns = _KnownPatterns.build(known, strict=False)
+    complainant = KnownPeople(known.names, known.phones)  # staff may sign their own notes
+    patterns = _KnownPatterns.build(complainant, strict=False)
     kinds = {"name" if kind == NAME else "phone" for _, _, kind in patterns.spans(normalise(text))}
     return sorted(kinds)
 
@@ -1659,7 +1666,11 @@ def case_scrubber(known: KnownPeople, public: PublicData | None = None) -> Calla
     first the case's known people in any form (full name, spaced out, surname with
     先生/女士/师傅 and the like, the given name alone, the name in pinyin in any
     spacing, case and order, the phone in any numeral system and split by anything)."""
-    patterns = _KnownPatterns.build(known, strict=True) if (known.names or known.phones) else None
+    patterns = (
+        _KnownPatterns.build(known, strict=True)
+        if (known.names or known.phones or known.staff)
+        else None
+    )
 
     def scrub(text: str) -> str:
         text = normalise(text)
