@@ -23,7 +23,9 @@ import boto3
 import pytest
 
 from api_helpers import COMPLAINT, act, login, post
+from gridportal import search
 from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.local_server import compressed_keys
 from gridportal.domain.model import Role
 from gridportal.domain.publication import month_of
 from gridportal.publish import MARKER, NIGHTS_PREFIX, SITE_STATE, publish
@@ -80,11 +82,15 @@ def bucket(s3: Any) -> dict[str, bytes]:
 
 
 def directory(root: Path) -> dict[str, bytes]:
-    return {
+    """The published files of a directory site, without what only the local origin uses
+    (the .br and .gz siblings, the search index): the edge compresses for a bucket."""
+    files = {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(root).parts[0] != search.INDEX_DIR
     }
+    siblings = {s for key in files for s in compressed_keys(key)}
+    return {key: data for key, data in files.items() if key not in siblings}
 
 
 def some_cases(api: Any) -> None:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-from gridportal import posters
+from gridportal import open311, posters
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -48,11 +48,19 @@ from gridportal.adapters.theme import (
     site_pages,
 )
 from gridportal.domain import opendata
+from gridportal.domain.calendar import calendar_status
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.metrics import RECENT_DAYS, MonthTally, combine_metrics
-from gridportal.domain.model import Event
-from gridportal.domain.publication import PublishedRecord, month_of, public_record
+from gridportal.domain.model import Event, Role
+from gridportal.domain.publication import (
+    UNPUBLISHABLE,
+    PublishedRecord,
+    month_of,
+    public_record,
+    publication_version,
+    unpublished,
+)
 from gridportal.ports import COMMAND_CENTRE, CaseRecord, Store
 from gridportal.services import Portal
 from gridportal.shards import (
@@ -78,9 +86,8 @@ MARKER = "build"
 # A step's time is taken before its write lands, and the ``changed`` index is eventually
 # consistent: re-read a margin before the last build so no late write is missed for good.
 OVERLAP = timedelta(minutes=15)
-# Bump when what a published record holds changes (allowlist, redactor): the next build
-# is then a full one, so no page published under the old rules stays online.
-PUBLICATION_VERSION = "2026-12-01.1"
+# The rules' version (calendar, allowlist, redactor) is computed: publication_version. When
+# it changes, the next build is a full one, so no page published under old rules stays.
 VERSION_MARKER = "publication-version"
 # Cases taken down by an operator (撤下): a store marker holding {tracking: {reason, at}}.
 TAKEDOWNS = "takedowns"
@@ -169,8 +176,19 @@ class Plan:
 
 # The order of the plan. A page goes up after every page it links to (entry pages, which
 # every page links to, go up last): case pages link to their month's first listing page,
-# which links to its further pages and the month's metrics; grid bulletins link to cases.
-LEAVES, LISTINGS, MONTH_FIRST, BULLETINS, ENTRY, DELETIONS, STATES, SITE_STATE_TIER = range(1, 9)
+# which links to its further pages and the month's metrics; the browse pages (cases/by/…)
+# link to months' first pages and cases; grid bulletins link to cases and browse pages.
+(
+    LEAVES,
+    LISTINGS,
+    MONTH_FIRST,
+    BROWSE,
+    BULLETINS,
+    ENTRY,
+    DELETIONS,
+    STATES,
+    SITE_STATE_TIER,
+) = range(1, 10)
 
 
 def tier_of(key: str) -> int:
@@ -184,6 +202,9 @@ def tier_of(key: str) -> int:
         return LEAVES  # data, assets, QR codes, editorial pages: they link only to entry pages
     if parts[0] == "grids":
         return BULLETINS
+    if parts[:2] == ["cases", "by"]:
+        # A unit's month (and its further pages) before the unit's index, by key order.
+        return BROWSE
     if parts[0] == "cases" and len(parts) == 3:
         return MONTH_FIRST if _MONTH_KEY.match(parts[1]) else LEAVES  # else: a case page
     return LISTINGS  # a month's further listing pages, a month's metrics
@@ -221,6 +242,18 @@ class BuildReport:
     case_pages: int = 0
     case_seconds: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
+    # Cases the export could not publish ({tracking, reason}): the rest of the night goes on.
+    unpublished: list[dict[str, str]] = field(default_factory=list)
+    calendar: dict[str, Any] = field(default_factory=dict)  # calendar_status(...).to_dict()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What an operator must act on (zh-CN): the calendar's end, unpublished cases."""
+        out = [self.calendar["message"]] if self.calendar.get("warn") else []
+        if self.unpublished:
+            listed = "；".join(f"{u['tracking']}（{u['reason']}）" for u in self.unpublished)
+            out.append(f"{len(self.unpublished)} 件案件未能发布：{listed}")
+        return out
 
     @property
     def case_pages_per_second(self) -> float | None:
@@ -237,6 +270,9 @@ class BuildReport:
             "case_pages_per_second": round(rate) if rate else None,
             **(self.published.summary() if self.published else {}),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "unpublished": self.unpublished,
+            "calendar": self.calendar,
+            "warnings": self.warnings,
         }
 
 
@@ -291,7 +327,10 @@ def histories(portal: Portal, trackings: Iterable[str]) -> Iterator[tuple[CaseRe
             yield history.record, list(history.events)
 
 
-def published(portal: Portal, record: CaseRecord, events: list[Event]) -> PublishedRecord:
+def published(
+    portal: Portal, record: CaseRecord, events: list[Event], staff: Sequence[str] = ()
+) -> PublishedRecord:
+    """``staff``: display names of the staff who acted on the case (``staff_names``)."""
     state = replay(events)
     deadlines, note = portal.deadlines_of(state)
     return public_record(
@@ -302,7 +341,23 @@ def published(portal: Portal, record: CaseRecord, events: list[Event]) -> Publis
         deadlines=deadlines,
         deadline_note=note,
         public_id_of=portal.keys.public_id,
+        staff_names=staff,
     )
+
+
+def staff_names(store: Store, events: Iterable[Event], seen: dict[str, str]) -> tuple[str, ...]:
+    """Display names of the staff who acted on a case: its scrubber removes them unless
+    they are on a grid bulletin (docs/privacy.md). ``seen`` keeps each account read once."""
+    names: list[str] = []
+    for event in events:
+        if event.actor.role in (Role.RESIDENT, Role.SYSTEM):
+            continue
+        if event.actor.id not in seen:
+            member = store.get_staff(event.actor.id)
+            seen[event.actor.id] = member.display_name if member else ""
+        if seen[event.actor.id]:
+            names.append(seen[event.actor.id])
+    return tuple(dict.fromkeys(names))
 
 
 def _line(record: PublishedRecord) -> str:
@@ -316,21 +371,29 @@ EXPORT_BATCH = 200
 _export_portal: Portal | None = None
 
 
-def _export_batch(batch: list[tuple[CaseRecord, list[Event]]]) -> list[tuple[str, str]]:
+def _export_batch(
+    batch: list[tuple[CaseRecord, list[Event], tuple[str, ...]]],
+) -> list[tuple[str, str]]:
     assert _export_portal is not None
     out = []
-    for record, events in batch:
-        published_record = published(_export_portal, record, events)
+    for record, events, staff in batch:
+        try:
+            published_record = published(_export_portal, record, events, staff)
+        except UNPUBLISHABLE as error:  # one bad record: listed, and the night goes on
+            out.append(("", json.dumps(unpublished(record.tracking, error), ensure_ascii=False)))
+            continue
         out.append((published_record["month"], _line(published_record)))
     return out
 
 
 def _batches(
-    cases: Iterable[tuple[CaseRecord, list[Event]]],
-) -> Iterator[list[tuple[CaseRecord, list[Event]]]]:
-    batch: list[tuple[CaseRecord, list[Event]]] = []
-    for case in cases:
-        batch.append(case)
+    store: Store, cases: Iterable[tuple[CaseRecord, list[Event]]]
+) -> Iterator[list[tuple[CaseRecord, list[Event], tuple[str, ...]]]]:
+    # Staff names are read here, in the process that holds the store.
+    batch: list[tuple[CaseRecord, list[Event], tuple[str, ...]]] = []
+    seen: dict[str, str] = {}
+    for record, events in cases:
+        batch.append((record, events, staff_names(store, events, seen)))
         if len(batch) >= EXPORT_BATCH:
             yield batch
             batch = []
@@ -344,7 +407,7 @@ def _export(
     """(month, JSON line) of each case's published record, in a pool when it pays."""
     global _export_portal
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    batches = _batches(cases)
+    batches = _batches(portal.store, cases)
     first = next(batches, None)
     if first is None:
         return
@@ -476,6 +539,7 @@ class Night:
     gone: list[str] = field(default_factory=list)  # public ids of every case taken down
     changed: int = 0  # records exported by the plan
     seconds: dict[str, float] = field(default_factory=dict)
+    unpublished: list[dict[str, str]] = field(default_factory=list)  # by the plan's export
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -489,6 +553,7 @@ class Night:
             "gone": self.gone,
             "changed": self.changed,
             "seconds": self.seconds,
+            "unpublished": self.unpublished,
         }
 
     @classmethod
@@ -504,6 +569,7 @@ class Night:
             gone=list(data.get("gone", ())),
             changed=int(data.get("changed", 0)),
             seconds=dict(data.get("seconds", {})),
+            unpublished=list(data.get("unpublished", ())),
         )
 
 
@@ -539,8 +605,8 @@ def _plan(
     if (
         full
         or marker is None
-        or store.get_marker(VERSION_MARKER) != PUBLICATION_VERSION
-        or site_state.get("publication_version") != PUBLICATION_VERSION
+        or store.get_marker(VERSION_MARKER) != publication_version(portal.calendar)
+        or site_state.get("publication_version") != publication_version(portal.calendar)
     ):
         full = True
     export_in_shards = scratch.local is None
@@ -584,7 +650,10 @@ def _plan(
         spill = _Spill(scratch.local / "fresh")  # type: ignore[operator]
         try:
             for month, line in _export(portal, kept(), workers):
-                spill.write(month, line)
+                if month:
+                    spill.write(month, line)
+                else:  # a case that could not be published (_export_batch)
+                    night.unpublished.append(json.loads(line))
         finally:
             spill.close()
         night.changed = spill.count
@@ -669,10 +738,20 @@ def _export_work(portal: Portal, scratch: Scratch, month: str, into: Path) -> in
     """A shard's own export (on Lambda): its month's cases as JSON lines in ``into``."""
     work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
     count = 0
+    failed: list[dict[str, str]] = []
+    seen: dict[str, str] = {}
     with open(into, "w", encoding="utf-8") as handle:
         for record, events in histories(portal, work.get("trackings", ())):
-            handle.write(_line(published(portal, record, events)))
+            staff = staff_names(portal.store, events, seen)
+            try:
+                line = _line(published(portal, record, events, staff))
+            except UNPUBLISHABLE as error:  # one bad record: listed, and the shard goes on
+                failed.append(unpublished(record.tracking, error))
+                continue
+            handle.write(line)
             count += 1
+    if failed:
+        scratch.write(f"unpublished/{month}.json", _state_bytes({"cases": failed}))
     return count
 
 
@@ -722,6 +801,9 @@ def _finish(
     ``dry_run``) its application and the build marker."""
     report = BuildReport(full=night.full, changed=night.changed, total=0)
     report.seconds.update(night.seconds)
+    report.unpublished.extend(night.unpublished)
+    today = night.now.astimezone(BEIJING).date()
+    report.calendar = calendar_status(portal.calendar, today).to_dict()
     timer = _Timer(report)
     full, now = night.full, night.now
     root = Path(project_root) if project_root else PROJECT_ROOT
@@ -744,6 +826,8 @@ def _finish(
         if raw is None:
             raise RuntimeError(f"the shard of {month} left no result")
         result = json.loads(raw)
+        failed = json.loads(scratch.read(f"unpublished/{month}.json") or b"{}")
+        report.unpublished.extend(failed.get("cases", ()))
         report.case_pages += result["case_pages"]
         report.case_seconds += result["render_seconds"]
         report.changed += result.get("exported", 0)
@@ -838,7 +922,7 @@ def _finish(
 
     new_site_state = {
         "version": SITE_INDEX_VERSION,
-        "publication_version": PUBLICATION_VERSION,
+        "publication_version": publication_version(portal.calendar),
         "as_of": as_of.isoformat(),
         "months": months,
         "index": index,
@@ -859,7 +943,7 @@ def _finish(
         return report
     report.published = apply_plan(plan, site, scratch)
     portal.store.set_marker(MARKER, now.isoformat())
-    portal.store.set_marker(VERSION_MARKER, PUBLICATION_VERSION)
+    portal.store.set_marker(VERSION_MARKER, publication_version(portal.calendar))
     scratch.discard(_scratch_names(night, staged))
     timer.lap("upload")
     # Posters, compressed siblings and the search index (site_extras).
@@ -1097,8 +1181,6 @@ def _site_files(
     # The report says which edition it belongs to: on a night when nothing changed, the
     # same as the night before (so that nothing is uploaded).
     at = as_of.astimezone(BEIJING)
-    from gridportal.domain.calendar import calendar_status  # the metrics page's warning
-
     metrics = {
         **metrics,
         "generated_at": at.isoformat(timespec="seconds"),
@@ -1138,6 +1220,9 @@ def _site_files(
     months_with_cases = [m for m, _ in month_counts(summaries)]
     for key, data in opendata.site_files(metrics, portal.calendar, months_with_cases):
         emit(key, data)  # calendar, metrics table, datapackage.json (docs/open-data.md)
+    endpoint = dict(context.settings)["API_BASE"] + "/open311/v2"
+    for key, data in open311.site_copy(portal.district, endpoint=endpoint).items():
+        emit(key, data)  # services and discovery (docs/open311.md)
     return files
 
 

@@ -13,6 +13,7 @@ in ``site_extras``), over the site directory; a night without changes does not r
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -34,18 +35,24 @@ def executable() -> Path | None:
 
 
 def build_index(site_root: Path) -> float:
-    """Index ``site_root`` with Pagefind's extended build; returns the seconds it took."""
+    """Index ``site_root`` with Pagefind's extended build; returns the seconds it took.
+
+    Pagefind adds files beside an old index and never removes one, so the index is written
+    to a new directory and swapped in whole: no fragment of a case taken down stays."""
     binary = executable()
     if binary is None:
         raise RuntimeError("pagefind[extended] is not installed")
     started = time.perf_counter()
+    index, fresh, old = (site_root / name for name in (INDEX_DIR, ".pagefind-new", ".pagefind-old"))
+    for leftover in (fresh, old):  # of a run that was interrupted
+        shutil.rmtree(leftover, ignore_errors=True)
     subprocess.run(
         [
             str(binary),
             "--site",
             str(site_root),
-            "--output-subdir",
-            INDEX_DIR,
+            "--output-path",
+            str(fresh),
             "--glob",
             INDEXED_GLOB,
             "--silent",
@@ -54,4 +61,8 @@ def build_index(site_root: Path) -> float:
         capture_output=True,
         timeout=1800,
     )
+    if index.exists():
+        index.rename(old)
+    fresh.rename(index)
+    shutil.rmtree(old, ignore_errors=True)
     return time.perf_counter() - started

@@ -147,10 +147,19 @@ def write_compressed(root: Path, keys: Iterable[str]) -> int:
 
 
 def remove_compressed(root: Path, keys: Iterable[str]) -> None:
-    """Remove the siblings of deleted files."""
+    """Remove the siblings of deleted files, and the directories they leave empty (the
+    cases/<id>/ of a case taken down)."""
+    top = root.resolve()
     for key in keys:
         for sibling in compressed_keys(key):
             (root / sibling).unlink(missing_ok=True)
+        parent = (root / key).resolve().parent
+        while parent != top and parent.is_relative_to(top):
+            try:
+                parent.rmdir()
+            except OSError:  # not empty, or already gone with its last file
+                break
+            parent = parent.parent
 
 
 def accepted_encodings(header: str | None) -> list[str]:
