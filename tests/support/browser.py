@@ -75,3 +75,27 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as loaded (every rule axe enables by default).
+
+    The engine is the copy the ``axe-playwright-python`` package ships; it is evaluated
+    through the DevTools protocol, which the page's Content-Security-Policy does not govern
+    (an injected <script> would be refused, as it should be).
+    """
+    from importlib.resources import files
+
+    source = files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(source)
+    result: dict[str, Any] = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+    ]

@@ -104,7 +104,7 @@
         return show(results, 0);
       })
       .catch(function () {
-        status.textContent = "搜索暂时无法使用,请稍后再试,或按下方分类浏览。";
+        status.textContent = "搜索暂时无法使用，请稍后再试，或按下方分类浏览。";
       });
   }
 
