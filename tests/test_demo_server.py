@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from gridportal.demo_server import embedded_settings
+from gridportal.demo_server import WARMED, embedded_settings
 from gridportal.domain.credentials import normalise_tracking
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,16 +53,19 @@ class Server:
             "PYTHONPATH": str(ROOT / "src"),
         }
         self.process: subprocess.Popen[bytes] | None = None
+        root.mkdir(parents=True, exist_ok=True)
+        self.output = root / "server.out"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gridportal.cli", "serve", "--port", str(self.port)],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with self.output.open("ab") as output:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gridportal.cli", "serve", "--port", str(self.port)],
+                env=self.env,
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -185,3 +188,73 @@ def test_serve_answers_the_api_and_the_site_from_the_directory(server: Server) -
         {},
     )
     assert status == 200 and view["status"] == "received"
+
+
+@pytest.mark.slow
+def test_serve_loads_what_the_api_loads_lazily_once_it_answers(server: Server) -> None:
+    deadline = time.monotonic() + 120
+    while WARMED not in server.output.read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline, server.output.read_text(encoding="utf-8")
+        time.sleep(0.1)
+
+
+# What the API does after the server's warm-up, in a fresh interpreter: the modules it
+# loads then are those it would load in the middle of a resident's request.
+_AFTER_WARM = """
+import json, sys
+from gridportal.adapters.local_server import ApiRequest, chalice_api
+from gridportal.demo_server import _chalice_app, warm_api
+from gridportal.domain.model import Role
+from gridportal.runtime import runtime
+
+portal = runtime().portal
+portal.add_staff("dispatch-01", "派单员", Role.DISPATCHER, None, "correct horse battery")
+api = chalice_api(_chalice_app())
+
+def call(method, path, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    answer = api(ApiRequest(method, path, sent, data))
+    return answer.status, json.loads(answer.body or b"null")
+
+call("GET", "/no-such-route")  # the gateway's own machinery, before the count
+warm_api()
+before = set(sys.modules)
+statuses = []
+status, receipt = call("POST", "/complaints", BODY, {"Idempotency-Key": "warm-test-0001"})
+statuses.append(status)
+tracking, code = receipt["tracking"], receipt["lookup_code"]
+status, login = call(
+    "POST", "/staff/login", {"username": "dispatch-01", "password": "correct horse battery"}
+)
+statuses.append(status)
+auth = {"Authorization": "Bearer " + login["token"]}
+note = "已通知物业王建国（Wang Jianguo）当日清理，李师傅已到场。"
+for method, path, body, headers in [
+    ("GET", "/staff/queue", None, auth),
+    ("POST", f"/staff/cases/{tracking}/actions", {"action": "answer", "public_note": note}, auth),
+    ("GET", f"/staff/cases/{tracking}", None, auth),
+    ("POST", "/cases/lookup", {"tracking": tracking, "code": code}, None),
+    ("POST", "/cases/vote", {"tracking": tracking, "token": receipt["vote_token"],
+                             "rating": "satisfied"}, None),
+]:
+    statuses.append(call(method, path, body, headers)[0])
+print(json.dumps({"statuses": statuses, "loaded": sorted(set(sys.modules) - before)}))
+"""
+
+
+@pytest.mark.slow
+def test_after_the_warm_up_no_request_loads_a_module(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        **embedded_settings(tmp_path / "portal", port=1, secret="warm-test-secret"),
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    script = f"BODY = {BODY!r}\n{_AFTER_WARM}"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    answer = json.loads(done.stdout.decode().splitlines()[-1])
+    assert answer["statuses"] == [201, 200, 200, 200, 200, 200, 201]
+    assert answer["loaded"] == []

@@ -126,11 +126,20 @@ def build(full: bool, work_dir: Path, dry_run: bool) -> None:
 @click.option("--aws-port", default=4566, show_default=True, help="Port of the embedded AWS.")
 @click.option("--reset", is_flag=True, help="Forget the saved demo state and start afresh.")
 @click.option("--aws", is_flag=True, help="Run on the AWS shape: DynamoDB and S3 played by moto.")
-def demo(port: int, aws_port: int, reset: bool, aws: bool) -> None:
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEMO_DIR,
+    show_default=True,
+    help="Where the demo keeps its store, site and settings (other commands: --env-file "
+    "DIR/portal.env).",
+)
+def demo(port: int, aws_port: int, reset: bool, aws: bool, root: Path) -> None:
     """Run the whole portal locally: demo district, built site, API on one origin."""
     from gridportal.demo_server import run_demo
 
-    run_demo(DEMO_DIR, port=port, aws_port=aws_port, reset=reset, aws=aws)
+    run_demo(root, port=port, aws_port=aws_port, reset=reset, aws=aws)
 
 
 @main.command()
