@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import settings
 
 from gridportal.adapters.calendar_file import load_calendar
 from gridportal.adapters.dynamo import DynamoStore
@@ -24,6 +25,11 @@ from support.aws import mocked_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-secret-not-for-production"
+
+# No per-example deadline: the suite runs on 2 busy cores, where a slow example is load,
+# not a bug. Hypothesis still reports examples that hang, through pytest's own output.
+settings.register_profile("portal", deadline=None)
+settings.load_profile("portal")
 
 
 class Clock:

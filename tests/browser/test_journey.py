@@ -179,7 +179,9 @@ def test_the_journey_without_javascript(browser: Any, portal: Portal) -> None:
     page.wait_for_selector("#receipt-tracking")  # the API's receipt page
     assert page.url.endswith("/api/complaints")
     assert page.locator("h1").inner_text() == "已受理"
-    # The API's page wears the site's stylesheet (allowed by the edge's policy).
+    # The API's page wears the site's stylesheet (allowed by the edge's policy); the
+    # receipt's selector can appear before the stylesheet has loaded on a busy machine.
+    page.wait_for_load_state("load")
     border = page.evaluate("getComputedStyle(document.querySelector('.receipt')).borderTopStyle")
     assert border == "solid"
     mine = codes(page)
