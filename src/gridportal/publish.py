@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-from gridportal import open311, posters
+from gridportal import open311, posters, snapshots
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -870,6 +870,10 @@ def _finish(
                 yield tally
 
     metrics = combine_metrics(tallies(), portal.district, now=now)
+    # Final months' dated snapshots, staged before the pages that link to them (snapshots.py).
+    snapped = snapshots.stage(site, scratch, staging, metrics, now=now, context=context)
+    metrics["snapshots"] = snapped.index
+    uploads.extend(_upload(staging, key, new=new) for key, new in snapped.uploads)
     summaries = [{"month": m, **index[m]} for m in months]
     report.total = sum(s["cases"] or 0 for s in summaries)
     timer.lap("metrics")

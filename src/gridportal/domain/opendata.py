@@ -471,6 +471,11 @@ def metrics_csv(report: Mapping[str, Any]) -> str:
     return table_csv(METRIC_COLUMNS, metric_rows(report))
 
 
+def month_metrics_csv(report: Mapping[str, Any], month: str) -> str:
+    """One month's rows of the metrics table (``data/metrics/<M>.csv``)."""
+    return table_csv(METRIC_COLUMNS, (r for r in metric_rows(report) if r.period == month))
+
+
 # --- The package: every file, its columns, as-of time and licence -------------------
 
 
@@ -488,37 +493,51 @@ TABLES: tuple[Table, ...] = (
     Table(
         "cases",
         "办理记录（一件一行）",
-        "data/cases.csv.gz；按月：data/cases/YYYY-MM.csv",
+        "data/cases.csv.gz；按月：data/cases/YYYY-MM.csv；"
+        "定稿快照：data/snapshots/YYYY-MM/rN/cases.csv",
         CASE_COLUMNS,
     ),
     Table(
         "events",
         "办理步骤（一步一行）",
-        "按月：data/events/YYYY-MM.csv",
+        "按月：data/events/YYYY-MM.csv；定稿快照：data/snapshots/YYYY-MM/rN/events.csv",
         EVENT_COLUMNS,
     ),
     Table("calendar", "工作日历", "data/calendar.csv、data/calendar.json", CALENDAR_COLUMNS),
     Table(
         "metrics",
         "指标及分子分母",
-        "data/metrics.csv（全部时段及每月）；按月：data/metrics/YYYY-MM.csv",
+        "data/metrics.csv（全部时段及每月）；按月：data/metrics/YYYY-MM.csv；"
+        "定稿快照：data/snapshots/YYYY-MM/rN/metrics.csv（及 metrics.json）",
         METRIC_COLUMNS,
     ),
 )
+# Files that are no table: their titles in ``datapackage.json``.
+FILE_TITLES = {"snapshots": "定稿快照索引（每个定稿月份的各版本、时间和更正原因）"}
+SNAPSHOT_INDEX = "data/snapshots/index.json"
+# A snapshot revision's files and the table each follows (gridportal.snapshots).
+SNAPSHOT_FILES = (
+    ("metrics.json", "metrics"),
+    ("metrics.csv", "metrics"),
+    ("cases.csv", "cases"),
+    ("events.csv", "events"),
+)
 
 
-def datapackage(files: Sequence[tuple[str, str]], as_of: str) -> str:
+def datapackage(files: Sequence[tuple[str, ...]], as_of: str) -> str:
     """``datapackage.json``: each (path, table key) with its schema, the as-of time and
-    the licence (Frictionless Data Package)."""
+    the licence (Frictionless Data Package). A file of another as-of time (a snapshot)
+    is given as (path, table key, as-of time, title)."""
     tables = {t.key: t for t in TABLES}
     resources = []
-    for path, key in files:
+    for path, key, *own in files:
         table = tables.get(key)
+        title = table.title if table else FILE_TITLES.get(key, key)
         resource: dict[str, Any] = {
             "name": path.removeprefix("data/").replace("/", "-").replace(".", "-").lower(),
             "path": path,
-            "title": table.title if table else key,
-            "as_of": as_of,
+            "title": own[1] if len(own) > 1 else title,
+            "as_of": own[0] if own else as_of,
         }
         if table and path.endswith((".csv", ".csv.gz")):
             resource |= {
@@ -608,7 +627,7 @@ def site_files(
     for month in months:
         mine = by_period.get(month, [])
         out.append((month_metrics_key(month), table_csv(METRIC_COLUMNS, mine).encode("utf-8")))
-    files: list[tuple[str, str]] = [
+    files: list[tuple[str, ...]] = [
         *archives,
         ("data/metrics.json", "metrics"),
         (METRICS_CSV, "metrics"),
@@ -622,5 +641,22 @@ def site_files(
             (month_events_key(month), "events"),
             (month_metrics_key(month), "metrics"),
         ]
+    files += snapshot_files(report.get("snapshots") or {})
     out.append((DATAPACKAGE, datapackage(files, as_of).encode("utf-8")))
+    return out
+
+
+def snapshot_files(index: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[tuple[str, ...]]:
+    """The package's entries for the snapshots (``report["snapshots"]``, month → its
+    revisions): the index, then every revision's files with their own as-of time."""
+    if not index:
+        return []
+    latest = max(str(r["as_of"]) for revisions in index.values() for r in revisions)
+    out: list[tuple[str, ...]] = [(SNAPSHOT_INDEX, "snapshots", latest, FILE_TITLES["snapshots"])]
+    tables = {t.key: t for t in TABLES}
+    for month, revisions in sorted(index.items()):
+        for revision in revisions:
+            for name, key in SNAPSHOT_FILES:
+                title = f"{tables[key].title}（{month} 定稿快照 r{revision['revision']}）"
+                out.append((f"{revision['path']}{name}", key, str(revision["as_of"]), title))
     return out

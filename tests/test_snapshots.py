@@ -1,0 +1,324 @@
+"""Snapshots of final months (gridportal.snapshots), on the in-memory store and a
+directory site: made once, never rewritten, corrected by a linked revision with its
+computed reason; a takedown leaves no trace in them; a full build keeps their history.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gridportal.adapters.calendar_file import load_calendar
+from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.memory import MemoryStore
+from gridportal.demo import ManualClock, copy_cases, generate_in_memory
+from gridportal.domain.credentials import Keys
+from gridportal.domain.model import Action, Actor, Role, Status
+from gridportal.domain.opendata import BOM, CASE_COLUMNS, SNAPSHOT_INDEX
+from gridportal.domain.publication import month_of
+from gridportal.domain.reference import parse_district
+from gridportal.publish import BuildReport, publish, take_down
+from gridportal.services import Portal
+from gridportal.snapshots import (
+    FILES,
+    STATE_KEY,
+    compare,
+    page_key,
+    reason,
+    revision_path,
+)
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)
+# September's last deadline is 5 November (the demo's seed 7): its figures are final after.
+SEPTEMBER_FINAL = datetime(2026, 11, 6, 10, 0, tzinfo=BEIJING)
+MONTH = "2026-09"
+SYSTEM = Actor(Role.SYSTEM, "system")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Portal:
+    root = Path(__file__).resolve().parents[1]
+    with open(root / "content" / "district.json", encoding="utf-8") as handle:
+        district = parse_district(json.load(handle))
+    calendar = load_calendar(root / "content" / "calendar" / "overrides.json")
+    factory = Portal(
+        store=MemoryStore(), district=district, calendar=calendar, keys=Keys(b"k" * 32)
+    )
+    scratch, _ = generate_in_memory(factory, end=END, days=40, seed=7)
+    return scratch
+
+
+@pytest.fixture
+def night(demo: Portal) -> Portal:
+    store = MemoryStore()
+    copy_cases(demo.store, store)
+    return Portal(
+        store=store,
+        district=demo.district,
+        calendar=demo.calendar,
+        keys=demo.keys,
+        clock=ManualClock(SEPTEMBER_FINAL),
+    )
+
+
+def build(portal: Portal, site: Path, work: Path, **kwargs: object) -> BuildReport:
+    target = DirectorySite(site)
+    target.ensure_bucket()
+    return publish(portal, target, work_dir=work, now=portal.clock(), workers=1, **kwargs)  # type: ignore[arg-type]
+
+
+def files(root: Path) -> dict[str, bytes]:
+    found = sorted(p for p in root.rglob("*") if p.is_file())
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
+
+
+def snapshot_files(root: Path) -> dict[str, bytes]:
+    """The revisions' files (and their compressed siblings), not the index beside them."""
+    return {k: v for k, v in files(root).items() if re.match(r"data/snapshots/[^/]+/r\d+/", k)}
+
+
+def advance(portal: Portal, delta: timedelta) -> None:
+    clock = portal.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(delta)
+
+
+def month_cases(portal: Portal, month: str, status: Status) -> list[tuple[str, str, str]]:
+    """(tracking, public id, unit) of ``month``'s cases in ``status``."""
+    found = []
+    for record, events in portal.store.all_histories():
+        if month_of(events[0].at) == month and record.status is status:
+            found.append((record.tracking, record.file.public_id, record.unit or ""))
+    return sorted(found)
+
+
+def rate_late(portal: Portal) -> None:
+    """A September case resolved but not yet rated gets its rating (a late figure)."""
+    unrated = month_cases(portal, MONTH, Status.RESOLVED)
+    assert unrated, "the demo has a September case resolved and not yet rated"
+    advance(portal, timedelta(hours=1))
+    portal.act(unrated[0][0], Action.RATE, SYSTEM, data={"rating": "satisfied"})
+
+
+def index(site: Path) -> dict[str, list[dict[str, object]]]:
+    return json.loads((site / SNAPSHOT_INDEX).read_text(encoding="utf-8"))["months"]
+
+
+# ---- the nightly build ----
+
+
+def test_a_month_that_turns_final_is_published_as_a_dated_snapshot(
+    night: Portal, tmp_path: Path
+) -> None:
+    clock = night.clock
+    assert isinstance(clock, ManualClock)
+    clock.now = END  # 31 October: no month is final yet
+    build(night, tmp_path / "site", tmp_path / "work")
+    site = tmp_path / "site"
+    assert not (site / SNAPSHOT_INDEX).exists()
+    assert not (site / "metrics" / MONTH / "snapshot").exists()
+
+    clock.now = SEPTEMBER_FINAL  # September is final now
+    report = build(night, site, tmp_path / "work")
+    folder = revision_path(MONTH, 1)
+    assert report.plan is not None
+    assert {f"{folder}{name}" for name in FILES} <= {s.key for s in report.plan.uploads}
+    metrics = json.loads((site / "data" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["month_status"][MONTH]["final"]
+    snap = json.loads((site / folder / "metrics.json").read_text(encoding="utf-8"))
+    assert snap["month"] == MONTH and snap["revision"] == 1 and snap["previous"] is None
+    assert snap["as_of"] == SEPTEMBER_FINAL.isoformat(timespec="seconds")
+    assert snap["licence"]["name"] == metrics["licence"]["name"]
+    for part in ("overall", "by_department", "by_grid", "by_community", "by_category"):
+        assert snap[part] == metrics["monthly"][MONTH][part]  # numerators, denominators
+    # The data as of the snapshot: the month's own files of that night, byte for byte.
+    assert (site / folder / "cases.csv").read_bytes() == (
+        site / "data" / "cases" / f"{MONTH}.csv"
+    ).read_bytes()
+    assert (site / folder / "events.csv").read_bytes() == (
+        site / "data" / "events" / f"{MONTH}.csv"
+    ).read_bytes()
+    assert (site / folder / "metrics.csv").read_bytes() == (
+        site / "data" / "metrics" / f"{MONTH}.csv"
+    ).read_bytes()
+    # Every listing of it: the index, metrics.json, the package, the pages.
+    listed = index(site)[MONTH]
+    assert [r["revision"] for r in listed] == [1] and listed[0]["path"] == folder
+    assert metrics["snapshots"][MONTH][0]["path"] == folder
+    package = json.loads((site / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    paths = {r["path"]: r for r in package["resources"]}
+    assert SNAPSHOT_INDEX in paths
+    for name in FILES:
+        assert paths[folder + name]["as_of"] == snap["as_of"]
+    assert paths[folder + "cases.csv"]["schema"]["fields"][0]["name"] == CASE_COLUMNS[0].name
+    page = (site / page_key(MONTH)).read_text(encoding="utf-8")
+    assert "第1版" in page and f"/{folder}cases.csv" in page
+    month_page = (site / "metrics" / MONTH / "index.html").read_text(encoding="utf-8")
+    assert f'href="/metrics/{MONTH}/snapshot/"' in month_page
+    assert not (site / "metrics" / "2026-10" / "snapshot").exists()  # still provisional
+
+    advance(night, timedelta(minutes=30))
+    quiet = build(night, site, tmp_path / "work")
+    assert quiet.plan is not None
+    assert not [s.key for s in quiet.plan.steps if _snapshot_key(s.key)]
+
+
+def _snapshot_key(key: str) -> bool:
+    return key.startswith("data/snapshots/") or "/snapshot/" in key or key == STATE_KEY
+
+
+def test_a_correction_is_a_new_linked_revision_and_the_first_never_changes(
+    night: Portal, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    build(night, site, tmp_path / "work")
+    first = snapshot_files(site)
+    assert first, "September is final"
+    rate_late(night)
+
+    report = build(night, site, tmp_path / "work")
+    assert report.plan is not None
+    now = snapshot_files(site)
+    assert {k: now[k] for k in first} == first  # r1: every byte as published
+    second = revision_path(MONTH, 2)
+    snap = json.loads(now[second + "metrics.json"])
+    assert snap["revision"] == 2 and snap["previous"] == revision_path(MONTH, 1)
+    assert snap["reason"] == "数据更正：1 件办结或状态变化；1 件评价变化。"
+    assert snap["changes"] == {
+        "removed": 0,
+        "added": 0,
+        "changed": {"办结或状态变化": 1, "评价变化": 1},
+    }
+    listed = index(site)[MONTH]
+    assert [(r["revision"], r["superseded_by"]) for r in listed] == [(1, 2), (2, None)]
+    page = (site / page_key(MONTH)).read_text(encoding="utf-8")
+    assert 'href="#r2"' in page and snap["reason"] in page
+    # The files of r2 are that night's month files.
+    assert now[second + "cases.csv"] == (site / "data" / "cases" / f"{MONTH}.csv").read_bytes()
+
+
+def test_a_full_build_keeps_the_history_and_equals_the_incremental_one(
+    night: Portal, tmp_path: Path
+) -> None:
+    """The golden property with snapshots: on the same site, a full build of the same data
+    changes no file, and keeps every revision made by the incremental nights."""
+    site = tmp_path / "site"
+    build(night, site, tmp_path / "work")
+    rate_late(night)
+    build(night, site, tmp_path / "work")
+    incremental = files(site)
+    assert revision_path(MONTH, 2) + "metrics.json" in incremental
+
+    full = build(night, site, tmp_path / "work", full=True)
+    assert full.full and files(site) == incremental
+
+
+def test_a_takedown_leaves_no_trace_in_any_snapshot(night: Portal, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build(night, site, tmp_path / "work")
+    tracking, public_id, _ = month_cases(night, MONTH, Status.ARCHIVED)[0]
+    assert public_id.encode() in (site / revision_path(MONTH, 1) / "cases.csv").read_bytes()
+    advance(night, timedelta(hours=1))
+    take_down(night.store, tracking, "当事人申请撤下", night.clock())
+
+    build(night, site, tmp_path / "work")
+    for key, data in files(site).items():
+        if key.endswith(".gz"):
+            data = gzip.decompress(data)
+        assert public_id.encode() not in data, key
+    listed = index(site)[MONTH]
+    assert listed[1]["reason"] == "数据更正：撤下 1 件。"
+    assert listed[0]["redactions"] == [
+        {"at": night.clock().isoformat(timespec="seconds"), "cases": 1}
+    ]
+    # r1's figures stay as published; its case files lost exactly that case's rows.
+    r1 = json.loads((site / revision_path(MONTH, 1) / "metrics.json").read_bytes())
+    r2 = json.loads((site / revision_path(MONTH, 2) / "metrics.json").read_bytes())
+    assert r1["overall"]["cases"] + r1["overall"]["merged"] == (
+        r2["overall"]["cases"] + r2["overall"]["merged"] + 1
+    )
+    rows = list(csv.reader(io.StringIO(_text(site, 1), newline="")))
+    assert len(rows) - 1 == r2["overall"]["cases"] + r2["overall"]["merged"]
+
+
+def _text(site: Path, revision: int) -> str:
+    return (site / revision_path(MONTH, revision) / "cases.csv").read_text(encoding="utf-8-sig")
+
+
+def test_a_revision_number_once_online_is_never_reused(night: Portal, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build(night, site, tmp_path / "work")
+    first = snapshot_files(site)
+    (site / STATE_KEY).unlink()  # the state lost: the files online still win
+    advance(night, timedelta(hours=1))
+    build(night, site, tmp_path / "work")
+    now = snapshot_files(site)
+    assert {k: now[k] for k in first} == first
+    assert revision_path(MONTH, 2) + "metrics.json" in now
+
+
+def test_a_snapshot_survives_a_copy_of_the_site(night: Portal, tmp_path: Path) -> None:
+    """The history lives in the site's own state: a site moved elsewhere (or a bucket
+    restored from a copy) goes on from it, with no store marker needed."""
+    build(night, tmp_path / "site", tmp_path / "work")
+    shutil.copytree(tmp_path / "site", tmp_path / "moved")
+    advance(night, timedelta(minutes=30))
+    report = build(night, tmp_path / "moved", tmp_path / "work2", full=True)
+    assert report.plan is not None
+    assert not [s.key for s in report.plan.uploads if s.key.startswith("data/snapshots/")]
+
+
+# ---- the rules, on small files ----
+
+
+def _csv(*rows: tuple[str, ...]) -> bytes:
+    header = ("service_request_id", "status", "rating", "updated_datetime", "agency")
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([header, *rows])
+    return (BOM + out.getvalue()).encode("utf-8")
+
+
+def test_compare_names_each_cause_once_per_case() -> None:
+    old = _csv(
+        ("a", "in_progress", "", "t1", "u1"),
+        ("b", "resolved", "", "t1", "u1"),
+        ("c", "resolved", "", "t1", "u1"),
+        ("d", "rated", "satisfied", "t1", "u1"),
+    )
+    new = _csv(
+        ("a", "resolved", "", "t2", "u1"),  # closed late
+        ("b", "rated", "unsatisfied", "t2", "u1"),  # closed and rated: two causes
+        ("c", "resolved", "", "t9", "u1"),  # only its update time moved: no cause
+        ("e", "received", "", "t2", "u2"),  # imported late
+    )
+    changes, removed = compare(old, new)
+    assert removed == {"d"}
+    assert changes == {
+        "removed": 1,
+        "added": 1,
+        "changed": {"办结或状态变化": 2, "评价变化": 1},
+    }
+    assert reason(changes, rules_changed=False) == (
+        "数据更正：撤下 1 件；补录 1 件；2 件办结或状态变化；1 件评价变化。"
+    )
+
+
+def test_compare_an_other_correction_and_the_rules() -> None:
+    old = _csv(("a", "resolved", "", "t1", "u1"))
+    new = _csv(("a", "resolved", "", "t1", "u2"))  # another responsible unit
+    changes, removed = compare(old, new)
+    assert not removed and changes["changed"] == {"案件信息更正": 1}
+    same, _ = compare(old, old)
+    assert reason(same, rules_changed=True) == "数据更正：计算方法或定义变更。"
+    assert reason(same, rules_changed=False) == "数据更正：名称或分组变更。"
