@@ -172,7 +172,7 @@ _POSTER_HTML = """<section class="poster">
   <thead><tr><th>职务</th><th>姓名</th><th>工作电话</th><th>职责</th></tr></thead>
   <tbody>{rows}</tbody>
 </table>
-<p class="foot">以上为工作电话。办理过程和结果在网站上公开,欢迎监督。</p>
+<p class="foot">以上为工作电话。办理过程和结果在网站上公开，欢迎监督。</p>
 </section>"""
 
 
