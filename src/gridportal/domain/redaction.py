@@ -1047,12 +1047,22 @@ class _Lexicon:
         # ones are mostly places and eras (王府井 183, 高新区 270, 黄金周 1407).
         return not (tag.startswith("nr") and len(word) >= 3 and self.freq[word] <= 50)
 
+    def is_person_word(self, word: str) -> bool:
+        """A dictionary word jieba tags as a person's name (nr, nrfg, nrt)."""
+        return self.tags.get(word, "").startswith("nr")
+
+    def may_start_a_name(self, word: str) -> bool:
+        """A word tagged as a person's name, or a rare one (高军, 苏波: fewer than ten
+        in jieba's counts), may be the first part of a longer name."""
+        return self.is_person_word(word) or self.freq.get(word, 0) <= _RARE_WORD
+
     def may_be_given_name(self, word: str) -> bool:
         if not self.known(word):
             return True
         return self.tags.get(word, "").startswith(("nr", "nz"))
 
 
+_RARE_WORD = 9
 _LEXICON: _Lexicon | None = None
 _LEXICON_LOCK = threading.Lock()
 
@@ -1082,12 +1092,18 @@ _NAME_PREFIX_RE = re.compile(
     r"|居民|同事|楼上|楼下|隔壁|对门|联系了|已联系|回访|经与|与|和|找了|告诉|通知)"
     r"(?=[\u4e00-\u9fff])"
 )
+# Of those, the ones that name a person: what follows is a name even when its first
+# characters are a word jieba tags as one (老公朱红明, 我是李强).
+_PERSON_PREFIXES: Final = frozenset(
+    ("我是", "我叫", "老公", "老婆", "丈夫", "妻子", "爱人", "儿子", "女儿", "父亲", "母亲")
+)
 _NAME_SUFFIX_RE = re.compile(
     r"(?<=[\u4e00-\u9fff])(?:说|反映|称|表示|投诉|举报|来电|打电话|要求|希望|认为|讲|告诉|家|一家)"
 )
 _NAME_BRACKET_RE = re.compile(r"[\[【〔「『]([\u4e00-\u9fff·]{2,4})[\]】〕」』]")
+# A signature ends its line, or is followed by a space and more (——欧阳伟 12345热线).
 _NAME_SIGNATURE_RE = re.compile(
-    r"(?:——|—|--|－－|-|～|~)\s?([\u4e00-\u9fff]{2,4})\s*(?:\n|$|[，。！)）])"
+    r"(?:——|—|--|－－|-|～|~)\s?([\u4e00-\u9fff]{2,4})(?:\s*(?:\n|$|[，。！)）])| )"
 )
 # Words that start a clause after a name and must not be read as its given name.
 _AFTER_NAME = (
@@ -1119,9 +1135,11 @@ def _given_length(text: str, pos: int, limit: int = 2) -> int:
 def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
 
-    def candidate(start: int, end: int, *, framed: bool = False) -> None:
+    def candidate(start: int, end: int, *, framed: bool = False, person: bool = False) -> None:
         """``framed``: a context on both sides (业主X反映, ，X称), strong enough
-        for a name that is also a dictionary word (林海, 贺兰)."""
+        for a name that is also a dictionary word (林海, 贺兰). ``person``: a context
+        that names a person (我是X, 老公X), where a word jieba tags as a person's
+        name (朱红, 李强) does not keep a longer name from being one (朱红明)."""
         name = text[start:end]
         sl = _surname_len(name)
         if not sl or len(name) <= sl or name in _NOT_NAMES or name[:2] in _NOT_NAMES:
@@ -1131,11 +1149,18 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
         # Unframed, the name must not start with an ordinary word: 居民高空抛物 is
         # not 居民 + 高空抛, 楼上夏天 is not a person.
         if not framed and any(
-            lex.is_word_not_name(text[start : start + k])
-            for k in range(sl + 1, min(4, end - start) + 1)
+            lex.is_word_not_name(word) and not (person and _may_be_in_name(word, end - start))
+            for word in (text[start : start + k] for k in range(sl + 1, min(4, end - start) + 1))
         ):
             return
         spans.append((start, end))
+
+    def _may_be_in_name(word: str, length: int) -> bool:
+        """After a person's context: a two-character word jieba tags as a name (李强),
+        or the start of a longer name when tagged so or rare (朱红明, 高军国)."""
+        if len(word) < length:
+            return lex.may_start_a_name(word)
+        return len(word) == 2 and lex.is_person_word(word)
 
     def closed(end: int) -> bool:
         return end >= len(text) or text[end] in _CLAUSE_ENDS or text.startswith(_AFTER_NAME, end)
@@ -1145,10 +1170,13 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
         sl = _surname_len(text[pos : pos + 2])
         if sl:
             end = pos + sl + _given_length(text, pos + sl)
-            candidate(pos, end, framed=closed(end))
+            candidate(pos, end, framed=closed(end), person=m.group() in _PERSON_PREFIXES)
     for m in _NAME_SUFFIX_RE.finditer(text):
         end = m.start()
-        for length in (3, 2, 4):
+        # A compound surname four characters back is read first: 欧阳刚明说 is not
+        # 阳刚明 (a word, 阳刚, with a surname of its own) plus 说.
+        compound = end >= 4 and text[end - 4 : end - 2] in COMPOUND_SURNAMES
+        for length in (4, 3, 2) if compound else (3, 2, 4):
             start = end - length
             if start < 0 or not _cjk_word(text[start:end]):
                 continue
@@ -1165,8 +1193,16 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
             if not sl or not 1 <= len(name) - sl <= 2 or not _given_ok(name[sl:]):
                 continue
             # A signature at the end of a line is a name even when it is also a
-            # word (丁东); a bracketed word (【高温】) is usually a heading.
-            if rx is _NAME_SIGNATURE_RE or not lex.is_word_not_name(name):
+            # word (丁东); a bracketed word (【高温】) is usually a heading, and so may
+            # be a signed word followed by more text (——王府井 附近).
+            line_end = rx is _NAME_SIGNATURE_RE and not (
+                m.end() < len(text) and text[m.end() - 1] == " "
+            )
+            if (
+                line_end
+                or not lex.is_word_not_name(name)
+                or (len(name) == 2 and lex.is_person_word(name))  # [李宁], [黄平]
+            ):
                 spans.append(m.span(1))
     return spans
 
