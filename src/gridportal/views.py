@@ -48,10 +48,20 @@ def _common(
     }
 
 
+def _staff_text_for_resident(district: District) -> Callable[[str], str]:
+    """Staff text (answer, public notes) as the complainant sees it: through the public
+    site's redactor, so what staff wrote about a neighbour reaches the complainant no
+    more than the public. Only the removal of the complainant's own name and phone (the
+    case's scrubber) is left out."""
+    public = public_data(district)
+    return lambda text: redact(text, public)
+
+
 def receipt(r: Receipt, district: District) -> dict[str, Any]:
-    """The answer to a new complaint: the only time the two secrets are shown."""
+    """The answer to a new complaint: the only time the two secrets are shown. A retried
+    filing is answered with the case as it is now, staff text redacted as in a lookup."""
     return {
-        **_common(r.view, district),
+        **_common(r.view, district, _staff_text_for_resident(district)),
         "lookup_code": r.lookup_code,
         "vote_token": r.vote_token,
         "public_id": r.view.record.file.public_id,
@@ -59,16 +69,11 @@ def receipt(r: Receipt, district: District) -> dict[str, Any]:
 
 
 def resident_case(view: CaseView, district: District) -> dict[str, Any]:
-    """The complainant's own view: their contact masked, no staff identities.
-
-    Staff text (answer, public notes) passes the public site's redactor, so what
-    staff wrote about a neighbour reaches the complainant no more than the public;
-    only the case-specific removal of the complainant's own name and phone is left
-    out. The complainant's own text is shown as written."""
+    """The complainant's own view: their contact masked, no staff identities, staff
+    text redacted (``_staff_text_for_resident``); their own text shown as written."""
     contact = view.record.file.complaint.contact
-    public = public_data(district)
     return {
-        **_common(view, district, lambda text: redact(text, public)),
+        **_common(view, district, _staff_text_for_resident(district)),
         "location": view.record.file.complaint.location,
         "description": view.record.file.complaint.description,
         "contact": {"name": mask_name(contact.name), "phone": mask_phone(contact.phone)},
