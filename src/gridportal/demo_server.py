@@ -92,9 +92,15 @@ def run_demo(root: Path, *, port: int, aws_port: int, reset: bool, aws: bool = F
 
 def serve(*, root: Path | None = None, host: str = "127.0.0.1", port: int, banner: bool) -> None:
     """Serve the configured site directory and the API on one origin until stopped."""
-    from gridportal.adapters.local_server import DirectorySite, chalice_api, make_server
+    from gridportal.adapters.local_server import (
+        DirectorySite,
+        chalice_api,
+        give_back_large_blocks,
+        make_server,
+    )
     from gridportal.runtime import runtime
 
+    give_back_large_blocks()  # before the first password hash and the first thread
     rt = runtime()
     if rt.settings.site_dir is None:
         raise click.ClickException("本地站点需要 GRIDPORTAL_SITE_DIR(站点目录)。")
@@ -227,9 +233,15 @@ def load_demo(root: Path) -> None:
 def _run_aws_demo(root: Path, *, port: int, aws_port: int, secret: str) -> None:
     """The AWS shape on one machine: moto's server for DynamoDB and S3, with snapshots."""
     from gridportal.adapters.embedded_aws import EmbeddedAws
-    from gridportal.adapters.local_server import BucketSite, chalice_api, make_server
+    from gridportal.adapters.local_server import (
+        BucketSite,
+        chalice_api,
+        give_back_large_blocks,
+        make_server,
+    )
     from gridportal.publish import publish_from_runtime
 
+    give_back_large_blocks()
     click.echo("启动内置 AWS(moto,仅监听 127.0.0.1)…")
     state_file = root / "aws-state.json"
     with EmbeddedAws(port=aws_port, state_file=state_file, buckets=[SITE_BUCKET]) as aws:
