@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -294,3 +295,32 @@ def test_every_file_the_package_names_is_published_with_its_as_of(site: Path) ->
         assert steps and {s["service_request_id"] for s in steps} <= cases
         # Each case's first step is its receipt, in the month the file is for.
         assert {s["datetime"][:7] for s in steps if s["step"] == "1"} == {month}
+
+
+def test_every_snapshot_recomputes_from_its_own_files(site: Path) -> None:
+    """A final month's snapshot holds its figures and the data they came from: each
+    revision's rates recompute from its own cases.csv, with the methodology it names, and
+    its files are the ones its digests name."""
+    index = json.loads((site / "data" / "snapshots" / "index.json").read_text(encoding="utf-8"))
+    revisions = [(m, r) for m, rs in index["months"].items() for r in rs]
+    assert revisions, "the demo's first months are final"
+    for month, listed in revisions:
+        folder = site / listed["path"]
+        snap = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        assert (snap["month"], snap["revision"], snap["as_of"]) == (
+            month,
+            listed["revision"],
+            listed["as_of"],
+        )
+        for name, sha in listed["files"].items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == sha, name
+        text = (folder / "cases.csv").read_text(encoding="utf-8-sig")
+        mine = recompute(list(csv.DictReader(io.StringIO(text, newline=""))), snap["methodology"])
+        rows = [(("overall", "all"), snap["overall"])]
+        rows += [((dim, row["id"]), row) for dim in DIMENSIONS for row in snap[dim]]
+        for (dim, key), row in rows:
+            expected = mine[month, dim, key]
+            assert [row[n] for n in (*RATES, "score")] == [
+                expected[n] for n in (*RATES, "score")
+            ], (month, dim, key)
+            assert row["fractions"] == expected["fractions"], (month, dim, key)

@@ -35,7 +35,9 @@ from gridportal.domain.opendata import (
     metrics_csv,
     metrics_json,
     month_files,
+    month_metrics_csv,
     site_files,
+    snapshot_files,
 )
 from gridportal.domain.publication import PUBLIC_FIELDS, TIMELINE_FIELDS
 from gridportal.domain.reference import District
@@ -484,3 +486,44 @@ def test_site_files_describe_every_file_of_every_month() -> None:
     assert {r["as_of"] for r in package["resources"]} == {report["generated_at"]}
     ((key, data),) = month_files("2025-06", [rec()])
     assert key == "data/events/2025-06.csv" and data.startswith(BOM.encode("utf-8"))
+
+
+def test_a_month_metrics_table_is_that_month_of_the_whole_one() -> None:
+    report = compute_metrics(
+        [rec(), rec("2025-05-02T09:00:00+08:00")],
+        EMPTY_DISTRICT,
+        now=datetime(2025, 7, 1, tzinfo=BEIJING),
+    )
+    calendar = WorkCalendar.from_schedules([YearSchedule(2025, frozenset(), frozenset())])
+    files = dict(site_files(report, calendar, ["2025-05", "2025-06"]))
+    for month in ("2025-05", "2025-06"):
+        assert (
+            month_metrics_csv(report, month).encode("utf-8") == files[f"data/metrics/{month}.csv"]
+        )
+
+
+def test_the_package_lists_every_snapshot_file_with_its_own_as_of() -> None:
+    index = {
+        "2025-05": [
+            {"revision": 1, "path": "data/snapshots/2025-05/r1/", "as_of": "A"},
+            {"revision": 2, "path": "data/snapshots/2025-05/r2/", "as_of": "B"},
+        ]
+    }
+    entries = snapshot_files(index)
+    assert entries[0] == ("data/snapshots/index.json", "snapshots", "B", entries[0][3])
+    names = ("metrics.json", "metrics.csv", "cases.csv", "events.csv")
+    assert [e[0] for e in entries[1:]] == [
+        f"data/snapshots/2025-05/r{n}/{name}" for n in (1, 2) for name in names
+    ]
+    report = compute_metrics([rec()], EMPTY_DISTRICT, now=datetime(2025, 7, 1, tzinfo=BEIJING))
+    calendar = WorkCalendar.from_schedules([YearSchedule(2025, frozenset(), frozenset())])
+    files = dict(site_files({**report, "snapshots": index}, calendar, ["2025-06"]))
+    package = json.loads(files["data/datapackage.json"])
+    by_path = {r["path"]: r for r in package["resources"]}
+    r1 = by_path["data/snapshots/2025-05/r1/cases.csv"]
+    assert r1["as_of"] == "A" and "2025-05" in r1["title"] and "r1" in r1["title"]
+    assert [f["name"] for f in r1["schema"]["fields"]] == list(CSV_COLUMNS)
+    assert by_path["data/snapshots/2025-05/r2/events.csv"]["as_of"] == "B"
+    assert by_path["data/snapshots/index.json"]["title"].startswith("定稿快照索引")
+    assert by_path["data/cases/2025-06.csv"]["as_of"] == report["generated_at"]
+    assert snapshot_files({}) == []
