@@ -106,6 +106,10 @@ bench-load: $(VENV_STAMP)
 API_OMITS := publish.py shards.py synth.py demo.py demo_server.py cli.py importer.py \
     adapters/pelican_site.py adapters/theme.py adapters/embedded_aws.py \
     adapters/local_server.py adapters/state_machine.py adapters/directory_site.py
+# The redactor runs in the API too (a lookup's staff text, a note checked before it is
+# stored; docs/privacy.md): jieba's segmenter needs only these of its 42 MB.
+API_JIEBA := __init__.py _compat.py dict.txt finalseg/__init__.py finalseg/prob_start.py \
+    finalseg/prob_trans.py finalseg/prob_emit.py
 CHALICE_PACKAGE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
     -u AWS_PROFILE -u AWS_ENDPOINT_URL \
     AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
@@ -116,6 +120,10 @@ package: $(VENV_STAMP)
 	@echo "==> API: vendoring the core and the reference content into functions/vendor"
 	@cp -R src/gridportal functions/vendor/gridportal
 	@cd functions/vendor/gridportal && rm -f $(API_OMITS)
+	@echo "==> API: the redactor's jieba, trimmed to its dictionary and HMM"
+	@jieba=$$($(BIN)/python -c 'import importlib.util as u; print(u.find_spec("jieba").submodule_search_locations[0])') \
+	    && mkdir -p functions/vendor/jieba/finalseg \
+	    && for f in $(API_JIEBA); do cp "$$jieba/$$f" "functions/vendor/jieba/$$f"; done
 	@cp -R content/district.json content/calendar functions/vendor/content/
 	@echo "==> nightly: vendoring the core, content, theme and site settings"
 	@cp -R src/gridportal functions/nightly/vendor/gridportal

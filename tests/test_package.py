@@ -120,6 +120,35 @@ def test_the_api_bundle_imports_on_its_own_without_boto3_or_a_renderer(
 
 
 @pytest.mark.slow
+def test_the_api_bundle_redacts_as_a_lookup_and_a_staff_note_need(
+    packaged: Path, tmp_path: Path
+) -> None:
+    # A lookup shows staff text through the redactor (jieba), a staff note is checked for
+    # the complainant's name in pinyin (pypinyin): both work from the bundle alone.
+    target = tmp_path / "task"
+    zipfile.ZipFile(packaged / "deployment.zip").extractall(target)
+    probe = (
+        "import json, sys; sys.path.insert(0, '.'); "
+        "from gridportal.domain.model import Contact; "
+        "from gridportal.domain.redaction import KnownPeople, known_data_in, redact; "
+        "known = KnownPeople.of_contact(Contact('王晓岚', '13912345678')); "
+        "print(json.dumps([redact('对门住户赵一鸣已整改，Wang Xiaoming到场。'), "
+        "known_data_in('经与Wang Xiaolan核实', known)], ensure_ascii=False))"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        cwd=target,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(done.stdout) == ["对门住户[姓名]已整改，[姓名]到场。", ["name"]]
+
+
+@pytest.mark.slow
 def test_the_nightly_bundle_has_the_three_steps_and_the_renderer(packaged: Path) -> None:
     bundle = packaged / "nightly" / "deployment.zip"
     names = set(zipfile.ZipFile(bundle).namelist())
