@@ -20,6 +20,7 @@ import pytest
 from gridportal.adapters.calendar_file import load_calendar
 from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
+from gridportal.adapters.theme import site_context
 from gridportal.demo import ManualClock, copy_cases, generate_in_memory
 from gridportal.domain.credentials import Keys
 from gridportal.domain.model import Action, Actor, Role, Status
@@ -35,6 +36,7 @@ from gridportal.snapshots import (
     page_key,
     reason,
     revision_path,
+    stage,
 )
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -276,6 +278,44 @@ def test_a_snapshot_survives_a_copy_of_the_site(night: Portal, tmp_path: Path) -
     report = build(night, tmp_path / "moved", tmp_path / "work2", full=True)
     assert report.plan is not None
     assert not [s.key for s in report.plan.uploads if s.key.startswith("data/snapshots/")]
+
+
+class NightScratch:
+    """A night's scratch space in the bucket (on Lambda): the files tonight's shards
+    staged, under ``staging/``."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def read(self, key: str) -> bytes | None:
+        return self.files.get(key)
+
+
+def test_a_month_staged_by_a_shard_in_the_bucket_is_read_from_there(
+    night: Portal, tmp_path: Path
+) -> None:
+    """On Lambda the finish step finds tonight's month files in the night's scratch
+    space, not yet online: the snapshot is made of them."""
+    clock = night.clock
+    assert isinstance(clock, ManualClock)
+    clock.now = END
+    build(night, tmp_path / "built", tmp_path / "work")
+    built = files(tmp_path / "built")
+    report = json.loads(built["data/metrics.json"])
+    report["month_status"][MONTH]["final"] = True
+    scratch = NightScratch({f"staging/{k}": v for k, v in built.items()})
+    empty = DirectorySite(tmp_path / "bucket")
+    empty.ensure_bucket()
+    context = site_context(night.district, project_root=Path(__file__).resolve().parents[1])
+    staged = stage(empty, scratch, tmp_path / "staging", report, now=END, context=context)
+    folder = revision_path(MONTH, 1)
+    assert {(folder + name, True) for name in FILES} <= set(staged.uploads)
+    assert (STATE_KEY, True) in staged.uploads and staged.made == [f"{MONTH}/r1"]
+    made = tmp_path / "staging" / folder
+    assert (made / "cases.csv").read_bytes() == built[f"data/cases/{MONTH}.csv"]
+    assert (made / "events.csv").read_bytes() == built[f"data/events/{MONTH}.csv"]
+    assert staged.index[MONTH][0]["path"] == folder
+    assert not list((tmp_path / "bucket").rglob("*"))  # the plan uploads; stage never does
 
 
 # ---- the rules, on small files ----
