@@ -616,3 +616,16 @@ def test_a_replayed_receipt_shows_staff_text_as_the_lookup_does(
     assert "已整改" in shown
     for secret in ("赵一鸣", "1111"):
         assert secret not in shown
+
+
+def test_the_cli_and_the_api_offer_the_word_for_the_complainant() -> None:
+    from click.testing import CliRunner
+
+    from gridportal.cli import main
+    from gridportal.openapi import openapi_document
+
+    shown = CliRunner().invoke(main, ["case", "act", "--help"], catch_exceptions=False)
+    assert "投诉人" in shown.output and "refused" in shown.output
+    schema = openapi_document()["components"]["schemas"]["StaffActionRequest"]["properties"]
+    assert "投诉人" in schema["public_note"]["description"]
+    assert "personal_data" in schema["public_note"]["description"]

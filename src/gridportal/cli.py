@@ -221,8 +221,16 @@ def case_queue(username: str) -> None:
 @click.argument("tracking")
 @click.argument("action")
 @click.option("--as", "username", required=True)
-@click.option("--note", "public_note", default="", help="Public note (公开说明).")
-@click.option("--private-note", default="", help="Internal note, never published.")
+@click.option(
+    "--note",
+    "public_note",
+    default="",
+    help="Public note (公开说明), published after redaction. Call the complainant 投诉人: "
+    "a note with their name or phone is refused.",
+)
+@click.option(
+    "--private-note", default="", help="Internal note, never published (contact details)."
+)
 @click.option(
     "--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Action data, e.g. unit=dept-urban."
 )

@@ -101,8 +101,21 @@ STAFF_ACTION = Body(
     "StaffAction",
     (
         Field("action", enum=tuple(a for a in Action if a not in (Action.RECEIVE, Action.RATE))),
-        Field("public_note", MAX_NOTE, required=False, multiline=True),
-        Field("private_note", MAX_NOTE, required=False, multiline=True),
+        Field(
+            "public_note",
+            MAX_NOTE,
+            required=False,
+            multiline=True,
+            description="published after redaction; call the complainant 投诉人: a note with "
+            "their name or phone is refused (400 personal_data)",
+        ),
+        Field(
+            "private_note",
+            MAX_NOTE,
+            required=False,
+            multiline=True,
+            description="never published; contact details go here",
+        ),
         Field("data", kind="object", required=False, description="action arguments"),
     ),
 )
