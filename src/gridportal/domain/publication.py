@@ -11,14 +11,15 @@ pins it, so adding a field is a visible decision.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, overload
 
-from gridportal.domain import redaction
+from gridportal.domain import metrics, redaction
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
@@ -185,16 +186,49 @@ def publication_version(calendar: WorkCalendar) -> str:
     """The version of the rules a published record follows, computed, never bumped by
     hand: a digest of the working-day calendar (package and overrides: entering next
     year's schedule changes it), the allowlist (``PUBLIC_FIELDS``, ``TIMELINE_FIELDS``
-    and the deadline report's fields) and the redactor's source. When it changes, the
-    next build is a full one, so every affected case is published again."""
+    and the deadline report's fields), the redactor's source and the metrics' rules
+    (``metrics_digest``). When it changes, the next build is a full one, so every
+    affected case is published again and every month's tally is made afresh."""
     allowlist = "|".join(
         (",".join(PUBLIC_FIELDS), ",".join(TIMELINE_FIELDS), ",".join(_DEADLINE_KEYS))
     )
     digest = hashlib.sha256()
-    for part in (calendar.fingerprint(), allowlist, redactor_digest()):
+    for part in (calendar.fingerprint(), allowlist, redactor_digest(), metrics_digest()):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def metrics_digest() -> str:
+    """A digest of the metrics' rules: the counters a month's tally holds
+    (``COUNT_KEYS``), the published definitions and methodology (weights, rounding),
+    and the source of the code that applies them (a counter's test can change while its
+    name stays). A month's tally kept from before such a change would be summed under
+    the new rules, so a change republishes every month."""
+    return rules_digest(
+        metrics.COUNT_KEYS,
+        [d.public() for d in metrics.DEFINITIONS],
+        metrics.methodology(),
+        Path(metrics.__file__).read_bytes(),
+    )
+
+
+def rules_digest(
+    counters: Iterable[str],
+    definitions: Iterable[Mapping[str, Any]],
+    methodology: Mapping[str, Any],
+    source: bytes,
+) -> str:
+    """``metrics_digest`` of given rules: any change of any part changes it."""
+    rules = {
+        "counters": list(counters),
+        "definitions": list(definitions),
+        "methodology": dict(methodology),
+    }
+    sha = hashlib.sha256(json.dumps(rules, ensure_ascii=False, sort_keys=True).encode())
+    sha.update(b"\0" + source)
+    return sha.hexdigest()
 
 
 @lru_cache(maxsize=1)
