@@ -38,6 +38,7 @@ from gridportal.snapshots import (
     revision_path,
     stage,
 )
+from gridportal.snapshots import _without as without
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)
@@ -362,3 +363,16 @@ def test_compare_an_other_correction_and_the_rules() -> None:
     same, _ = compare(old, old)
     assert reason(same, rules_changed=True) == "数据更正：计算方法或定义变更。"
     assert reason(same, rules_changed=False) == "数据更正：名称或分组变更。"
+
+
+def test_a_case_taken_down_goes_from_a_file_with_every_link_to_it() -> None:
+    header = ("service_request_id", "status", "merged_into")
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows(
+        [header, ("gone00000001", "rated", ""), ("dup000000001", "merged", "gone00000001")]
+    )
+    data = (BOM + out.getvalue()).encode("utf-8")
+    cleaned, count = without(data, {"gone00000001"})
+    assert count == 1 and cleaned is not None and b"gone00000001" not in cleaned
+    assert cleaned.decode("utf-8-sig").splitlines()[1:] == ["dup000000001,merged,"]
+    assert without(data, {"other0000001"}) == (data, 0)

@@ -175,12 +175,24 @@ def _rules_digest(report: Mapping[str, Any]) -> str:
 
 
 def _without(data: bytes | None, ids: set[str]) -> tuple[bytes | None, int]:
-    """A CSV file (first column: the case id) without the rows of ``ids``."""
+    """A CSV file (first column: the case id) without the rows of ``ids`` and without
+    their ids anywhere else (a duplicate's ``merged_into``); returns the file (the same
+    object when nothing changed) and the number of cases whose rows went."""
     header, rows = _csv_rows(data)
-    kept = [row for row in rows if not row or row[0] not in ids]
-    if data is None or len(kept) == len(rows):
+    if data is None or not ids:
         return data, 0
-    return _csv_bytes(header, kept), len({row[0] for row in rows if row and row[0] in ids})
+    gone = {row[0] for row in rows if row and row[0] in ids}
+    kept = [[_unlinked(cell, ids) for cell in row] for row in rows if not row or row[0] not in ids]
+    if not gone and kept == rows:
+        return data, 0
+    return _csv_bytes(header, kept), len(gone)
+
+
+def _unlinked(cell: str, ids: set[str]) -> str:
+    for case_id in ids:
+        if case_id in cell:
+            cell = cell.replace(case_id, "")
+    return cell
 
 
 class _Night:
@@ -232,6 +244,7 @@ def stage(
     monthly = report.get("monthly", {})
     rules = _rules_digest(report)
 
+    gone: set[str] = set()  # cases taken down since the last look
     for month in sorted(set(months) | set(monthly)):
         entry = months.get(month)
         final = bool(status.get(month, {}).get("final"))
@@ -249,8 +262,7 @@ def stage(
         previous = night.read(revision_path(month, latest["revision"]) + "cases.csv")
         current = night.read(cases_key) if month in monthly else None
         changes, removed = compare(previous, current)
-        if removed:
-            _redact(night, month, entry["revisions"], removed, at)
+        gone |= removed
         entry["checked"] = figures
         if revise:
             why = reason(changes, rules != entry.get("rules", rules))
@@ -258,6 +270,9 @@ def stage(
             months[month] = made
             staged.made.append(f"{month}/r{made['revisions'][-1]['revision']}")
 
+    if gone:  # from every revision of every month (a duplicate may name one elsewhere)
+        for month, entry in months.items():
+            _redact(night, month, entry["revisions"], gone, at)
     index = public_index(months)
     staged.index = {m: [_brief(r) for r in revisions] for m, revisions in index.items()}
     published: dict[str, str] = state["published"]
@@ -356,19 +371,19 @@ def _revision(
 def _redact(
     night: _Night, month: str, revisions: list[dict[str, Any]], ids: set[str], at: str
 ) -> None:
-    """A case taken down leaves every file: its rows go from the revisions' case files
-    (their figures stay as published, and the index records the removal)."""
+    """A case taken down leaves every file: its rows and its id go from the revisions'
+    case files (their figures stay as published, and the index records the removal)."""
     for revision in revisions:
         folder = revision_path(month, revision["revision"])
-        removed = 0
+        changed, removed = False, 0
         for name in CASE_FILES:
-            data, count = _without(night.read(folder + name), ids)
-            if count:
-                assert data is not None
+            before = night.read(folder + name)
+            data, count = _without(before, ids)
+            if data is not before and data is not None:
                 night.write(folder + name, data, new=False)
                 revision["files"][name] = digest(data)
-                removed = max(removed, count)
-        if removed:
+                changed, removed = True, max(removed, count)
+        if changed:
             revision.setdefault("redactions", []).append({"at": at, "cases": removed})
 
 
