@@ -10,15 +10,18 @@ On loopback only. For each data set (the demo district, then 100,000 cases), thi
    answers it, votes, and sends the vote again; a command-centre desk moves the filed cases
    through the staff API meanwhile, and the nightly build (``portal build``, a separate
    process) runs while the residents work,
-4. reconciles against the store: every 201 receipt is in the store exactly once, every
-   retry got the same case, no vote was counted twice,
-5. prints requests per second, p50 and p99 per route, errors, and the server's memory
-   before and after.
+4. reconciles against the store: every 201 receipt is in the store exactly once and the
+   store gained no case beyond them, every retry got the same case, every accepted vote is
+   there and none was counted twice (a vote sent again gets its first answer again),
+5. prints requests per second (over the residents' time), p50 and p99 per route, errors,
+   and the server's memory once ready (the server loads what the API loads lazily before
+   it answers) and after each run; ``--rounds N`` runs N times on one server, a soak.
 
 Residents pause between steps (``--think``, mean seconds) as people do; ``--think 0``
 turns them into a closed loop that measures saturation instead.
 
     python benchmarks/load.py [--residents 32] [--seconds 60] [--only demo|100k]
+                              [--rounds 1] [--port 8765]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import random
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,9 +49,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gridportal.demo_server import DEMO_PASSWORD, embedded_settings  # noqa: E402
+from gridportal.demo_server import DEMO_PASSWORD, WARMED, embedded_settings  # noqa: E402
 
-PORT = 8765
+DEFAULT_PORT = 8765
 SECRET = "bench-load-secret"
 RETRY_SHARE = 0.2  # of filings and votes sent twice with the same key or token
 
@@ -228,15 +232,23 @@ def wait_ready(port: int, timeout: float) -> float:
     raise RuntimeError("the server did not answer")
 
 
+def watch(server: subprocess.Popen[bytes], warmed: threading.Event) -> None:
+    """Read the server's output to its end; set ``warmed`` at its line that says so."""
+    assert server.stdout is not None
+    for line in server.stdout:
+        if WARMED in line.decode("utf-8", "replace"):
+            warmed.set()
+
+
 def portal(env: dict[str, str], *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "gridportal.cli", *args], env=env, cwd=ROOT, **kwargs
     )
 
 
-def prepare(workdir: Path, cases: int | None) -> dict[str, str]:
+def prepare(workdir: Path, cases: int | None, port: int) -> dict[str, str]:
     """An embedded portal with the demo district, and ``cases`` more if asked."""
-    settings = embedded_settings(workdir, port=PORT, secret=SECRET)
+    settings = embedded_settings(workdir, port=port, secret=SECRET)
     env = {**os.environ, **settings, "PYTHONPATH": str(ROOT / "src")}
     started = time.perf_counter()
     subprocess.run(
@@ -258,7 +270,17 @@ def prepare(workdir: Path, cases: int | None) -> dict[str, str]:
     return env
 
 
-def reconcile(env: dict[str, str], ledger: Ledger) -> dict[str, int]:
+def count_cases(env: dict[str, str]) -> int:
+    """The cases in the store, read from the file directly (a read-only connection)."""
+    path = env["GRIDPORTAL_STORE"].removeprefix("sqlite:")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def reconcile(env: dict[str, str], ledger: Ledger, filed_in_store: int) -> dict[str, int]:
     os.environ.update({k: v for k, v in env.items() if k.startswith("GRIDPORTAL_")})
     from gridportal.domain.credentials import normalise_tracking
     from gridportal.domain.model import Action
@@ -266,7 +288,7 @@ def reconcile(env: dict[str, str], ledger: Ledger) -> dict[str, int]:
 
     runtime.cache_clear()
     rt = runtime()
-    missing = doubled = wrong_key = votes_doubled = 0
+    missing = wrong_key = votes_doubled = votes_missing = 0
     for key, shown in ledger.receipts.items():
         tracking = normalise_tracking(shown)  # receipts show it in groups: 1234-5678-9012
         history = rt.store.get_history(tracking)
@@ -279,16 +301,20 @@ def reconcile(env: dict[str, str], ledger: Ledger) -> dict[str, int]:
         rates = sum(1 for e in history.events if e.action is Action.RATE)
         if rates > 1:
             votes_doubled += 1
-    for count in ledger.votes_accepted.values():
-        if count > 1:
-            doubled += 1
+        if shown in ledger.votes_accepted and (rates != 1 or history.vote is None):
+            votes_missing += 1
+    runtime.cache_clear()
     return {
         "receipts": len(ledger.receipts),
         "missing": missing,
+        # cases the store gained beyond the receipts: a retry that made a second case
+        "unreceipted_cases": filed_in_store - len(ledger.receipts),
         "key_mismatch": wrong_key,
         "retry_mismatch": ledger.retry_mismatches,
         "votes": len(ledger.votes_accepted),
-        "votes_accepted_twice": doubled,
+        # the same vote sent again gets its first answer (201) again, and counts once
+        "votes_repeated": sum(1 for n in ledger.votes_accepted.values() if n > 1),
+        "votes_missing": votes_missing,
         "rate_events_doubled": votes_doubled,
     }
 
@@ -300,23 +326,92 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def one_round(
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, grids: list[Any]
+) -> None:
+    """The residents and the desk for ``--seconds``, the nightly build meanwhile; the table."""
+    cases_before = count_cases(env)
+    stats, ledger = Stats(), Ledger()
+    until = time.time() + args.seconds
+    threads = [
+        threading.Thread(
+            target=resident,
+            args=(args.port, stats, ledger, until, args.think, n, grids),
+            daemon=True,
+        )
+        for n in range(args.residents)
+    ]
+    threads.append(
+        threading.Thread(target=command_centre, args=(args.port, stats, ledger, until), daemon=True)
+    )
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    time.sleep(min(10, args.seconds / 4))
+    build_started = time.perf_counter()
+    build = portal(
+        env,
+        "build",
+        "--work-dir",
+        str(workdir / "build"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for thread in threads:
+        thread.join()
+    elapsed = time.time() - started  # the residents' time only: the build may run on
+    _, err = build.communicate()
+    build_seconds = time.perf_counter() - build_started
+    print(
+        f"  nightly build during the run: {build_seconds:.1f} s, exit {build.returncode}"
+        + (f": {err.decode()[-300:]}" if build.returncode else "")
+    )
+    print(
+        f"  {args.residents} residents, {elapsed:.0f} s, think time {args.think} s;"
+        f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"  {'route':<14}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}  statuses"
+    )
+    for route in sorted(stats.times):
+        times = stats.times[route]
+        statuses = ", ".join(f"{k}×{v}" for k, v in sorted(stats.statuses[route].items()))
+        print(
+            f"  {route:<14}{len(times):>9}{len(times) / elapsed:>8.1f}"
+            f"{percentile(times, 0.5) * 1000:>9.1f}{percentile(times, 0.99) * 1000:>9.1f}"
+            f"{stats.errors[route]:>8}  {statuses}"
+        )
+    filed = count_cases(env) - cases_before
+    print("  reconciliation: " + json.dumps(reconcile(env, ledger, filed)))
+
+
 def run(name: str, cases: int | None, args: argparse.Namespace) -> None:
     print(f"\n== {name} ==")
     workdir = Path(tempfile.mkdtemp(prefix="gridportal-load-"))
     server: subprocess.Popen[bytes] | None = None
     try:
-        env = prepare(workdir, cases)
+        env = prepare(workdir, cases, args.port)
+        launched = time.perf_counter()
         server = portal(
             env,
             "serve",
             "--port",
-            str(PORT),
-            stdout=subprocess.DEVNULL,
+            str(args.port),
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        ready = wait_ready(PORT, 60)
+        warmed = threading.Event()
+        threading.Thread(target=watch, args=(server, warmed), daemon=True).start()
+        ready = wait_ready(args.port, 60)
+        print(
+            f"  server answers in {ready:.2f} s (pid {server.pid}), RSS {rss_mb(server.pid):.0f} MB"
+        )
+        if not warmed.wait(120):
+            raise RuntimeError("the server did not finish loading what the API loads")
         before = rss_mb(server.pid)
+        print(f"  warm in {time.perf_counter() - launched:.1f} s, RSS {before:.0f} MB")
         with open(ROOT / "content" / "district.json", encoding="utf-8") as handle:
             district = json.load(handle)
         grids = [
@@ -324,60 +419,12 @@ def run(name: str, cases: int | None, args: argparse.Namespace) -> None:
             for service in district["services"][:12]
             for grid in district["grids"]
         ]
-        stats, ledger = Stats(), Ledger()
-        until = time.time() + args.seconds
-        threads = [
-            threading.Thread(
-                target=resident,
-                args=(PORT, stats, ledger, until, args.think, n, grids),
-                daemon=True,
-            )
-            for n in range(args.residents)
-        ]
-        threads.append(
-            threading.Thread(target=command_centre, args=(PORT, stats, ledger, until), daemon=True)
-        )
-        started = time.time()
-        for thread in threads:
-            thread.start()
-        time.sleep(min(10, args.seconds / 4))
-        build_started = time.perf_counter()
-        build = portal(
-            env,
-            "build",
-            "--work-dir",
-            str(workdir / "build"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        _, err = build.communicate()
-        build_seconds = time.perf_counter() - build_started
-        for thread in threads:
-            thread.join()
-        elapsed = time.time() - started
-        after = rss_mb(server.pid)
-        print(
-            f"  server ready in {ready:.2f} s; RSS {before:.0f} MB before, {after:.0f} MB after"
-            f" ({after - before:+.0f} MB)"
-        )
-        print(
-            f"  nightly build during the run: {build_seconds:.1f} s, exit {build.returncode}"
-            + (f": {err.decode()[-300:]}" if build.returncode else "")
-        )
-        print(f"  {args.residents} residents, {args.seconds} s, think time {args.think} s")
-        print(
-            f"  {'route':<14}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'errors':>8}  statuses"
-        )
-        for route in sorted(stats.times):
-            times = stats.times[route]
-            statuses = ", ".join(f"{k}×{v}" for k, v in sorted(stats.statuses[route].items()))
-            print(
-                f"  {route:<14}{len(times):>9}{len(times) / elapsed:>8.1f}"
-                f"{percentile(times, 0.5) * 1000:>9.1f}{percentile(times, 0.99) * 1000:>9.1f}"
-                f"{stats.errors[route]:>8}  {statuses}"
-            )
-        print("  reconciliation: " + json.dumps(reconcile(env, ledger)))
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                print(f"  -- round {number} of {args.rounds}")
+            one_round(args, env, workdir, grids)
+            after = rss_mb(server.pid)
+            print(f"  server RSS {after:.0f} MB ({after - before:+.0f} MB since ready)")
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -392,6 +439,10 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.5, help="mean pause, seconds")
     parser.add_argument("--only", choices=("demo", "100k"))
     parser.add_argument("--cases", type=int, default=100_000, help="the large data set's size")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the local origin's port")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs one after another on one server (a soak)"
+    )
     args = parser.parse_args()
     sets: Iterator[tuple[str, int | None]] = iter(
         [("demo district", None), (f"{args.cases:,} cases", args.cases)]
