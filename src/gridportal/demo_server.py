@@ -303,6 +303,15 @@ def _banner(base_url: str, root: Path, *, backend: str) -> None:
     receipts = (
         json.loads(receipts_file.read_text(encoding="utf-8")) if receipts_file.exists() else []
     )
+    # The other commands find the demo's settings in var/demo/ by themselves; elsewhere
+    # (portal demo --dir) they are told where.
+    default = root.resolve() == (Path("var") / "demo").resolve()
+    portal = ".venv/bin/portal" + ("" if default else f" --env-file {root / ENV_FILE}")
+    rebuild = (
+        "make rebuild   (即 .venv/bin/portal build)"
+        if default
+        else f"{portal} build --work-dir {root / 'build'}"
+    )
     lines = [
         "",
         "网格化管理公开平台 · 本地演示",
@@ -316,9 +325,9 @@ def _banner(base_url: str, root: Path, *, backend: str) -> None:
         "",
         "  工作人员账号  dispatch-01 / supervisor-01 / auditor-01 / <部门id>-handler",
         f"               / <网格id>-worker,密码均为 {DEMO_PASSWORD}",
-        "  办理案件     .venv/bin/portal case act <受理编号> assess --as dispatch-01 \\",
+        f"  办理案件     {portal} case act <受理编号> assess --as dispatch-01 \\",
         "                 --set priority=general",
-        "  重建站点     make rebuild   (即 .venv/bin/portal build)",
+        f"  重建站点     {rebuild}",
     ]
     for r in receipts[:3]:
         lines.append(f"  演示案件     受理编号 {r['tracking']}  查询码 {r['lookup_code']}")
