@@ -144,6 +144,10 @@ def test_a_month_that_turns_final_is_published_as_a_dated_snapshot(
     assert snap["licence"]["name"] == metrics["licence"]["name"]
     for part in ("overall", "by_department", "by_grid", "by_community", "by_category"):
         assert snap[part] == metrics["monthly"][MONTH][part]  # numerators, denominators
+    assert metrics["ranking_month"] == MONTH  # the month's lists, as the metrics page shows
+    assert [r["id"] for r in snap["red_list"]] == [r["id"] for r in metrics["red_list"]]
+    assert [r["id"] for r in snap["black_list"]] == [r["id"] for r in metrics["black_list"]]
+    assert not {r["id"] for r in snap["red_list"]} & {r["id"] for r in snap["black_list"]}
     # The data as of the snapshot: the month's own files of that night, byte for byte.
     assert (site / folder / "cases.csv").read_bytes() == (
         site / "data" / "cases" / f"{MONTH}.csv"

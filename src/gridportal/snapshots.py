@@ -5,8 +5,9 @@ A month's figures are final once every deadline of its cases has passed
 data are published as revision 1 under ``data/snapshots/<YYYY-MM>/r1/``:
 
 - ``metrics.json``: the month's rows (overall and by department, grid, community,
-  category) with their numerators and denominators, the methodology and definitions,
-  the as-of time, the licence, and the SHA-256 of the three CSV files beside it;
+  category) with their numerators and denominators, its red and black lists, the
+  methodology and definitions, the as-of time, the licence, and the SHA-256 of the
+  three CSV files beside it;
 - ``metrics.csv``: the month's rows of ``data/metrics.csv``;
 - ``cases.csv`` and ``events.csv``: the month's cases and steps files as of that night.
 
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 from gridportal.adapters.theme import SiteContext, Theme
 from gridportal.domain import opendata
 from gridportal.domain.deadlines import BEIJING
+from gridportal.domain.metrics import rankings
 from gridportal.shards import STATE_PREFIX, digest, month_data_keys
 
 STATE_KEY = f"{STATE_PREFIX}snapshots.json"
@@ -290,6 +292,7 @@ def stage(
                 latest=revisions[-1],
                 files=FILES,
                 index_key=INDEX_KEY,
+                site_url=context.site_url,
             )
             mutable.append((page_key(month), page))
     for key, data in mutable:
@@ -346,6 +349,7 @@ def _revision(
         "methodology": report.get("methodology"),
         "definitions": report.get("definitions"),
         **report["monthly"][month],
+        **_lists(report["monthly"][month]),
     }
     metrics = json.dumps(body, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     data["metrics.json"] = metrics.encode("utf-8")
@@ -366,6 +370,17 @@ def _revision(
         }
     )
     return {"figures": figures, "checked": figures, "rules": rules, "revisions": revisions}
+
+
+def _lists(rows: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The month's red and black lists by the ranking rule (``metrics.rankings``), as
+    they stand in this revision: who, at which rank, with which score."""
+    red, black = rankings(rows.get("by_department", ()))
+    keys = ("id", "name", "rank", "score", "cases")
+    return {
+        "red_list": [{k: row.get(k) for k in keys} for row in red],
+        "black_list": [{k: row.get(k) for k in keys} for row in black],
+    }
 
 
 def _redact(
