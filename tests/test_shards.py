@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gridportal.adapters.theme import PAGE_SIZE, SiteContext, site_context
+from gridportal.adapters.theme import PAGE_SIZE, SiteContext, newest_first, site_context
 from gridportal.domain import opendata
 from gridportal.domain.metrics import combine_metrics, compute_metrics
 from gridportal.domain.publication import PublishedRecord
@@ -99,6 +99,46 @@ def test_only_changed_cases_are_rendered_and_sent(context: SiteContext, tmp_path
         previous_state=second.state,
     )
     assert again.changed == () and not again.state_changed
+
+
+def test_a_listing_page_is_rendered_again_only_when_what_it_shows_changed(
+    context: SiteContext, tmp_path: Path
+) -> None:
+    records = june(2 * PAGE_SIZE + 10)
+    first = run(context, tmp_path / "1", fresh=tuple(records))
+    published = (tmp_path / "1" / month_data_keys("2025-06")[1]).read_bytes()
+    rows = newest_first(records)
+    # The newest case's status: it is on the month's first listing page and on the
+    # first page of each of its browse listings, nowhere else.
+    changed = {**rows[0], "status": "in_progress", "status_label": "办理中"}
+    # A digest no rendering gives: kept as it is only if the page is not rendered.
+    marked = {**first.state["manifest"], "cases/2025-06/2/index.html": "not-rendered"}
+    second = run(
+        context,
+        tmp_path / "2",
+        fresh=(changed,),
+        previous=published,
+        previous_state={**first.state, "manifest": marked},
+    )
+    assert second.state["manifest"]["cases/2025-06/2/index.html"] == "not-rendered"
+    listings = {
+        key
+        for key in first.state["manifest"]
+        if key.startswith("cases/2025-06/") or key.startswith("cases/by/")
+    }
+    rendered = listings & set(second.changed)
+    assert "cases/2025-06/index.html" in rendered
+    assert "cases/2025-06/2/index.html" not in rendered
+    assert "cases/2025-06/3/index.html" not in rendered
+    assert all(k.endswith("/2025-06/index.html") for k in rendered)
+    assert second.state["manifest"].keys() == first.state["manifest"].keys()
+    # The pages kept are those a build from nothing makes of the same records.
+    fresh = run(context, tmp_path / "3", fresh=(changed, *(r for r in records if r != rows[0])))
+    assert {**fresh.state["manifest"], "cases/2025-06/2/index.html": "not-rendered"} == (
+        second.state["manifest"]
+    )
+    for key in rendered:
+        assert (tmp_path / "2" / key).read_bytes() == (tmp_path / "3" / key).read_bytes()
 
 
 def test_a_removed_case_is_deleted_and_an_empty_month_leaves_nothing(

@@ -22,8 +22,9 @@ shard's previous state, the shared ``SiteContext``) that writes the files whose
 content changed into ``job.out_dir`` and returns a ``ShardResult``. Locally the
 publisher runs shards in a process pool; on AWS a Distributed Map can run the same
 function on Lambda. A case page is rendered only when its record changed (or the
-templates did); listings and open data of the month are always remade, they are
-cheap. Nothing here hashes a file that was not rendered in this call.
+templates did), a listing page only when what it shows changed (``theme.Listing``); the
+month's open data are always remade. Nothing here hashes a file that was not rendered
+in this call.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 
 from gridportal import open311
 from gridportal.adapters.theme import (
-    PAGE_SIZE,
+    Listing,
     SiteContext,
     Theme,
     check_month,
@@ -47,7 +48,7 @@ from gridportal.adapters.theme import (
     is_open,
     is_overdue,
     list_row,
-    month_page_key,
+    month_listings,
     newest_first,
     safe_segment,
 )
@@ -218,16 +219,21 @@ def build_shard(job: ShardJob) -> ShardResult:
         rendered += 1
     render_seconds = time.process_time() - started
 
-    # Listings, newest first, PAGE_SIZE a page.
+    # Listings, newest first, PAGE_SIZE a page, and the same rows by grid, community,
+    # department and category (分类浏览). A page whose rows, count and place are those it
+    # was last published with is not rendered again (a night touches few rows of a month).
     listed = newest_first(records)
     rows = [list_row(r) for r in listed]
-    for start in range(0, max(len(rows), 1), PAGE_SIZE):
-        number = start // PAGE_SIZE + 1
-        page = rows[start : start + PAGE_SIZE]
-        emit(month_page_key(month, number), theme.month_page(month, page, number, len(rows)))
-    # The same rows by grid, community, department and category (分类浏览).
-    for key, data in theme.dimension_pages(month, rows):
-        emit(key, data)
+    published_listings: dict[str, Listing] = {}
+    if before and not render_all:
+        old_rows = [list_row(r) for r in newest_first(opendata.sorted_records(before.values()))]
+        published_listings = {x.key: x for x in month_listings(month, old_rows)}
+    for listing in month_listings(month, rows):
+        known = old_manifest.get(listing.key)
+        if known is not None and published_listings.get(listing.key) == listing:
+            manifest[listing.key] = known
+            continue
+        emit(listing.key, theme.listing_page(listing))
 
     csv_key, json_key = month_data_keys(month)
     csv_text, json_text = opendata.cases_csv(records), opendata.cases_json(records)

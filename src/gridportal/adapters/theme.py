@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import runpy
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -569,17 +569,43 @@ class Theme:
     def month_page(
         self, month: str, rows: Sequence[Mapping[str, Any]], number: int, total: int
     ) -> bytes:
-        pages = max(1, -(-total // PAGE_SIZE))
+        return self.listing_page(month_listing(month, rows, number, total))
+
+    def listing_page(self, listing: Listing) -> bytes:
+        """A listing page (a month's, or a month's by grid, community, department or
+        category) from its ``Listing``: everything the page shows is in it."""
+        dimension, value, name = listing.dimension, listing.value, listing.name
+        month, number, pages = listing.month, listing.number, listing.pages
+        if not dimension:
+            return self.render(
+                "case_month",
+                nav="cases",
+                title=f"{format_month(month)}办理记录" + (f"(第{number}页)" if number > 1 else ""),
+                month=month,
+                cases=listing.rows,
+                total=listing.total,
+                page_number=number,
+                page_count=pages,
+                page_urls=[month_page_url(month, n) for n in range(1, pages + 1)],
+                first_index=(number - 1) * PAGE_SIZE + 1,
+            )
+        heading = f"{name}:{format_month(month)}办理记录"
         return self.render(
             "case_month",
             nav="cases",
-            title=f"{format_month(month)}办理记录" + (f"(第{number}页)" if number > 1 else ""),
+            title=heading + (f"(第{number}页)" if number > 1 else ""),
+            heading=heading,
+            scope={
+                "label": _DIMENSION_LABELS[dimension],
+                "name": name,
+                "url": "/" + dimension_index_key(dimension, value).removesuffix("index.html"),
+            },
             month=month,
-            cases=rows,
-            total=total,
+            cases=listing.rows,
+            total=listing.total,
             page_number=number,
             page_count=pages,
-            page_urls=[month_page_url(month, n) for n in range(1, pages + 1)],
+            page_urls=[dimension_page_url(dimension, value, month, n) for n in range(1, pages + 1)],
             first_index=(number - 1) * PAGE_SIZE + 1,
         )
 
@@ -587,39 +613,68 @@ class Theme:
         self, month: str, rows: Sequence[Mapping[str, Any]]
     ) -> Iterable[tuple[str, bytes]]:
         """A month's records by grid, community, department and category, PAGE_SIZE a page."""
-        labels = {d.key: d.label for d in DIMENSIONS}
-        for dimension, groups in dimension_groups(rows).items():
-            for value, (name, listed) in groups.items():
-                total = len(listed)
-                pages = max(1, -(-total // PAGE_SIZE))
-                for number in range(1, pages + 1):
-                    start = (number - 1) * PAGE_SIZE
-                    heading = f"{name}:{format_month(month)}办理记录"
-                    yield (
-                        dimension_page_key(dimension, value, month, number),
-                        self.render(
-                            "case_month",
-                            nav="cases",
-                            title=heading + (f"(第{number}页)" if number > 1 else ""),
-                            heading=heading,
-                            scope={
-                                "label": labels[dimension],
-                                "name": name,
-                                "url": "/"
-                                + dimension_index_key(dimension, value).removesuffix("index.html"),
-                            },
-                            month=month,
-                            cases=listed[start : start + PAGE_SIZE],
-                            total=total,
-                            page_number=number,
-                            page_count=pages,
-                            page_urls=[
-                                dimension_page_url(dimension, value, month, n)
-                                for n in range(1, pages + 1)
-                            ],
-                            first_index=start + 1,
-                        ),
-                    )
+        for listing in month_listings(month, rows):
+            if listing.dimension:
+                yield listing.key, self.listing_page(listing)
+
+
+_DIMENSION_LABELS = {d.key: d.label for d in DIMENSIONS}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One listing page: its key and all it shows. Two equal ``Listing`` values render
+    the same bytes (with the same templates), so a shard renders a listing page again
+    only when its ``Listing`` changed."""
+
+    key: str
+    month: str
+    rows: tuple[Mapping[str, Any], ...]  # the page's rows (``list_row``), newest first
+    total: int  # rows of the whole listing (every page)
+    number: int
+    pages: int
+    dimension: str = ""  # "" for the month's own listing; else a ``Dimension.key``
+    value: str = ""
+    name: str = ""
+
+
+def month_listing(
+    month: str, rows: Sequence[Mapping[str, Any]], number: int, total: int
+) -> Listing:
+    return Listing(
+        key=month_page_key(month, number),
+        month=month,
+        rows=tuple(rows),
+        total=total,
+        number=number,
+        pages=max(1, -(-total // PAGE_SIZE)),
+    )
+
+
+def month_listings(month: str, rows: Sequence[Mapping[str, Any]]) -> Iterator[Listing]:
+    """Every listing page of a month: its own (``cases/<M>/`` …), then by grid, community,
+    department and category (分类浏览), PAGE_SIZE rows a page; ``rows`` newest first."""
+    for start in range(0, max(len(rows), 1), PAGE_SIZE):
+        yield month_listing(
+            month, rows[start : start + PAGE_SIZE], start // PAGE_SIZE + 1, len(rows)
+        )
+    for dimension, groups in dimension_groups(rows).items():
+        for value, (name, listed) in groups.items():
+            total = len(listed)
+            pages = max(1, -(-total // PAGE_SIZE))
+            for number in range(1, pages + 1):
+                start = (number - 1) * PAGE_SIZE
+                yield Listing(
+                    key=dimension_page_key(dimension, value, month, number),
+                    month=month,
+                    rows=tuple(listed[start : start + PAGE_SIZE]),
+                    total=total,
+                    number=number,
+                    pages=pages,
+                    dimension=dimension,
+                    value=value,
+                    name=name,
+                )
 
 
 def dimension_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Any]]]:
