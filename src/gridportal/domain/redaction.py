@@ -1048,8 +1048,10 @@ class _Lexicon:
         return not (tag.startswith("nr") and len(word) >= 3 and self.freq[word] <= 50)
 
     def is_person_word(self, word: str) -> bool:
-        """A dictionary word jieba tags as a person's name (nr, nrfg, nrt)."""
-        return self.tags.get(word, "").startswith("nr")
+        """A dictionary word jieba tags as a person's name (nr, nrfg, nrt) and that is
+        not a common word as well (李强 159, 李宁 60; but 文明 6584, 高峰 1556, 张贴 401,
+        朱红 618 are words first)."""
+        return self.tags.get(word, "").startswith("nr") and self.freq[word] <= _COMMON_WORD
 
     def may_start_a_name(self, word: str) -> bool:
         """A word tagged as a person's name, or a rare one (高军, 苏波: fewer than ten
@@ -1063,6 +1065,7 @@ class _Lexicon:
 
 
 _RARE_WORD = 9
+_COMMON_WORD = 200
 _LEXICON: _Lexicon | None = None
 _LEXICON_LOCK = threading.Lock()
 
@@ -1093,7 +1096,7 @@ _NAME_PREFIX_RE = re.compile(
     r"(?=[\u4e00-\u9fff])"
 )
 # Of those, the ones that name a person: what follows is a name even when its first
-# characters are a word jieba tags as one (老公朱红明, 我是李强).
+# characters are a word jieba tags as one (老公龙凤英, 我是李强).
 _PERSON_PREFIXES: Final = frozenset(
     ("我是", "我叫", "老公", "老婆", "丈夫", "妻子", "爱人", "儿子", "女儿", "父亲", "母亲")
 )
@@ -1139,7 +1142,7 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
         """``framed``: a context on both sides (业主X反映, ，X称), strong enough
         for a name that is also a dictionary word (林海, 贺兰). ``person``: a context
         that names a person (我是X, 老公X), where a word jieba tags as a person's
-        name (朱红, 李强) does not keep a longer name from being one (朱红明)."""
+        name (龙凤, 李强) does not keep a longer name from being one (龙凤英)."""
         name = text[start:end]
         sl = _surname_len(name)
         if not sl or len(name) <= sl or name in _NOT_NAMES or name[:2] in _NOT_NAMES:
@@ -1157,7 +1160,7 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
 
     def _may_be_in_name(word: str, length: int) -> bool:
         """After a person's context: a two-character word jieba tags as a name (李强),
-        or the start of a longer name when tagged so or rare (朱红明, 高军国)."""
+        or the start of a longer name when tagged so or rare (龙凤英, 高军国)."""
         if len(word) < length:
             return lex.may_start_a_name(word)
         return len(word) == 2 and lex.is_person_word(word)
