@@ -9,6 +9,7 @@ Pieces (each runs in a fresh process, so its wall time and peak memory are its o
   --full-1m       full build of 1,000,000 cases: wall time, peak memory
   --incremental   a night at 1,000,000 cases with 5,000 changed: wall time, pages rendered,
                   files and bytes uploaded (runs --full-1m first if its site is missing)
+  --incremental-100k  a night at 100,000 cases with 1,000 changed (1%), the same figures
   --pelican       20,000 case pages: the portal's renderer against Pelican's own Markdown
                   article pipeline on the same cases
   --metrics       the metrics over 1,000,000 published records (needs the 1M site)
@@ -19,7 +20,12 @@ are generated once into ``var/bench/cases-<N>.db`` (SQLite) and reused; each bui
 on a copy, so the generated archive stays as generated. Builds publish to a directory
 (the embedded shape) with two worker processes. Peak memory is the largest resident set
 of the build process and, separately, of its largest worker. Nothing is written outside
-var/bench/.
+var/bench/ (or the directory given with ``--dir``).
+
+``--profile`` runs each build piece under cProfile with one worker (every step in the
+build's own process, so the profile sees the export and the shards too) and writes
+``<dir>/profile-<piece>.prof`` and the top functions to stderr; its times are not the
+benchmark's.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "var" / "bench"
+# --dir sets it for the pieces too (they run in child processes).
+BENCH = Path(os.environ.get("GRIDPORTAL_BENCH_DIR") or ROOT / "var" / "bench")
 SECRET = "benchmark-secret-not-for-production"
 SEED = 2026
 UNTIL = date(2026, 11, 30)  # the last day of the synthetic archives (Beijing)
@@ -50,7 +57,7 @@ FIRST_NIGHT = datetime(2026, 11, 30, 18, tzinfo=UTC)  # 02:00 Beijing, 1 Decembe
 SECOND_NIGHT = FIRST_NIGHT + timedelta(days=1)
 CHANGED = 5_000
 PELICAN_CASES = 20_000
-WORKERS = 2
+WORKERS = 1 if os.environ.get("GRIDPORTAL_BENCH_PROFILE") else 2
 os.environ.update(
     {
         "GRIDPORTAL_SECRET": SECRET,
@@ -66,6 +73,19 @@ def peak_mb() -> dict[str, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"peak_mb": round(own, 1), "peak_worker_mb": round(children, 1)}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (workers): on a machine shared
+    with other work, the wall time says how busy the machine was; this says what the
+    build cost."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
 
 
 def portal_on(path: Path) -> Any:
@@ -100,7 +120,7 @@ def archive(count: int) -> Path:
     for leftover in BENCH.glob(partial.name + "*"):
         leftover.unlink()
     portal = portal_on(partial)
-    print(f"generating {count:,} synthetic cases into {path.relative_to(ROOT)} …", file=sys.stderr)
+    print(f"generating {count:,} synthetic cases into {path} …", file=sys.stderr)
     started = time.perf_counter()
     synthesize(
         portal.store,
@@ -151,15 +171,31 @@ def build(portal: Any, name: str, *, now: datetime, full: bool) -> Any:
 
     site = DirectorySite(site_dir(name))
     site.ensure_bucket()
-    return publish(
-        portal,
-        site,
-        work_dir=BENCH / f"work-{name}",
-        full=full,
-        now=now,
-        project_root=ROOT,
-        workers=WORKERS,
-    )
+
+    def run() -> Any:
+        return publish(
+            portal,
+            site,
+            work_dir=BENCH / f"work-{name}",
+            full=full,
+            now=now,
+            project_root=ROOT,
+            workers=WORKERS,
+        )
+
+    if not os.environ.get("GRIDPORTAL_BENCH_PROFILE"):
+        return run()
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    report = profile.runcall(run)
+    out = BENCH / f"profile-{name}{'' if full else '-night'}.prof"
+    profile.dump_stats(out)
+    stats = pstats.Stats(str(out), stream=sys.stderr)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(40)
+    return report
 
 
 def report_figures(report: Any) -> dict[str, Any]:
@@ -182,28 +218,37 @@ def piece_full(count: int) -> dict[str, Any]:
     shutil.rmtree(site_dir(name), ignore_errors=True)
     shutil.rmtree(BENCH / f"work-{name}", ignore_errors=True)
     portal = portal_on(path)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = build(portal, name, now=FIRST_NIGHT, full=True)
     seconds = time.perf_counter() - started
-    return {"cases": count, "seconds": round(seconds, 1), **report_figures(report), **peak_mb()}
+    return {
+        "cases": count,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds() - cpu, 1),
+        **report_figures(report),
+        **peak_mb(),
+    }
 
 
-def piece_incremental() -> dict[str, Any]:
-    name = f"full-{1_000_000}"
+def piece_incremental(count: int = 1_000_000, changes: int = CHANGED) -> dict[str, Any]:
+    name = f"full-{count}"
     path = BENCH / f"{name}.db"
     if not path.exists() or not (site_dir(name) / "index.html").exists():
-        piece_full(1_000_000)  # the night before: not measured here
+        piece_full(count)  # the night before: not measured here
     portal = portal_on(path)
     if portal.store.get_marker("build") is None:
-        raise SystemExit("the 1M working copy has no build marker: run --full-1m first")
-    changed = change_cases(portal, CHANGED)
-    started = time.perf_counter()
+        raise SystemExit(f"the {count:,} working copy has no build marker: run its full build")
+    if portal.store.get_marker("build") != FIRST_NIGHT.isoformat():
+        raise SystemExit(f"a night already ran on the {count:,} copy: run its full build again")
+    changed = change_cases(portal, changes)
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = build(portal, name, now=SECOND_NIGHT, full=False)
     seconds = time.perf_counter() - started
     return {
         "changed": changed,
         "refreshed": report.changed,  # records the night exported (changed plus open cases)
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds() - cpu, 1),
         **report_figures(report),
         **peak_mb(),
     }
@@ -436,6 +481,7 @@ PIECES: dict[str, Callable[[], dict[str, Any]]] = {
     "full-100k": lambda: piece_full(100_000),
     "full-1m": lambda: piece_full(1_000_000),
     "incremental": piece_incremental,
+    "incremental-100k": lambda: piece_incremental(100_000, 1_000),
     "pelican": piece_pelican,
     "metrics": piece_metrics,
     "api": piece_api,
@@ -463,7 +509,8 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
     if "full-100k" in results:
         yield (
             "full build, 100,000 cases",
-            f"{fig('full-100k', 'seconds')} s, peak {fig('full-100k', 'peak_mb')} MB "
+            f"{fig('full-100k', 'seconds')} s ({fig('full-100k', 'cpu_seconds')} s of CPU), "
+            f"peak {fig('full-100k', 'peak_mb')} MB "
             f"(largest worker {fig('full-100k', 'peak_worker_mb')} MB), "
             f"{fig('full-100k', 'case_pages_per_second')} case pages/s",
             "< 60 s",
@@ -471,7 +518,8 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
     if "full-1m" in results:
         yield (
             "full build, 1,000,000 cases",
-            f"{fig('full-1m', 'seconds')} s, peak {fig('full-1m', 'peak_mb')} MB "
+            f"{fig('full-1m', 'seconds')} s ({fig('full-1m', 'cpu_seconds')} s of CPU), "
+            f"peak {fig('full-1m', 'peak_mb')} MB "
             f"(largest worker {fig('full-1m', 'peak_worker_mb')} MB), "
             f"{fig('full-1m', 'uploaded')} files, {fig('full-1m', 'bytes')} bytes",
             "< 600 s, < 2 GB",
@@ -479,11 +527,23 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
     if "incremental" in results:
         yield (
             "night at 1,000,000 cases, 5,000 changed",
-            f"{fig('incremental', 'seconds')} s, {fig('incremental', 'case_pages')} case pages "
+            f"{fig('incremental', 'seconds')} s ({fig('incremental', 'cpu_seconds')} s of CPU), "
+            f"{fig('incremental', 'case_pages')} case pages "
             f"rendered, {fig('incremental', 'months')} months, "
             f"{fig('incremental', 'uploaded')} files / {fig('incremental', 'bytes')} bytes "
             f"uploaded, {fig('incremental', 'deleted')} deleted",
             "< 60 s, bytes ∝ change",
+        )
+    if "incremental-100k" in results:
+        yield (
+            "night at 100,000 cases, 1,000 changed",
+            f"{fig('incremental-100k', 'seconds')} s "
+            f"({fig('incremental-100k', 'cpu_seconds')} s of CPU), "
+            f"{fig('incremental-100k', 'case_pages')} "
+            f"case pages rendered, {fig('incremental-100k', 'months')} months, "
+            f"{fig('incremental-100k', 'uploaded')} files / {fig('incremental-100k', 'bytes')} "
+            f"bytes uploaded, peak {fig('incremental-100k', 'peak_mb')} MB",
+            "",
         )
     if "pelican" in results:
         yield (
@@ -520,7 +580,15 @@ def main() -> None:
         parser.add_argument(f"--{name}", action="store_true", dest=name.replace("-", "_"))
     parser.add_argument("--piece", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--dir", type=Path, help="where archives and sites go (var/bench/)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the builds, one worker (see above)"
+    )
     args = parser.parse_args()
+    if args.dir:
+        os.environ["GRIDPORTAL_BENCH_DIR"] = str(args.dir.resolve())
+    if args.profile:
+        os.environ["GRIDPORTAL_BENCH_PROFILE"] = "1"
     sys.path.insert(0, str(ROOT / "src"))
     if args.piece:  # inside the child process
         print(json.dumps(PIECES[args.piece]()))
