@@ -15,19 +15,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import boto3
 import pytest
 
 from gridportal.adapters.calendar_file import load_calendar
 from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
+from gridportal.adapters.s3_site import S3Site
 from gridportal.adapters.theme import site_context
 from gridportal.demo import ManualClock, copy_cases, generate_in_memory
 from gridportal.domain.credentials import Keys
+from gridportal.domain.metrics import compute_metrics
 from gridportal.domain.model import Action, Actor, Role, Status
 from gridportal.domain.opendata import BOM, CASE_COLUMNS, SNAPSHOT_INDEX
 from gridportal.domain.publication import month_of
 from gridportal.domain.reference import parse_district
-from gridportal.publish import BuildReport, publish, take_down
+from gridportal.publish import BuildReport, publish, published, take_down
 from gridportal.services import Portal
 from gridportal.snapshots import (
     FILES,
@@ -39,11 +42,10 @@ from gridportal.snapshots import (
     stage,
 )
 from gridportal.snapshots import _without as without
+from support.aws import mocked_aws
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)
-# September's last deadline is 5 November (the demo's seed 7): its figures are final after.
-SEPTEMBER_FINAL = datetime(2026, 11, 6, 10, 0, tzinfo=BEIJING)
+END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)  # no month is final yet
 MONTH = "2026-09"
 SYSTEM = Actor(Role.SYSTEM, "system")
 
@@ -61,8 +63,19 @@ def demo() -> Portal:
     return scratch
 
 
+@pytest.fixture(scope="module")
+def september_final(demo: Portal) -> datetime:
+    """An hour after September's last deadline (when its figures become final), read from
+    the demo's own records, while October is still provisional."""
+    records = [published(demo, record, events) for record, events in demo.store.all_histories()]
+    status = compute_metrics(records, demo.district, now=END)["month_status"]
+    moment = datetime.fromisoformat(status[MONTH]["final_at"]) + timedelta(hours=1)
+    assert END < moment < datetime.fromisoformat(status["2026-10"]["final_at"])
+    return moment
+
+
 @pytest.fixture
-def night(demo: Portal) -> Portal:
+def night(demo: Portal, september_final: datetime) -> Portal:
     store = MemoryStore()
     copy_cases(demo.store, store)
     return Portal(
@@ -70,7 +83,7 @@ def night(demo: Portal) -> Portal:
         district=demo.district,
         calendar=demo.calendar,
         keys=demo.keys,
-        clock=ManualClock(SEPTEMBER_FINAL),
+        clock=ManualClock(september_final),
     )
 
 
@@ -125,13 +138,14 @@ def test_a_month_that_turns_final_is_published_as_a_dated_snapshot(
 ) -> None:
     clock = night.clock
     assert isinstance(clock, ManualClock)
+    september_final = clock.now
     clock.now = END  # 31 October: no month is final yet
     build(night, tmp_path / "site", tmp_path / "work")
     site = tmp_path / "site"
     assert not (site / SNAPSHOT_INDEX).exists()
     assert not (site / "metrics" / MONTH / "snapshot").exists()
 
-    clock.now = SEPTEMBER_FINAL  # September is final now
+    clock.now = september_final  # September is final now
     report = build(night, site, tmp_path / "work")
     folder = revision_path(MONTH, 1)
     assert report.plan is not None
@@ -140,7 +154,7 @@ def test_a_month_that_turns_final_is_published_as_a_dated_snapshot(
     assert metrics["month_status"][MONTH]["final"]
     snap = json.loads((site / folder / "metrics.json").read_text(encoding="utf-8"))
     assert snap["month"] == MONTH and snap["revision"] == 1 and snap["previous"] is None
-    assert snap["as_of"] == SEPTEMBER_FINAL.isoformat(timespec="seconds")
+    assert snap["as_of"] == september_final.isoformat(timespec="seconds")
     assert snap["licence"]["name"] == metrics["licence"]["name"]
     for part in ("overall", "by_department", "by_grid", "by_community", "by_category"):
         assert snap[part] == metrics["monthly"][MONTH][part]  # numerators, denominators
@@ -283,6 +297,20 @@ def test_a_snapshot_survives_a_copy_of_the_site(night: Portal, tmp_path: Path) -
     report = build(night, tmp_path / "moved", tmp_path / "work2", full=True)
     assert report.plan is not None
     assert not [s.key for s in report.plan.uploads if s.key.startswith("data/snapshots/")]
+
+
+def test_on_a_bucket_a_full_build_keeps_the_history_too(night: Portal, tmp_path: Path) -> None:
+    with mocked_aws("snapshots-test-secret"):
+        site = S3Site(boto3.client("s3", region_name="cn-north-1"), "gridportal-snapshots")
+        site.ensure_bucket()
+        publish(night, site, work_dir=tmp_path / "work", now=night.clock(), workers=1)
+        first = site.read(revision_path(MONTH, 1) + "cases.csv")
+        assert first and site.read(STATE_KEY) and site.read(page_key(MONTH))
+        rate_late(night)
+        publish(night, site, work_dir=tmp_path / "work", now=night.clock(), workers=1, full=True)
+        assert site.read(revision_path(MONTH, 1) + "cases.csv") == first
+        second = json.loads(site.read(revision_path(MONTH, 2) + "metrics.json") or b"{}")
+        assert second["previous"] == revision_path(MONTH, 1) and "评价变化" in second["reason"]
 
 
 class NightScratch:
