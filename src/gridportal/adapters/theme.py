@@ -489,15 +489,20 @@ def _environment(
     grid_ids: frozenset[str],
     definitions: tuple[tuple[str, str], ...],
     assets: tuple[tuple[str, str], ...] = (),
+    templates_key: str = "",
 ) -> Environment:
     # As Pelican configures it (site/pelicanconf.py JINJA_ENVIRONMENT), autoescape forced
     # on: case text is typed by the public. Shared values are the environment's globals,
-    # so that imported macros see them too.
+    # so that imported macros see them too. Templates are read once: Jinja would look at
+    # the files of the base template and the macros again for every page (two stat
+    # calls a page); a changed template changes ``templates_key`` (``SiteContext.key``),
+    # so it gets an environment of its own rather than a stale one.
     env = Environment(
         loader=FileSystemLoader(str(Path(theme_dir) / "templates")),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     env.filters.update(FILTERS)
     names = dict(definitions)
@@ -542,18 +547,31 @@ class Theme:
             context.grid_ids,
             self.definitions,
             context.assets,
+            context.key,
         )
-        self._templates: dict[str, Template] = {}
+        self._templates: dict[str, tuple[Template, dict[str, Any]]] = {}
 
     def template(self, name: str) -> Template:
+        return self._template(name)[0]
+
+    def _template(self, name: str) -> tuple[Template, dict[str, Any]]:
         found = self._templates.get(name)
         if found is None:
-            found = self._templates[name] = self._env.get_template(f"{name}.html")
+            template = self._env.get_template(f"{name}.html")
+            # Shard pages carry no build time: they change only when their cases do.
+            shared = {**template.globals, "BUILD_TIME_LABEL": self.build_label}
+            found = self._templates[name] = (template, shared)
         return found
 
     def render(self, name: str, **values: Any) -> bytes:
-        # Shard pages carry no build time: they change only when their cases do.
-        html = self.template(name).render(BUILD_TIME_LABEL=self.build_label, **values)
+        """What ``Template.render`` does, with the globals merged once per template
+        rather than once per page (through a ChainMap, a tenth of a case page's time)."""
+        template, shared = self._template(name)
+        context = template.new_context({**shared, **values}, shared=True)
+        try:
+            html = self._env.concat(template.root_render_func(context))
+        except Exception:
+            self._env.handle_exception()
         return html.encode("utf-8")
 
     # ---- pages of a month shard ----
