@@ -708,13 +708,16 @@ def _record_shard(
     """Keep a shard's result for the finish step: its state beside its files (staged),
     a summary under ``shards/``; on Lambda the staged files go to the bucket."""
     names = list(result.changed)
+    # The shard knows the size of what it wrote (no stat of every page).
+    sizes = {key: result.sizes.get(key) or (out_dir / key).stat().st_size for key in names}
     if not result.empty:
         state_key = month_state_key(result.month)
         path = out_dir / state_key
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_state_bytes(result.state))
+        data = _state_bytes(result.state)
+        path.write_bytes(data)
         names.append(state_key)
-    sizes = {key: (out_dir / key).stat().st_size for key in names}
+        sizes[state_key] = len(data)
     if scratch.local is None:
         for key in names:
             scratch.put(f"staging/{key}", out_dir / key)
@@ -1098,10 +1101,15 @@ def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> 
     size = 0
     batch: list[Step] = []
 
+    # Locally every file is staged in the directory; on AWS the shards' are in the bucket.
+    all_local = scratch is None or scratch.remote is None
+
     def flush() -> None:
         nonlocal size
         if batch:
-            local = [(s.key, staging / s.key) for s in batch if (staging / s.key).is_file()]
+            local = [
+                (s.key, staging / s.key) for s in batch if all_local or (staging / s.key).is_file()
+            ]
             if local:
                 site.put_many(local)
             if len(local) < len(batch):

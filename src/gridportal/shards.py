@@ -34,7 +34,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,7 @@ class ShardResult:
     render_seconds: float  # CPU time spent rendering, hashing and writing case pages
     records: int = 0
     state_changed: bool = True  # the state differs from ``job.previous_state``
+    sizes: Mapping[str, int] = field(default_factory=dict)  # bytes of each changed file
 
     @property
     def empty(self) -> bool:
@@ -183,6 +184,8 @@ def build_shard(job: ShardJob) -> ShardResult:
     manifest: dict[str, str] = {}
     changed: list[str] = []
 
+    sizes: dict[str, int] = {}
+
     def emit(key: str, data: bytes) -> None:
         sha = digest(data)
         manifest[key] = sha
@@ -191,6 +194,7 @@ def build_shard(job: ShardJob) -> ShardResult:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             changed.append(key)
+            sizes[key] = len(data)
 
     if not records:
         # A month whose every case was taken down leaves nothing behind, as if it had
@@ -281,6 +285,7 @@ def build_shard(job: ShardJob) -> ShardResult:
         render_seconds=render_seconds,
         records=len(records),
         state_changed=state != job.previous_state,
+        sizes=sizes,
     )
 
 
