@@ -144,6 +144,7 @@ def test_a_month_that_turns_final_is_published_as_a_dated_snapshot(
     site = tmp_path / "site"
     assert not (site / SNAPSHOT_INDEX).exists()
     assert not (site / "metrics" / MONTH / "snapshot").exists()
+    assert SNAPSHOT_INDEX not in (site / "data" / "index.html").read_text(encoding="utf-8")
 
     clock.now = september_final  # September is final now
     report = build(night, site, tmp_path / "work")
@@ -186,6 +187,9 @@ def test_a_month_that_turns_final_is_published_as_a_dated_snapshot(
     assert "第1版" in page and f"/{folder}cases.csv" in page
     month_page = (site / "metrics" / MONTH / "index.html").read_text(encoding="utf-8")
     assert f'href="/metrics/{MONTH}/snapshot/"' in month_page
+    data_page = (site / "data" / "index.html").read_text(encoding="utf-8")
+    assert f'href="/{SNAPSHOT_INDEX}"' in data_page
+    assert f'href="/metrics/{MONTH}/snapshot/"' in data_page
     assert not (site / "metrics" / "2026-10" / "snapshot").exists()  # still provisional
 
     advance(night, timedelta(minutes=30))

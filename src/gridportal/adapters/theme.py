@@ -776,6 +776,8 @@ def site_pages(
             months=[m for m, _ in months],
             tables=opendata.TABLES,
             licence=opendata.LICENCE,
+            snapshots=sorted(metrics.get("snapshots") or {}),  # final months with a snapshot
+            snapshot_index=opendata.SNAPSHOT_INDEX,
         ),
     )
     yield (
