@@ -91,7 +91,7 @@ VOTE = Body(
     "Vote",
     (
         Field("tracking", 32, allowed=_DIGITS, description="tracking number (受理编号)"),
-        Field("token", 64, allowed=_CODE, description="vote token (评价凭证)"),
+        Field("token", 64, allowed=_CODE, description="vote code (评价码)"),
         Field("rating", enum=tuple(Rating)),
         Field("comment", MAX_NOTE, required=False, multiline=True),
     ),
