@@ -14,8 +14,9 @@ On loopback only. For each data set (the demo district, then 100,000 cases), thi
    store gained no case beyond them, every retry got the same case, every accepted vote is
    there and none was counted twice (a vote sent again gets its first answer again),
 5. prints requests per second (over the residents' time), p50 and p99 per route, errors,
-   and the server's memory once ready (the server loads what the API loads lazily before
-   it answers) and after each run; ``--rounds N`` runs N times on one server, a soak.
+   and the server's memory once warm (it loads in the background what the API would load
+   in the middle of a request, and says when it is done) and after each run;
+   ``--rounds N`` runs N times on one server, a soak.
 
 Residents pause between steps (``--think``, mean seconds) as people do; ``--think 0``
 turns them into a closed loop that measures saturation instead.
@@ -356,16 +357,11 @@ def one_round(
         str(workdir / "build"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group: stopping it stops its Pagefind too
     )
     for thread in threads:
         thread.join()
     elapsed = time.time() - started  # the residents' time only: the build may run on
-    _, err = build.communicate()
-    build_seconds = time.perf_counter() - build_started
-    print(
-        f"  nightly build during the run: {build_seconds:.1f} s, exit {build.returncode}"
-        + (f": {err.decode()[-300:]}" if build.returncode else "")
-    )
     print(
         f"  {args.residents} residents, {elapsed:.0f} s, think time {args.think} s;"
         f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
@@ -383,7 +379,20 @@ def one_round(
             f"{stats.errors[route]:>8}  {statuses}"
         )
     filed = count_cases(env) - cases_before
-    print("  reconciliation: " + json.dumps(reconcile(env, ledger, filed)))
+    print("  reconciliation: " + json.dumps(reconcile(env, ledger, filed)), flush=True)
+    # The build goes on after the residents (the first build over 100,000 new cases takes
+    # many minutes): wait for it, or stop it after --build-wait seconds and say so.
+    try:
+        _, err = build.communicate(timeout=args.build_wait)
+        outcome = f"exit {build.returncode}" + (
+            f": {err.decode()[-300:]}" if build.returncode else ""
+        )
+    except subprocess.TimeoutExpired:
+        os.killpg(build.pid, signal.SIGTERM)
+        build.communicate()
+        outcome = f"stopped after --build-wait {args.build_wait} s, unfinished"
+    seconds = time.perf_counter() - build_started
+    print(f"  nightly build during the run: {seconds:.1f} s, {outcome}")
 
 
 def run(name: str, cases: int | None, args: argparse.Namespace) -> None:
@@ -440,6 +449,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("demo", "100k"))
     parser.add_argument("--cases", type=int, default=100_000, help="the large data set's size")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the local origin's port")
+    parser.add_argument(
+        "--build-wait", type=float, help="stop the run's build after this many seconds"
+    )
     parser.add_argument(
         "--rounds", type=int, default=1, help="runs one after another on one server (a soak)"
     )
