@@ -367,6 +367,12 @@ def test_a_staff_members_private_name_does_not_reach_the_site(
     note = "林海涛已到场清运，小林拍照留存（Lin Haitao）。"
     assert "林海涛" in redact(note)  # the generic rules alone keep it
     portal.act(t, Action.RESOLVE, HANDLER, public_note=note)
+    # The complainant's own view removes the private name as the public site does.
+    shown = json.dumps(
+        resident_case(portal.lookup(t, receipt.lookup_code), portal.district), ensure_ascii=False
+    )
+    assert "已到场清运" in shown
+    assert "林海涛" not in shown and "小林" not in shown and "Haitao" not in shown
     site = DirectorySite(tmp_path / "site")
     site.ensure_bucket()
     publish(portal, site, work_dir=tmp_path / "work", full=True)

@@ -52,7 +52,7 @@ from gridportal.domain.calendar import calendar_status
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.metrics import RECENT_DAYS, MonthTally, combine_metrics
-from gridportal.domain.model import Event, Role
+from gridportal.domain.model import Event
 from gridportal.domain.publication import (
     UNPUBLISHABLE,
     PublishedRecord,
@@ -62,7 +62,7 @@ from gridportal.domain.publication import (
     unpublished,
 )
 from gridportal.ports import COMMAND_CENTRE, CaseRecord, Store
-from gridportal.services import Portal
+from gridportal.services import Portal, staff_names
 from gridportal.shards import (
     ARCHIVE_KINDS,
     PIECE_LEVEL,
@@ -343,21 +343,6 @@ def published(
         public_id_of=portal.keys.public_id,
         staff_names=staff,
     )
-
-
-def staff_names(store: Store, events: Iterable[Event], seen: dict[str, str]) -> tuple[str, ...]:
-    """Display names of the staff who acted on a case: its scrubber removes them unless
-    they are on a grid bulletin (docs/privacy.md). ``seen`` keeps each account read once."""
-    names: list[str] = []
-    for event in events:
-        if event.actor.role in (Role.RESIDENT, Role.SYSTEM):
-            continue
-        if event.actor.id not in seen:
-            member = store.get_staff(event.actor.id)
-            seen[event.actor.id] = member.display_name if member else ""
-        if seen[event.actor.id]:
-            names.append(seen[event.actor.id])
-    return tuple(dict.fromkeys(names))
 
 
 def _line(record: PublishedRecord) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -124,6 +124,24 @@ class CaseView:
     deadlines: DeadlineReport | None
     deadline_note: str
     vote: Vote | None
+    # Display names of the staff who acted on the case (``staff_names``), for the redactor
+    # of a resident's view; read only for those views.
+    staff: tuple[str, ...] = ()
+
+
+def staff_names(store: Store, events: Iterable[Event], seen: dict[str, str]) -> tuple[str, ...]:
+    """Display names of the staff who acted on a case: its scrubber removes them unless
+    they are on a grid bulletin (docs/privacy.md). ``seen`` keeps each account read once."""
+    names: list[str] = []
+    for event in events:
+        if event.actor.role in (Role.RESIDENT, Role.SYSTEM):
+            continue
+        if event.actor.id not in seen:
+            member = store.get_staff(event.actor.id)
+            seen[event.actor.id] = member.display_name if member else ""
+        if seen[event.actor.id]:
+            names.append(seen[event.actor.id])
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -257,7 +275,8 @@ class Portal:
         if history is None:  # the idempotency record is written with the case: cannot happen
             raise ConflictError("in_flight", "相同的请求正在处理中,请稍后重试。")
         lookup_code, vote_token = self.keys.resident_codes(idempotency_key)
-        return Receipt(history.record.tracking, lookup_code, vote_token, self._view_of(history))
+        view = self._view_of(history, resident=True)
+        return Receipt(history.record.tracking, lookup_code, vote_token, view)
 
     def lookup(self, tracking: str, code: str) -> CaseView:
         """Tracking number + lookup code. Every failure looks the same from outside."""
@@ -277,7 +296,7 @@ class Portal:
         if history is None or not code_ok:
             raise NotFound("not_found", NOT_FOUND_MESSAGE)
         self.store.release_attempt(attempt)
-        return self._view_of(history)
+        return self._view_of(history, resident=True)
 
     def lookup_locked_until(self, tracking: str) -> datetime | None:
         """When lookups of this case open again, if too many wrong codes locked them."""
@@ -309,7 +328,8 @@ class Portal:
                         rating,
                         comment.strip(),
                     ):
-                        return self._view_of(history)  # a retry of this vote: its success again
+                        # A retry of this vote: its success again.
+                        return self._view_of(history, resident=True)
                     raise ConflictError("already_voted", ALREADY_VOTED_MESSAGE)
                 raise ConflictError("not_resolved", "案件办结后才能评价。")
             now = self.clock()
@@ -529,8 +549,13 @@ class Portal:
         report, note = self.deadlines_of(state)
         return CaseView(record, events, state, report, note, vote)
 
-    def _view_of(self, history: CaseHistory) -> CaseView:
-        return self._view(history.record, history.events, vote=history.vote)
+    def _view_of(self, history: CaseHistory, *, resident: bool = False) -> CaseView:
+        """``resident``: the view a complainant gets, with the staff names its redactor
+        removes (a key read per staff member who acted)."""
+        view = self._view(history.record, history.events, vote=history.vote)
+        if resident:
+            view = replace(view, staff=staff_names(self.store, history.events, {}))
+        return view
 
     def _check_complaint(self, complaint: Complaint, actor: Actor) -> ServiceItem:
         service = self.district.service(complaint.category)

@@ -6,9 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 from gridportal.domain.credentials import format_tracking
-from gridportal.domain.model import Actor, label
+from gridportal.domain.model import Actor, Contact, label
 from gridportal.domain.publication import iso, timeline
-from gridportal.domain.redaction import mask_name, mask_phone, public_data, redact
+from gridportal.domain.redaction import (
+    KnownPeople,
+    case_scrubber,
+    mask_name,
+    mask_phone,
+    public_data,
+    redact,
+)
 from gridportal.domain.reference import District
 from gridportal.services import CaseView, QueueItem, Receipt, may_see_contact
 
@@ -48,12 +55,15 @@ def _common(
     }
 
 
-def _staff_text_for_resident(district: District) -> Callable[[str], str]:
+def _staff_text_for_resident(view: CaseView, district: District) -> Callable[[str], str]:
     """Staff text (answer, public notes) as the complainant sees it: through the public
     site's redactor, so what staff wrote about a neighbour reaches the complainant no
-    more than the public. Only the removal of the complainant's own name and phone (the
-    case's scrubber) is left out."""
+    more than the public, staff names that are not public removed as well. Only the
+    removal of the complainant's own name and phone is left out."""
     public = public_data(district)
+    if view.staff:
+        known = KnownPeople.of_contact(Contact(), staff=view.staff, public=public)
+        return case_scrubber(known, public)
     return lambda text: redact(text, public)
 
 
@@ -61,7 +71,7 @@ def receipt(r: Receipt, district: District) -> dict[str, Any]:
     """The answer to a new complaint: the only time the two secrets are shown. A retried
     filing is answered with the case as it is now, staff text redacted as in a lookup."""
     return {
-        **_common(r.view, district, _staff_text_for_resident(district)),
+        **_common(r.view, district, _staff_text_for_resident(r.view, district)),
         "lookup_code": r.lookup_code,
         "vote_token": r.vote_token,
         "public_id": r.view.record.file.public_id,
@@ -73,7 +83,7 @@ def resident_case(view: CaseView, district: District) -> dict[str, Any]:
     text redacted (``_staff_text_for_resident``); their own text shown as written."""
     contact = view.record.file.complaint.contact
     return {
-        **_common(view, district, _staff_text_for_resident(district)),
+        **_common(view, district, _staff_text_for_resident(view, district)),
         "location": view.record.file.complaint.location,
         "description": view.record.file.complaint.description,
         "contact": {"name": mask_name(contact.name), "phone": mask_phone(contact.phone)},
