@@ -18,8 +18,9 @@ On loopback only. For each data set (the demo district, then 100,000 cases), thi
    in the middle of a request, and says when it is done) and after each run;
    ``--rounds N`` runs N times on one server, a soak.
 
-Residents pause between steps (``--think``, mean seconds) as people do; ``--think 0``
-turns them into a closed loop that measures saturation instead.
+Residents arrive over the first ``2 × --think`` seconds and pause between steps (``--think``,
+mean seconds) as people do; ``--think 0`` turns them into a closed loop, all starting at
+once, that measures saturation instead.
 
     python benchmarks/load.py [--residents 32] [--seconds 60] [--only demo|100k]
                               [--rounds 1] [--port 8765]
@@ -132,6 +133,10 @@ def resident(
         if think > 0:
             time.sleep(min(rng.expovariate(1 / think), 5 * think))
 
+    # Residents arrive over the first moments, not all in the same millisecond: 32 filings
+    # at once would queue 32 disk syncs behind one another, a burst only the start has.
+    if think > 0:
+        time.sleep(rng.uniform(0, 2 * think))
     while time.time() < until:
         category, grid = rng.choice(grids)
         key = secrets.token_urlsafe(16)
