@@ -46,3 +46,20 @@ def test_only_records_and_bulletins_are_indexed_as_chinese(tmp_path: Path) -> No
     search.build_index(tmp_path)
     entry = json.loads((tmp_path / search.INDEX_DIR / "pagefind-entry.json").read_text("utf-8"))
     assert entry["languages"]["zh-cn"]["page_count"] == 1
+
+
+def test_a_site_too_large_to_index_has_no_stale_index(tmp_path: Path) -> None:
+    for n in range(3):
+        write(
+            tmp_path,
+            f"cases/c{n}/index.html",
+            "垃圾清运",
+            "<article data-pagefind-body>垃圾</article>",
+        )
+    assert search.pages(tmp_path) == 3
+    assert search.refresh(tmp_path, max_pages=3) is not None
+    assert (tmp_path / search.INDEX_DIR / "pagefind.js").is_file()
+    # One page more than the limit: the old index goes, so no removed page stays findable.
+    write(tmp_path, "grids/G1/index.html", "第1网格", "<article data-pagefind-body>网格</article>")
+    assert search.refresh(tmp_path, max_pages=3) is None
+    assert not (tmp_path / search.INDEX_DIR).exists()

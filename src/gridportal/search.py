@@ -13,12 +13,17 @@ in ``site_extras``), over the site directory; a night without changes does not r
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 INDEX_DIR = "pagefind"  # under the site root: /pagefind/pagefind.js …
+# Pagefind reads every page it indexes into memory at once (about 5 GB at 100,000 case
+# pages, docs/benchmarks.md): above this many pages the embedded home has no search index
+# (the search page then points to the browse lists) rather than a night that cannot end.
+MAX_PAGES = 20_000
 # The files Pagefind reads: case pages and bulletins (and the months' first listing pages,
 # which match too but carry no data-pagefind-body); the rest of the site is never opened.
 INDEXED_GLOB = "{cases,grids}/*/index.html"
@@ -32,6 +37,26 @@ def executable() -> Path | None:
     except ImportError:
         return None
     return Path(get_executable())
+
+
+def pages(site_root: Path) -> int:
+    """How many pages Pagefind would open: case records and bulletins (one directory
+    each), counted without reading a file."""
+    count = 0
+    for folder in ("cases", "grids"):
+        if (site_root / folder).is_dir():
+            count += sum(1 for entry in os.scandir(site_root / folder) if entry.is_dir())
+    return count
+
+
+def refresh(site_root: Path, max_pages: int = MAX_PAGES) -> float | None:
+    """Index the site again; returns the seconds it took, or None when the site has more
+    than ``max_pages`` pages to index: then any older index is removed, so that no
+    fragment of a page taken down since stays searchable."""
+    if pages(site_root) > max_pages:
+        shutil.rmtree(site_root / INDEX_DIR, ignore_errors=True)
+        return None
+    return build_index(site_root)
 
 
 def build_index(site_root: Path) -> float:

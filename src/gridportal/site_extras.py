@@ -9,7 +9,7 @@ Three steps that need the published site rather than the night's staging directo
   those of deleted files, for the local origin to send (CloudFront compresses at the edge,
   so a bucket gets none);
 * **search** (``gridportal.search``): on a directory site, Pagefind over the whole site
-  when a page was published or removed.
+  when a page was published or removed, up to ``search.MAX_PAGES`` pages.
 
 A step whose tool is missing (WeasyPrint without Pango, Pagefind not installed) is
 skipped with a warning; the build itself has succeeded by then.
@@ -66,6 +66,11 @@ def after_publish(
     if pages_moved or not (root / search.INDEX_DIR).is_dir():
         if search.executable() is None:
             logger.warning("search index skipped: pagefind[extended] is not installed")
+        elif (took := search.refresh(root)) is None:
+            logger.warning(
+                "search index skipped: more than %d pages to index (search.MAX_PAGES)",
+                search.MAX_PAGES,
+            )
         else:
-            seconds["search"] = search.build_index(root)
+            seconds["search"] = took
     return seconds
