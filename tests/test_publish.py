@@ -98,6 +98,18 @@ def test_second_build_uploads_only_what_changed(api: Any, tmp_path: Path) -> Non
     assert second.published is not None
     assert second.published.uploaded == () and second.published.deleted == ()
     assert SITE_STATE in _bucket_text(s3)
+    # Each build removes what it staged once it is published: the next night does not
+    # begin by deleting the first build's files.
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_dry_run_leaves_the_plan_s_files(api: Any, tmp_path: Path) -> None:
+    post(api, "/complaints", COMPLAINT)
+    site = S3Site(boto3.client("s3", region_name="cn-north-1"), BUCKET)
+    site.ensure_bucket()
+    report = publish(runtime().portal, site, work_dir=tmp_path, dry_run=True)
+    assert report.plan is not None and report.plan.uploads
+    assert all((Path(report.plan.staging) / s.key).is_file() for s in report.plan.uploads)
 
 
 XSS_PAYLOADS = [

@@ -977,10 +977,11 @@ def publish(
 ) -> BuildReport:
     """Plan tonight's build, run its shards in a process pool and, unless ``dry_run``,
     apply it: the same three steps as the state machine, with the scratch space in
-    ``work_dir`` (see the module doc)."""
+    ``work_dir`` (see the module doc), emptied once the build is published (a dry run
+    leaves the plan's files in ``work_dir/staging``)."""
     now = now or portal.clock()
     work_dir = Path(work_dir)
-    for name in ("staging", "fresh", "work", "shards"):
+    for name in _WORK_NAMES:  # left by a dry run or a build that failed
         shutil.rmtree(work_dir / name, ignore_errors=True)
     staging = work_dir / "staging"
     staging.mkdir(parents=True)
@@ -1006,9 +1007,20 @@ def publish(
     for result in _run_shards(jobs, workers):
         _record_shard(scratch, staging, result, 0)
     night.seconds["shards"] = time.perf_counter() - started
-    return _finish(
+    report = _finish(
         portal, site, scratch, night, staging=staging, project_root=root, dry_run=dry_run
     )
+    if not dry_run:
+        # Published: what was staged goes now, so that a night does not begin by deleting
+        # the hundred thousand files a full build staged (each build pays for its own).
+        started = time.perf_counter()
+        for name in _WORK_NAMES:
+            shutil.rmtree(work_dir / name, ignore_errors=True)
+        report.seconds["cleanup"] = time.perf_counter() - started
+    return report
+
+
+_WORK_NAMES = ("staging", "fresh", "work", "shards")  # the scratch space's folders
 
 
 # ---- The build as the state machine's steps (functions/nightly) ----
