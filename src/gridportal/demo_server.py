@@ -80,12 +80,12 @@ def run_demo(root: Path, *, port: int, aws_port: int, reset: bool, aws: bool = F
     from gridportal.runtime import runtime
 
     if runtime().store.get_marker(DEMO_MARKER) is None:
-        click.echo("首次启动:生成演示数据(约六个月的案件)并构建公开站点…")
+        click.echo("首次启动：生成演示数据（约六个月的案件）并构建公开站点…")
         started = time.perf_counter()
         # A child process does the heavy lifting, so the server's memory stays small.
         command = [sys.executable, "-m", "gridportal.demo_server", "load", str(root)]
         if subprocess.run(command, env={**os.environ, **settings}, check=False).returncode:
-            raise click.ClickException("演示数据加载失败(见上方信息)。")
+            raise click.ClickException("演示数据加载失败（见上方信息）。")
         click.echo(f"  用时 {time.perf_counter() - started:.1f} 秒")
     serve(root=root, port=port, banner=True)
 
@@ -103,7 +103,7 @@ def serve(*, root: Path | None = None, host: str = "127.0.0.1", port: int, banne
     give_back_large_blocks()  # before the first password hash and the first thread
     rt = runtime()
     if rt.settings.site_dir is None:
-        raise click.ClickException("本地站点需要 GRIDPORTAL_SITE_DIR(站点目录)。")
+        raise click.ClickException("本地站点需要 GRIDPORTAL_SITE_DIR（站点目录）。")
     rt.settings.site_dir.mkdir(parents=True, exist_ok=True)
     server = make_server(
         site=DirectorySite(rt.settings.site_dir),
@@ -213,7 +213,7 @@ def load_demo(root: Path) -> None:
     started = time.perf_counter()
     end = datetime.now(UTC)
     scratch, summary = generate_in_memory(rt.portal, end=end)
-    click.echo(f"  {summary.cases} 件案件,用时 {time.perf_counter() - started:.1f} 秒")
+    click.echo(f"  {summary.cases} 件案件，用时 {time.perf_counter() - started:.1f} 秒")
     copy_cases(scratch.store, rt.store)
     for member in _demo_staff(rt):
         rt.store.put_staff(member)
@@ -242,7 +242,7 @@ def _run_aws_demo(root: Path, *, port: int, aws_port: int, secret: str) -> None:
     from gridportal.publish import publish_from_runtime
 
     give_back_large_blocks()
-    click.echo("启动内置 AWS(moto,仅监听 127.0.0.1)…")
+    click.echo("启动内置 AWS(moto，仅监听 127.0.0.1)…")
     state_file = root / "aws-state.json"
     with EmbeddedAws(port=aws_port, state_file=state_file, buckets=[SITE_BUCKET]) as aws:
         settings = {
@@ -261,7 +261,7 @@ def _run_aws_demo(root: Path, *, port: int, aws_port: int, secret: str) -> None:
             aws.snapshot()
         else:
             # moto keeps no S3 objects between runs: publish the whole site again.
-            click.echo("重新发布公开站点(内置 S3 不保存对象)…")
+            click.echo("重新发布公开站点（内置 S3 不保存对象）…")
             report = publish_from_runtime(rt, full=True, work_dir=root / "build-aws")
             click.echo(f"  {json.dumps(report.summary(), ensure_ascii=False)}")
         server = make_server(
@@ -272,7 +272,7 @@ def _run_aws_demo(root: Path, *, port: int, aws_port: int, secret: str) -> None:
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            click.echo("\n正在停止,保存演示数据…")
+            click.echo("\n正在停止，保存演示数据…")
         finally:
             server.server_close()
     click.echo("已停止。")
@@ -308,7 +308,7 @@ def _banner(base_url: str, root: Path, *, backend: str) -> None:
     default = root.resolve() == (Path("var") / "demo").resolve()
     portal = ".venv/bin/portal" + ("" if default else f" --env-file {root / ENV_FILE}")
     rebuild = (
-        "make rebuild   (即 .venv/bin/portal build)"
+        "make rebuild   （即 .venv/bin/portal build)"
         if default
         else f"{portal} build --work-dir {root / 'build'}"
     )
@@ -324,15 +324,15 @@ def _banner(base_url: str, root: Path, *, backend: str) -> None:
         f"  数据存储     {backend}",
         "",
         "  工作人员账号  dispatch-01 / supervisor-01 / auditor-01 / <部门id>-handler",
-        f"               / <网格id>-worker,密码均为 {DEMO_PASSWORD}",
+        f"               / <网格id>-worker，密码均为 {DEMO_PASSWORD}",
         f"  办理案件     {portal} case act <受理编号> assess --as dispatch-01 \\",
         "                 --set priority=general",
         f"  重建站点     {rebuild}",
     ]
     for r in receipts[:3]:
         lines.append(f"  演示案件     受理编号 {r['tracking']}  查询码 {r['lookup_code']}")
-        lines.append(f"               评价凭证 {r['vote_token']}")
-    lines += ["", "按 Ctrl-C 停止(已提交的数据都已保存,下次启动仍在)。", ""]
+        lines.append(f"               评价码 {r['vote_token']}")
+    lines += ["", "按 Ctrl-C 停止（已提交的数据都已保存，下次启动仍在）。", ""]
     click.echo("\n".join(lines), nl=True)
     sys.stdout.flush()
 
