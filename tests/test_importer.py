@@ -256,7 +256,7 @@ def test_a_delta_with_a_gap_is_refused(portal: Portal) -> None:
     report = run(portal, delta)
     assert report.written == 0
     assert report.errors == [
-        RowError(2, f"[{BUILDING}] 已导入 4 个事件,本文件从第 6 个开始,中间缺少事件")
+        RowError(2, f"[{BUILDING}] 已导入 4 个事件，本文件从第 6 个开始，中间缺少事件")
     ]
 
 
@@ -289,7 +289,7 @@ def test_an_event_that_differs_from_the_stored_one_is_refused(portal: Portal) ->
     assert report.errors == [
         RowError(
             line_of(text, PARKING, 7),
-            f"[{PARKING}] 与已导入的第 7 个事件不同;已导入的事件不能改写,只能在其后追加",
+            f"[{PARKING}] 与已导入的第 7 个事件不同；已导入的事件不能改写，只能在其后追加",
         )
     ]
     assert snapshot(portal.store) == before  # the new, valid case was not written either
@@ -331,31 +331,31 @@ def test_a_tracking_number_held_by_another_case_is_refused(portal: Portal, clock
 @pytest.mark.parametrize(
     ("external_id", "seq", "changes", "reason"),
     [
-        (ALLOWANCE, 1, {"category": "no-such-thing"}, "未知事项类别:no-such-thing"),
-        (ALLOWANCE, 1, {"grid": "QB-NOWHERE"}, "未知网格:QB-NOWHERE"),
-        (ALLOWANCE, 1, {"channel": "fax"}, "channel 取值无效:'fax'"),
-        (ALLOWANCE, 1, {"location": ""}, "缺少 location(受理时必填)"),
+        (ALLOWANCE, 1, {"category": "no-such-thing"}, "未知事项类别：no-such-thing"),
+        (ALLOWANCE, 1, {"grid": "QB-NOWHERE"}, "未知网格：QB-NOWHERE"),
+        (ALLOWANCE, 1, {"channel": "fax"}, "channel 取值无效：'fax'"),
+        (ALLOWANCE, 1, {"location": ""}, "缺少 location（受理时必填）"),
         (STREETLIGHT, 4, {"action": "resolve", "public_note": "修好了"}, "不能执行“办结”"),
-        (STREETLIGHT, 4, {"action": "approve"}, "action 取值无效:'approve'"),
+        (STREETLIGHT, 4, {"action": "approve"}, "action 取值无效：'approve'"),
         (BUILDING, 3, {"event_time": "2026-11-02T11:00:00"}, "event_time 须带时区"),
         (BUILDING, 3, {"event_time": "2026-11-02 下午"}, "不是 ISO 8601 时间"),
         (BUILDING, 3, {"event_time": "2027-01-01T00:00:00+08:00"}, "晚于导入时间"),
         (BUILDING, 3, {"event_time": "2026-11-02T09:00:00+08:00"}, "事件时间早于案件上一步"),
-        (PARKING, 3, {"unit": "dept-nowhere"}, "未知部门:dept-nowhere"),
+        (PARKING, 3, {"unit": "dept-nowhere"}, "未知部门：dept-nowhere"),
         (PARKING, 6, {"actor_unit": "city-police"}, "该案件不属于本单位"),
-        (PARKING, 6, {"actor_unit": ""}, "handler)的 actor_unit 须为已知部门"),
-        (PARKING, 6, {"unit": "city-urban"}, "unit 不适用于“签收”(accept),应留空"),
+        (PARKING, 6, {"actor_unit": ""}, "handler）的 actor_unit 须为已知部门"),
+        (PARKING, 6, {"unit": "city-urban"}, "unit 不适用于“签收”（accept），应留空"),
         (PARKING, 6, {"actor_role": "auditor"}, "审计员无权执行“签收”"),
         (PARKING, 7, {"public_note": ""}, "“办结”须填写公开说明"),
         (PARKING, 8, {"result": "maybe"}, "回访结果须为 ok 或 failed"),
-        (STREETLIGHT, 8, {"rating": "great"}, "rating 取值无效:great"),
+        (STREETLIGHT, 8, {"rating": "great"}, "rating 取值无效：great"),
         (DUPLICATE, 2, {"into": "HZ12345-NOWHERE"}, "合并目标 HZ12345-NOWHERE 既不在本文件中"),
         (DUPLICATE, 2, {"into": DUPLICATE}, "不能合并到自身"),
-        (DUPLICATE, 2, {"grid": "QB-DAL-02"}, "grid 只能写在案件的受理(receive)行"),
+        (DUPLICATE, 2, {"grid": "QB-DAL-02"}, "grid 只能写在案件的受理（receive）行"),
         (BUILDING, 7, {"new_due": "2026-11-12"}, "延期后的期限须晚于当前期限"),
         (BUILDING, 7, {"new_due": "2026-11-08"}, "延期后的期限须晚于今天"),
-        (BUILDING, 7, {"event_seq": "7a"}, "event_seq 须为正整数,而不是 '7a'"),
-        (BUILDING, 1, {"channel": "patrol"}, "巡查上报(patrol)的受理人须为本网格的网格员"),
+        (BUILDING, 7, {"event_seq": "7a"}, "event_seq 须为正整数，而不是 '7a'"),
+        (BUILDING, 1, {"channel": "patrol"}, "巡查上报（patrol）的受理人须为本网格的网格员"),
     ],
 )
 def test_a_bad_row_is_reported_by_line_and_nothing_is_written(
@@ -375,7 +375,7 @@ def test_event_numbers_must_follow_on(portal: Portal) -> None:
     assert report.errors == [
         RowError(
             line_of(text, BUILDING, 8),
-            f"[{BUILDING}] event_seq 应为 7(同一案件的事件须按顺序连续编号)",
+            f"[{BUILDING}] event_seq 应为 7（同一案件的事件须按顺序连续编号）",
         )
     ]
 
@@ -384,7 +384,7 @@ def test_line_numbers_are_physical_lines(portal: Portal) -> None:
     # The note of NOISE's seq 11 spans two lines, so DUPLICATE's merge row is on line 25.
     report = run(portal, edited(DUPLICATE, 2, action="archive", into=""))
     assert report.summary().splitlines()[1] == (  # the example in docs/import.md
-        "  第 25 行:[HZ12345-261020-0031] archive:案件当前状态为“已受理”,不能执行“归档”"
+        "  第 25 行：[HZ12345-261020-0031] archive：案件当前状态为“已受理”，不能执行“归档”"
     )
 
 
@@ -402,7 +402,7 @@ def test_every_error_in_the_file_is_reported(portal: Portal) -> None:
         line_of(text, BUILDING, 2),
         line_of(text, PARKING, 1),
     ]
-    assert "priority 取值无效:whenever" in report.errors[1].message
+    assert "priority 取值无效：whenever" in report.errors[1].message
     assert_nothing_written(portal, report)
 
 
@@ -418,9 +418,9 @@ def test_the_error_list_is_capped(portal: Portal) -> None:
 @pytest.mark.parametrize(
     ("columns", "message"),
     [
-        (tuple(c for c in COLUMNS if c != "event_time"), "缺少必需列:event_time"),
-        ((*COLUMNS, "colour"), "未知列:colour"),
-        ((*COLUMNS, "grid"), "重复列:grid"),
+        (tuple(c for c in COLUMNS if c != "event_time"), "缺少必需列：event_time"),
+        ((*COLUMNS, "colour"), "未知列：colour"),
+        ((*COLUMNS, "grid"), "重复列：grid"),
     ],
 )
 def test_a_bad_header_is_reported_on_line_one(
@@ -448,7 +448,7 @@ def test_rows_of_a_case_must_be_consecutive(portal: Portal) -> None:
         line_of(text, STREETLIGHT, 4),  # the gap it leaves
         line_of(text, STREETLIGHT, 3),  # the stray row
     ]
-    assert "须连续排列,该案件已出现在第 2 行" in report.errors[1].message
+    assert "须连续排列，该案件已出现在第 2 行" in report.errors[1].message
 
 
 def test_a_row_with_too_many_cells_is_reported(portal: Portal) -> None:
@@ -457,13 +457,13 @@ def test_a_row_with_too_many_cells_is_reported(portal: Portal) -> None:
     lines[1] = lines[1].rstrip("\n") + ",extra\n"  # the receipt of a case: no knock-on errors
     report = run(portal, "".join(lines))
     assert report.errors == [
-        RowError(2, "列数不符:表头有 22 列,此行有 23 列"),
-        RowError(5, "列数不符:表头有 22 列,此行有 23 列"),
+        RowError(2, "列数不符：表头有 22 列，此行有 23 列"),
+        RowError(5, "列数不符：表头有 22 列，此行有 23 列"),
     ]
 
 
 def test_an_empty_file_and_a_broken_quote(portal: Portal) -> None:
-    assert run(portal, "").errors == [RowError(1, "文件为空,缺少表头行")]
+    assert run(portal, "").errors == [RowError(1, "文件为空，缺少表头行")]
     report = run(portal, CSV_TEXT + 'X,1,"unclosed\n')
     assert [e.line for e in report.errors] == [44]
     assert_nothing_written(portal, report)
@@ -501,16 +501,16 @@ def json_edit(path: tuple[Any, ...], value: Any) -> str:
     ("path", "value", "where", "reason"),
     [
         (("cases", 1, "events", 2, "unit"), "dept-nowhere", "cases[1].events[2]", "未知部门"),
-        (("cases", 2, "grid"), "QB-NOWHERE", "cases[2]", "未知网格:QB-NOWHERE"),
+        (("cases", 2, "grid"), "QB-NOWHERE", "cases[2]", "未知网格：QB-NOWHERE"),
         (("cases", 0, "events", 1, "priority"), 1, "cases[0].events[1]", "priority 须为字符串"),
-        (("cases", 0, "events", 1, "colour"), "red", "cases[0].events[1]", "未知字段:colour"),
+        (("cases", 0, "events", 1, "colour"), "red", "cases[0].events[1]", "未知字段：colour"),
         (("cases", 1, "events"), [], "cases[1]", "events 须为非空数组"),
         (("cases", 2, "external_id"), "QB-20261103-001", "cases[2]", "与 cases[0] 重复"),
         (
             ("cases", 0, "events", 0, "actor_unit"),
             "QB-LCJX-01",
             "cases[0]",
-            "巡查上报(patrol)的受理人须为本网格的网格员",
+            "巡查上报（patrol）的受理人须为本网格的网格员",
         ),
         (("source_system",), "other", "source_system", "与本次导入指定的 'qb-platform' 不一致"),
     ],
@@ -560,9 +560,9 @@ def test_format_of_reads_the_suffix() -> None:
 
 def test_summary_lists_errors_by_line(portal: Portal) -> None:
     report = run(portal, edited(ALLOWANCE, 1, category="nonsense"))
-    assert report.summary().startswith("导入失败,未写入任何数据。共发现 1 处错误:\n  第 33 行:")
+    assert report.summary().startswith("导入失败，未写入任何数据。共发现 1 处错误：\n  第 33 行：")
     assert run(portal, CSV_TEXT).summary() == (
-        "导入完成:来源 hz12345,新建 6 件,追加 0 件,未变 0 件,写入事件 41 条。"
+        "导入完成：来源 hz12345，新建 6 件，追加 0 件，未变 0 件，写入事件 41 条。"
     )
 
 

@@ -142,7 +142,7 @@ def test_the_api_bundle_redacts_as_a_lookup_and_a_staff_note_need(
         env=env,
         check=True,
         capture_output=True,
-        text=True,
+        encoding="utf-8",  # not the locale's: CI runs without one
         timeout=120,
     )
     assert json.loads(done.stdout) == ["对门住户[姓名]已整改，[姓名]到场。", ["name"]]

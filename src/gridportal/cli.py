@@ -420,7 +420,7 @@ def open311_issue_key(client: str) -> None:
     key = georeport.issue_key(rt.store, rt.portal.keys, client, datetime.now(UTC))
     key_id = georeport.key_id(rt.portal.keys, key)
     click.echo(
-        f"api_key 已签发给 {client.strip()}(key_id {key_id};只显示这一次,平台只保存其摘要):",
+        f"api_key 已签发给 {client.strip()}（key_id {key_id}；只显示这一次，平台只保存其摘要）：",
         err=True,
     )
     click.echo(key)
@@ -447,7 +447,7 @@ def open311_revoke_key(key_id: str) -> None:
 
     rt = _runtime()
     record = georeport.revoke_key(rt.store, key_id, datetime.now(UTC))
-    click.echo(f"已停用 {record['client']} 的 api_key {key_id}(自 {record['revoked_at']})。")
+    click.echo(f"已停用 {record['client']} 的 api_key {key_id}（自 {record['revoked_at']}）。")
 
 
 if __name__ == "__main__":  # python -m gridportal.cli …, as the tests and benchmarks run it

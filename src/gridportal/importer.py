@@ -149,15 +149,15 @@ class ImportReport:
         """A short report in Chinese for the command line."""
         if self.errors:
             total = len(self.errors) + self.omitted_errors
-            lines = [f"导入失败,未写入任何数据。共发现 {total} 处错误:"]
-            lines += [f"  {where_label(e.line)}:{e.message}" for e in self.errors]
+            lines = [f"导入失败，未写入任何数据。共发现 {total} 处错误："]
+            lines += [f"  {where_label(e.line)}：{e.message}" for e in self.errors]
             if self.omitted_errors:
                 lines.append(f"  ……另有 {self.omitted_errors} 处错误未列出。")
             return "\n".join(lines)
-        verb = "检查通过(试运行,未写入)" if self.dry_run else "导入完成"
+        verb = "检查通过（试运行，未写入）" if self.dry_run else "导入完成"
         return (
-            f"{verb}:来源 {self.source_system},新建 {self.created} 件,"
-            f"追加 {self.appended} 件,未变 {self.unchanged} 件,"
+            f"{verb}：来源 {self.source_system}，新建 {self.created} 件，"
+            f"追加 {self.appended} 件，未变 {self.unchanged} 件，"
             f"{'将写入' if self.dry_run else '写入'}事件 {self.written} 条。"
         )
 
@@ -213,7 +213,7 @@ def import_cases(
     if not SOURCE_SYSTEM.fullmatch(source_system):
         errors.add(
             "source_system",
-            f"来源系统名称无效:{source_system!r}(限字母、数字、._-,不超过40个字符)",
+            f"来源系统名称无效：{source_system!r}（限字母、数字、._-，不超过40个字符）",
         )
         return _failed(report, errors)
     text = text.removeprefix("\ufeff")  # spreadsheets save UTF-8 with a byte-order mark
@@ -289,17 +289,17 @@ def _parse_csv(text: str, errors: _Errors) -> list[_RawCase]:
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
-        errors.add(1, "文件为空,缺少表头行")
+        errors.add(1, "文件为空，缺少表头行")
         return []
     except csv.Error as exc:
-        errors.add(1, f"CSV 格式错误:{exc}")
+        errors.add(1, f"CSV 格式错误：{exc}")
         return []
     unknown = [name for name in header if name not in COLUMNS]
     duplicated = sorted({name for name in header if header.count(name) > 1})
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     for problem, names in (("未知列", unknown), ("重复列", duplicated), ("缺少必需列", missing)):
         if names:
-            errors.add(1, f"{problem}:{', '.join(names)}")
+            errors.add(1, f"{problem}：{', '.join(names)}")
     if unknown or duplicated or missing:
         return []
 
@@ -312,7 +312,7 @@ def _parse_csv(text: str, errors: _Errors) -> list[_RawCase]:
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.add(line, f"CSV 格式错误:{exc}")
+            errors.add(line, f"CSV 格式错误：{exc}")
             break  # the reader cannot resynchronise after a broken quote
         if not any(cell.strip() for cell in cells):
             continue
@@ -320,7 +320,7 @@ def _parse_csv(text: str, errors: _Errors) -> list[_RawCase]:
         values = {name: value for name, value in values.items() if value}
         external_id = values.pop("external_id", "")
         if len(cells) != len(header):
-            errors.add(line, f"列数不符:表头有 {len(header)} 列,此行有 {len(cells)} 列")
+            errors.add(line, f"列数不符：表头有 {len(header)} 列，此行有 {len(cells)} 列")
             # Keep the case's other rows from being checked without this one.
             if cases and cases[-1].external_id == external_id:
                 cases[-1].broken = True
@@ -336,7 +336,7 @@ def _parse_csv(text: str, errors: _Errors) -> list[_RawCase]:
         elif external_id in first_line:
             earlier = first_line[external_id]
             errors.add(
-                line, f"[{external_id}] 同一案件的事件须连续排列,该案件已出现在第 {earlier} 行"
+                line, f"[{external_id}] 同一案件的事件须连续排列，该案件已出现在第 {earlier} 行"
             )
             continue
         else:
@@ -358,7 +358,7 @@ def _parse_csv(text: str, errors: _Errors) -> list[_RawCase]:
             if misplaced:
                 errors.add(
                     line,
-                    f"[{external_id}] {', '.join(misplaced)} 只能写在案件的受理(receive)行",
+                    f"[{external_id}] {', '.join(misplaced)} 只能写在案件的受理（receive）行",
                 )
                 case.broken = True
         case.rows.append(_Row(line, values))
@@ -369,19 +369,19 @@ def _parse_json(text: str, source_system: str, errors: _Errors) -> list[_RawCase
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        errors.add(exc.lineno, f"JSON 格式错误:{exc.msg}(第 {exc.colno} 列)")
+        errors.add(exc.lineno, f"JSON 格式错误：{exc.msg}（第 {exc.colno} 列）")
         return []
     if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
-        errors.add("$", '文件须为一个对象,含 "cases" 数组')
+        errors.add("$", '文件须为一个对象，含 "cases" 数组')
         return []
     extra = sorted(set(document) - {"source_system", "cases"})
     if extra:
-        errors.add("$", f"未知字段:{', '.join(extra)}")
+        errors.add("$", f"未知字段：{', '.join(extra)}")
     declared = document.get("source_system")
     if declared is not None and declared != source_system:
         errors.add(
             "source_system",
-            f"文件声明的来源系统为 {declared!r},与本次导入指定的 {source_system!r} 不一致",
+            f"文件声明的来源系统为 {declared!r}，与本次导入指定的 {source_system!r} 不一致",
         )
 
     cases: list[_RawCase] = []
@@ -433,7 +433,7 @@ def _json_values(
     """Text values of an object's known keys; numbers allowed for ids and sequence numbers."""
     unknown = sorted(set(item) - (allowed if allowed is not None else keys))
     if unknown:
-        errors.add(where, f"未知字段:{', '.join(unknown)}")
+        errors.add(where, f"未知字段：{', '.join(unknown)}")
     values: dict[str, str] = {}
     for key in sorted(keys & set(item)):
         value = item[key]
@@ -488,7 +488,7 @@ class _Checker:
                 # Astronomically rare, but two work orders must never share a case.
                 self.errors.add(
                     case.where,
-                    f"[{case.external_id}] 受理编号与 {owners[tracking]} 冲突,请联系管理员",
+                    f"[{case.external_id}] 受理编号与 {owners[tracking]} 冲突，请联系管理员",
                 )
                 continue
             if case.broken:
@@ -508,7 +508,7 @@ class _Checker:
         stored = self.store.get_case(tracking)
         stored_events = self.store.get_events(tracking) if stored else []
         if stored is not None and not self._ours(stored, stored_events, case.external_id):
-            self.fail(case, case.where, "受理编号已被另一案件占用,未导入;请联系管理员")
+            self.fail(case, case.where, "受理编号已被另一案件占用，未导入；请联系管理员")
             return None
         seqs = self._sequence(case)
         if seqs is None:
@@ -516,14 +516,14 @@ class _Checker:
         first, known = seqs[0], len(stored_events)
         if first > known + 1:
             message = (
-                "该案件尚未导入,事件须从受理(receive,event_seq 为 1)开始"
+                "该案件尚未导入，事件须从受理（receive,event_seq 为 1）开始"
                 if stored is None
-                else f"已导入 {known} 个事件,本文件从第 {first} 个开始,中间缺少事件"
+                else f"已导入 {known} 个事件，本文件从第 {first} 个开始，中间缺少事件"
             )
             self.fail(case, case.rows[0].where, message)
             return None
         if first > 1 and case.fields:
-            self.fail(case, case.where, "案件信息(category、grid 等)只能随受理事件提供")
+            self.fail(case, case.where, "案件信息（category、grid 等）只能随受理事件提供")
             return None
 
         state = replay(stored_events[: first - 1]) if first > 1 else None
@@ -536,7 +536,7 @@ class _Checker:
             event, filed = built
             if filed is not None:
                 if complaint is not None and filed != complaint:
-                    self.fail(case, case.where, "案件信息与已导入的不同;已导入的内容不能改写")
+                    self.fail(case, case.where, "案件信息与已导入的不同；已导入的内容不能改写")
                     return None
                 complaint = filed
             if event.seq <= known:
@@ -544,7 +544,8 @@ class _Checker:
                     self.fail(
                         case,
                         row.where,
-                        f"与已导入的第 {event.seq} 个事件不同;已导入的事件不能改写,只能在其后追加",
+                        f"与已导入的第 {event.seq} 个事件不同；"
+                        "已导入的事件不能改写，只能在其后追加",
                     )
                     return None
             else:
@@ -591,14 +592,14 @@ class _Checker:
         for expected, row in enumerate(case.rows):
             text = row.values.get("event_seq", "")
             if not text.isascii() or not text.isdigit() or int(text) < 1:
-                self.fail(case, row.where, f"event_seq 须为正整数,而不是 {text!r}")
+                self.fail(case, row.where, f"event_seq 须为正整数，而不是 {text!r}")
                 return None
             seq = int(text)
             if expected and seq != seqs[0] + expected:
                 self.fail(
                     case,
                     row.where,
-                    f"event_seq 应为 {seqs[0] + expected}(同一案件的事件须按顺序连续编号)",
+                    f"event_seq 应为 {seqs[0] + expected}（同一案件的事件须按顺序连续编号）",
                 )
                 return None
             seqs.append(seq)
@@ -621,7 +622,7 @@ class _Checker:
             allowed = ACTION_DATA.get(action, ())
             stray = [name for name in DATA_COLUMNS if name in values and name not in allowed]
             if stray:
-                problems.append(f"{', '.join(stray)} 不适用于“{label(action)}”({action}),应留空")
+                problems.append(f"{', '.join(stray)} 不适用于“{label(action)}”（{action}），应留空")
             data = {name: values[name] for name in allowed if name in values}
             self._check_data(case, data, problems)
         if problems or action is None or at is None or actor is None:
@@ -654,7 +655,7 @@ class _Checker:
                     complaint,
                 )
             if state is None:
-                raise TransitionRefused("illegal_transition", "案件的第一个事件须为受理(receive)")
+                raise TransitionRefused("illegal_transition", "案件的第一个事件须为受理（receive）")
             event = decide(
                 state,
                 action,
@@ -667,7 +668,7 @@ class _Checker:
                 current_due=self._current_due(state) if action is Action.EXTEND else None,
             )
         except TransitionRefused as exc:
-            self.fail(case, row.where, f"{action}:{exc.message}")
+            self.fail(case, row.where, f"{action}：{exc.message}")
             return None
         return event, None
 
@@ -688,13 +689,13 @@ class _Checker:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            problems.append(f"event_time 不是 ISO 8601 时间:{text!r}")
+            problems.append(f"event_time 不是 ISO 8601 时间：{text!r}")
             return None
         if moment.tzinfo is None:
-            problems.append(f"event_time 须带时区,如 2026-10-12T08:41:00+08:00,而不是 {text!r}")
+            problems.append(f"event_time 须带时区，如 2026-10-12T08:41:00+08:00，而不是 {text!r}")
             return None
         if moment > self.now:
-            problems.append(f"event_time 晚于导入时间:{text}")
+            problems.append(f"event_time 晚于导入时间：{text}")
             return None
         return moment
 
@@ -708,39 +709,39 @@ class _Checker:
         if len(actor_id) > MAX_ACTOR_ID:
             problems.append(f"actor_id 不能超过 {MAX_ACTOR_ID} 个字符")
         if role is Role.HANDLER and not (unit and self.district.department(unit)):
-            problems.append(f"承办人(handler)的 actor_unit 须为已知部门,而不是 {unit!r}")
+            problems.append(f"承办人（handler）的 actor_unit 须为已知部门，而不是 {unit!r}")
         elif role is Role.GRID_WORKER and not (unit and self.district.grid(unit)):
-            problems.append(f"网格员(grid_worker)的 actor_unit 须为已知网格,而不是 {unit!r}")
+            problems.append(f"网格员（grid_worker）的 actor_unit 须为已知网格，而不是 {unit!r}")
         elif unit and not (self.district.department(unit) or self.district.grid(unit)):
-            problems.append(f"actor_unit 不是已知部门或网格:{unit}")
+            problems.append(f"actor_unit 不是已知部门或网格：{unit}")
         return Actor(role, actor_id, unit)
 
     def _check_data(self, case: _RawCase, data: dict[str, str], problems: list[str]) -> None:
         """Checks that need the reference data or the file; the rules check the rest."""
         if "unit" in data and self.district.department(data["unit"]) is None:
-            problems.append(f"未知部门:{data['unit']}")
+            problems.append(f"未知部门：{data['unit']}")
         if "category" in data and self.district.service(data["category"]) is None:
-            problems.append(f"未知事项类别:{data['category']}")
+            problems.append(f"未知事项类别：{data['category']}")
         if "priority" in data and data["priority"] not in set(Priority):
-            problems.append(f"priority 取值无效:{data['priority']}")
+            problems.append(f"priority 取值无效：{data['priority']}")
         if "rating" in data and data["rating"] not in set(Rating):
-            problems.append(f"rating 取值无效:{data['rating']}")
+            problems.append(f"rating 取值无效：{data['rating']}")
         if "into" in data:
             original = data["into"]
             if original == case.external_id:
                 problems.append("不能合并到自身")
             elif original not in self.in_file and not self.store.get_case(self.tracking(original)):
-                problems.append(f"合并目标 {original} 既不在本文件中,也未曾从 {self.source} 导入")
+                problems.append(f"合并目标 {original} 既不在本文件中，也未曾从 {self.source} 导入")
             data["into"] = self.tracking(original)  # the case links to the original's case
 
     def _complaint(self, case: _RawCase, actor: Actor) -> Complaint | None:
         fields = case.fields
-        problems = [f"缺少 {name}(受理时必填)" for name in CASE_COLUMNS if not fields.get(name)]
+        problems = [f"缺少 {name}（受理时必填）" for name in CASE_COLUMNS if not fields.get(name)]
         category, grid = fields.get("category", ""), fields.get("grid", "")
         if category and self.district.service(category) is None:
-            problems.append(f"未知事项类别:{category}")
+            problems.append(f"未知事项类别：{category}")
         if grid and self.district.grid(grid) is None:
-            problems.append(f"未知网格:{grid}")
+            problems.append(f"未知网格：{grid}")
         channel = _enum(Channel, fields.get("channel") or None, "channel", problems)
         for name, limit in (
             ("location", MAX_LOCATION),
@@ -754,9 +755,9 @@ class _Checker:
         if channel is Channel.PATROL and not (
             actor.role is Role.GRID_WORKER and actor.unit == grid
         ):
-            problems.append("巡查上报(patrol)的受理人须为本网格的网格员(grid_worker)")
+            problems.append("巡查上报（patrol）的受理人须为本网格的网格员（grid_worker）")
         elif actor.role is Role.GRID_WORKER and channel not in (None, Channel.PATROL):
-            problems.append("网格员受理的案件渠道应为巡查上报(patrol)")
+            problems.append("网格员受理的案件渠道应为巡查上报（patrol）")
         if problems or channel is None:
             for problem in problems:
                 self.fail(case, case.where, problem)
@@ -782,7 +783,7 @@ def _enum(kind: type[_E], text: str | None, name: str, problems: list[str]) -> _
         return kind(text)
     except ValueError:
         choices = ", ".join(str(member) for member in kind)
-        problems.append(f"{name} 取值无效:{text!r}(可选:{choices})")
+        problems.append(f"{name} 取值无效：{text!r}（可选：{choices}）")
         return None
 
 

@@ -77,7 +77,7 @@ POST_FIELDS = frozenset(
 GRID_ATTRIBUTE = "grid"  # the one attribute every service has: the grid (网格) is the location
 # Who holds a case no department has taken yet (the queue of ``ports.COMMAND_CENTRE``).
 COMMAND_CENTRE = label(Role.DISPATCHER)
-SERVICE_NOTICE = "已受理。办理动态每晚公开;请用 token 查询 service_request_id。"
+SERVICE_NOTICE = "已受理。办理动态每晚公开；请用 token 查询 service_request_id。"
 
 
 class Open311Error(Exception):
@@ -120,7 +120,7 @@ def split_format(segment: str) -> tuple[str, str]:
     """``"env-litter.json"`` → ``("env-litter", "json")``; 404 without a known format."""
     name, dot, fmt = segment.rpartition(".")
     if not dot or not name or fmt not in FORMATS:
-        raise Open311Error(404, "未知的格式:请在路径末尾加 .xml 或 .json。")
+        raise Open311Error(404, "未知的格式：请在路径末尾加 .xml 或 .json。")
     return name, fmt
 
 
@@ -129,8 +129,8 @@ def discovery(endpoint: str) -> dict[str, Any]:
     """The discovery document; ``endpoint`` is the base URL of /open311/v2 (no slash at the end)."""
     return {
         "changeset": CHANGESET,
-        "contact": "网格化管理公开平台(见网站“关于”页)",
-        "key_service": "API key 由平台运维人员签发:portal open311 issue-key <应用名称>",
+        "contact": "网格化管理公开平台（见网站“关于”页）",
+        "key_service": "API key 由平台运维人员签发：portal open311 issue-key <应用名称>",
         "endpoints": [
             {
                 "specification": SPECIFICATION,
@@ -164,7 +164,7 @@ def _service(item: ServiceItem) -> dict[str, Any]:
 def service_definition(district: District, code: str) -> dict[str, Any]:
     """The definition of one service: the grid (网格) as a required single-value list."""
     if district.service(code) is None:
-        raise Open311Error(404, f"没有这个服务(service_code):{_echo(code)}")
+        raise Open311Error(404, f"没有这个服务（service_code）：{_echo(code)}")
     return {
         "service_code": code,
         "attributes": [
@@ -173,9 +173,9 @@ def service_definition(district: District, code: str) -> dict[str, Any]:
                 "code": GRID_ATTRIBUTE,
                 "datatype": "singlevaluelist",
                 "required": True,
-                "datatype_description": "所在网格(只到网格,不需要门牌号)",
+                "datatype_description": "所在网格（只到网格，不需要门牌号）",
                 "order": 1,
-                "description": "事项发生在哪个网格?",
+                "description": "事项发生在哪个网格？",
                 "values": [{"key": g.id, "name": g.name} for g in district.grids],
             }
         ],
@@ -284,7 +284,7 @@ def parse_datetime(value: str, name: str) -> datetime:
             moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise Open311Error(
-            400, f"{name}: 日期时间格式不正确,应为 ISO 8601,如 2026-11-16T09:30:00+08:00。"
+            400, f"{name}: 日期时间格式不正确，应为 ISO 8601，如 2026-11-16T09:30:00+08:00。"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
 
@@ -295,14 +295,14 @@ def parse_query(params: Mapping[str, str], district: District, now: datetime) ->
     known = {"service_request_id", "service_code", "start_date", "end_date", "status"}
     known |= {"jurisdiction_id"}
     if unknown := sorted(set(params) - known):
-        raise Open311Error(400, f"不认识的参数:{_echo(', '.join(unknown))}")
+        raise Open311Error(400, f"不认识的参数：{_echo(', '.join(unknown))}")
     _check_jurisdiction(params.get("jurisdiction_id"), district)
     ids = tuple(dict.fromkeys(_multi(params, "service_request_id")))
     if len(ids) > MAX_IDS:
         raise Open311Error(400, f"service_request_id 一次最多 {MAX_IDS} 个。")
     codes = frozenset(_multi(params, "service_code"))
     if unknown_codes := sorted(c for c in codes if district.service(c) is None):
-        raise Open311Error(400, f"service_code: 没有这个服务:{_echo(', '.join(unknown_codes))}")
+        raise Open311Error(400, f"service_code: 没有这个服务：{_echo(', '.join(unknown_codes))}")
     statuses = frozenset(s.lower() for s in _multi(params, "status"))
     if statuses - set(STATUSES):
         raise Open311Error(400, "status 只能是 open 或 closed。")
@@ -358,7 +358,7 @@ def parse_form(raw: bytes | None) -> dict[str, str]:
     UTF-8, each field once, only the fields the standard names."""
     # The web form's limit holds for what the form says (its UTF-8 text); the encoded body
     # may be up to three times that, as percent-encoding writes each byte as three.
-    too_large = Open311Error(413, f"请求内容过大(上限 {requests.MAX_BODY_BYTES // 1024} KB)。")
+    too_large = Open311Error(413, f"请求内容过大（上限 {requests.MAX_BODY_BYTES // 1024} KB）。")
     if raw is not None and len(raw) > FORM_ENCODING_FACTOR * requests.MAX_BODY_BYTES:
         raise too_large
     try:
@@ -370,7 +370,7 @@ def parse_form(raw: bytes | None) -> dict[str, str]:
         if name in form:
             raise Open311Error(400, f"{_echo(name)}: 重复的字段。")
         if name not in POST_FIELDS and not _is_attribute(name):
-            raise Open311Error(400, f"不认识的字段:{_echo(name)}")
+            raise Open311Error(400, f"不认识的字段：{_echo(name)}")
         form[name] = value
     if sum(len(k.encode()) + len(v.encode()) for k, v in form.items()) > requests.MAX_BODY_BYTES:
         raise too_large
@@ -392,15 +392,15 @@ def parse_filing(form: Mapping[str, str], district: District) -> Filing:
     _check_jurisdiction(form.get("jurisdiction_id"), district)
     attributes = {name[len("attribute[") : -1] for name in form if _is_attribute(name)}
     if unknown := sorted(attributes - {GRID_ATTRIBUTE}):
-        raise Open311Error(400, f"不认识的属性:{_echo(', '.join(unknown))}")
+        raise Open311Error(400, f"不认识的属性：{_echo(', '.join(unknown))}")
     code = form.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code: 此项不能为空。")
     if district.service(code) is None:
-        raise Open311Error(400, f"service_code: 没有这个服务:{_echo(code)}")
+        raise Open311Error(400, f"service_code: 没有这个服务：{_echo(code)}")
     grid = form.get(f"attribute[{GRID_ATTRIBUTE}]", "").strip()
     if not grid:
-        raise Open311Error(400, f"attribute[{GRID_ATTRIBUTE}]: 必填属性(所在网格)不能为空。")
+        raise Open311Error(400, f"attribute[{GRID_ATTRIBUTE}]: 必填属性（所在网格）不能为空。")
     grid_info = district.grid(grid)
     location = form.get("address_string", "").strip() or (grid_info.name if grid_info else grid)
     name = _full_name(form.get("first_name", ""), form.get("last_name", ""))

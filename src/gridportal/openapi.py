@@ -523,7 +523,7 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "category": "env-litter",
         "grid": "QB-LCJX-01",
         "location": "柳翠井巷北口垃圾桶旁",
-        "description": "垃圾桶满了三天没人清运,气味很大。",
+        "description": "垃圾桶满了三天没人清运，气味很大。",
         "name": "王小明",
         "phone": "13812345678",
     },
@@ -544,7 +544,7 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "category": "safe-fire",
         "grid": "QB-LCJX-01",
         "location": "柳翠井巷7幢楼道",
-        "description": "楼道堆放电动车电池和纸箱,堵塞消防通道。",
+        "description": "楼道堆放电动车电池和纸箱，堵塞消防通道。",
     },
 }
 RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -557,7 +557,7 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "ResidentCase": {
         **_COMMON_EXAMPLE,
         "location": "柳翠井巷北口垃圾桶旁",
-        "description": "垃圾桶满了三天没人清运,气味很大。",
+        "description": "垃圾桶满了三天没人清运，气味很大。",
         "contact": {"name": "王**", "phone": "138****5678"},
         "can_vote": False,
         "record_url": "/cases/mxlcdlztrjhn/",
@@ -587,7 +587,7 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
         "public_id": "mxlcdlztrjhn",
         "channel": "portal",
         "location": "柳翠井巷北口垃圾桶旁",
-        "description": "垃圾桶满了三天没人清运,气味很大。",
+        "description": "垃圾桶满了三天没人清运，气味很大。",
         "unit": None,
         "contact": {"name": "王小明", "phone": "13812345678"},
         "reopen_count": 0,
@@ -625,7 +625,7 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
     422: {
         "error": {
             "code": "idempotency_mismatch",
-            "message": "同一请求编号已用于内容不同的投诉,请刷新页面后重新提交。",
+            "message": "同一请求编号已用于内容不同的投诉，请刷新页面后重新提交。",
         }
     },
     429: {
@@ -741,8 +741,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": SERVER_URL, "description": "the site's own origin"}],
         "tags": [
-            {"name": "residents", "description": "公众:投诉、查询、评价"},
-            {"name": "staff", "description": "工作人员:登录、待办、办理"},
+            {"name": "residents", "description": "公众：投诉、查询、评价"},
+            {"name": "staff", "description": "工作人员：登录、待办、办理"},
         ],
         "paths": paths,
         "components": {
@@ -925,7 +925,7 @@ _REQUEST_EXAMPLE = {
     "status_notes": "已转办",
     "service_name": "垃圾堆放、乱扔垃圾",
     "service_code": "env-litter",
-    "description": "垃圾桶满了三天没人清运,气味很大。",
+    "description": "垃圾桶满了三天没人清运，气味很大。",
     "agency_responsible": "城市管理部",
     "service_notice": "分类转办",
     "requested_datetime": "2026-11-16T09:30:00+08:00",
@@ -938,8 +938,8 @@ OPEN311_EXAMPLES: dict[str, Any] = {
     "Open311Errors": [{"code": 400, "description": "service_code: 没有这个服务:no-such"}],
     "Open311Discovery": {
         "changeset": "2026-12-01T00:00:00+08:00",
-        "contact": "网格化管理公开平台(见网站“关于”页)",
-        "key_service": "API key 由平台运维人员签发:portal open311 issue-key <应用名称>",
+        "contact": "网格化管理公开平台（见网站“关于”页）",
+        "key_service": "API key 由平台运维人员签发：portal open311 issue-key <应用名称>",
         "endpoints": [
             {
                 "specification": "http://wiki.open311.org/GeoReport_v2",
@@ -954,10 +954,10 @@ OPEN311_EXAMPLES: dict[str, Any] = {
         {
             "service_code": "env-litter",
             "service_name": "垃圾堆放、乱扔垃圾",
-            "description": "市容环境:垃圾堆放、乱扔垃圾",
+            "description": "市容环境：垃圾堆放、乱扔垃圾",
             "metadata": True,
             "type": "batch",
-            "keywords": "市容环境,垃圾堆放、乱扔垃圾",
+            "keywords": "市容环境，垃圾堆放、乱扔垃圾",
             "group": "市容环境",
         }
     ],
@@ -969,9 +969,9 @@ OPEN311_EXAMPLES: dict[str, Any] = {
                 "code": "grid",
                 "datatype": "singlevaluelist",
                 "required": True,
-                "datatype_description": "所在网格(只到网格,不需要门牌号)",
+                "datatype_description": "所在网格（只到网格，不需要门牌号）",
                 "order": 1,
-                "description": "事项发生在哪个网格?",
+                "description": "事项发生在哪个网格？",
                 "values": [{"key": "QB-LCJX-01", "name": "柳翠井巷社区第1网格"}],
             }
         ],
@@ -981,7 +981,7 @@ OPEN311_EXAMPLES: dict[str, Any] = {
         {
             "service_request_id": "mxlcdlztrjhn",
             "token": "5f0c6f1e9a4b4e0d8c2a7b3e1d9f4a6c",
-            "service_notice": "已受理。办理动态每晚公开;请用 token 查询 service_request_id。",
+            "service_notice": "已受理。办理动态每晚公开；请用 token 查询 service_request_id。",
             "account_id": "",
         }
     ],

@@ -154,7 +154,7 @@ def clean_text(value: str, *, multiline: bool) -> str:
 
 def validate(body: Body, raw: bytes | None) -> dict[str, Any]:
     if raw is not None and len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge("too_large", f"请求内容过大(上限 {MAX_BODY_BYTES // 1024} KB)。")
+        raise PayloadTooLarge("too_large", f"请求内容过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
     try:
         data = json.loads(raw or b"")
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -163,7 +163,7 @@ def validate(body: Body, raw: bytes | None) -> dict[str, Any]:
         raise InvalidInput("malformed_json", "请求内容应为 JSON 对象。")
     known = {f.name for f in body.fields}
     if unknown := sorted(set(data) - known):
-        raise InvalidInput("unknown_field", f"不认识的字段:{', '.join(unknown)}", unknown[0])
+        raise InvalidInput("unknown_field", f"不认识的字段：{', '.join(unknown)}", unknown[0])
     out: dict[str, Any] = {}
     for spec in body.fields:
         value = data.get(spec.name)

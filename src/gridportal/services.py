@@ -256,24 +256,24 @@ class Portal:
             try:
                 self.store.create_case(record, first, idempotency)
             except InFlight as exc:
-                raise ConflictError("in_flight", "相同的请求正在处理中,请稍后重试。") from exc
+                raise ConflictError("in_flight", "相同的请求正在处理中，请稍后重试。") from exc
             except AlreadyExists:
                 if key_hash and (earlier := self.store.get_idempotency(key_hash)):
                     return self._replay_receipt(earlier, request_hash, idempotency_key)
                 continue  # a tracking number collision: draw again
             return Receipt(tracking, lookup_code, vote_token, self._view(record, (first,)))
-        raise ConflictError("busy", "系统繁忙,请稍后重试。")
+        raise ConflictError("busy", "系统繁忙，请稍后重试。")
 
     def _replay_receipt(
         self, earlier: IdempotencyRecord, request_hash: str, idempotency_key: str | None
     ) -> Receipt:
         if earlier.request_hash != request_hash:
             raise MismatchedRetry(
-                "idempotency_mismatch", "同一请求编号已用于内容不同的投诉,请刷新页面后重新提交。"
+                "idempotency_mismatch", "同一请求编号已用于内容不同的投诉，请刷新页面后重新提交。"
             )
         history = self.store.get_history(earlier.tracking)
         if history is None:  # the idempotency record is written with the case: cannot happen
-            raise ConflictError("in_flight", "相同的请求正在处理中,请稍后重试。")
+            raise ConflictError("in_flight", "相同的请求正在处理中，请稍后重试。")
         lookup_code, vote_token = self.keys.resident_codes(idempotency_key)
         view = self._view_of(history, resident=True)
         return Receipt(history.record.tracking, lookup_code, vote_token, view)
@@ -348,7 +348,7 @@ class Portal:
             except (AlreadyVoted, Conflict):  # read again: a retry of this vote replays
                 continue
             return self._view(record, (*events, event), rated, vote)
-        raise ConflictError("busy", "案件正在更新,请稍后重试。")
+        raise ConflictError("busy", "案件正在更新，请稍后重试。")
 
     # --------------------------------------------------------------------- staff
     def login(self, username: str, password: str) -> str:
@@ -435,7 +435,7 @@ class Portal:
             except Conflict:
                 continue
             return self._view(record, (*view.events, event), state, view.vote)
-        raise ConflictError("busy", "案件正在被他人更新,请刷新后重试。")
+        raise ConflictError("busy", "案件正在被他人更新，请刷新后重试。")
 
     @staticmethod
     def _check_public_note(note: str, view: CaseView) -> None:
@@ -475,7 +475,7 @@ class Portal:
             page = self.store.queue_page(desk, after=after)
         except ValueError as exc:  # a cursor the store did not write
             raise InvalidInput(
-                "invalid_cursor", "翻页参数无效,请从第一页重新查看。", "after"
+                "invalid_cursor", "翻页参数无效，请从第一页重新查看。", "after"
             ) from exc
         items = tuple(QueueItem(r, *self.open_deadlines_of(r)) for r in page.records)
         return Queue(items, page.after)
@@ -586,10 +586,10 @@ class Portal:
     def _check_action_data(self, action: Action, data: Mapping[str, str], tracking: str) -> None:
         unit = data.get("unit")
         if unit is not None and self.district.department(unit) is None:
-            raise InvalidInput("unknown_unit", f"未知部门:{unit}", "unit")
+            raise InvalidInput("unknown_unit", f"未知部门：{unit}", "unit")
         category = data.get("category")
         if category is not None and self.district.service(category) is None:
-            raise InvalidInput("unknown_category", f"未知事项类别:{category}", "category")
+            raise InvalidInput("unknown_category", f"未知事项类别：{category}", "category")
         if action is Action.MERGE:
             into = credentials.normalise_tracking(data.get("into", ""))
             if into == credentials.normalise_tracking(tracking) or not self.store.get_case(into):

@@ -538,7 +538,7 @@ def test_rising_warning_compares_with_the_three_months_before() -> None:
     warnings = metrics(baseline + june)["warnings"]
     assert [(w["kind"], w["category"], w["count"]) for w in warnings] == [("rising", "litter", 5)]
     assert warnings[0]["message"] == (
-        "2025年6月“垃圾乱堆”共5件,是前3个月月均(2.0件)的2.5倍,呈上升趋势。"
+        "2025年6月“垃圾乱堆”共5件，是前3个月月均（2.0件）的2.5倍，呈上升趋势。"
     )
 
     # Fewer than five cases, or not 1.5 × the average, or no baseline: no warning.

@@ -244,13 +244,13 @@ def decide(
     if state.status not in rule.from_statuses:
         raise TransitionRefused(
             "illegal_transition",
-            f"案件当前状态为“{label(state.status)}”,不能执行“{label(action)}”",
+            f"案件当前状态为“{label(state.status)}”，不能执行“{label(action)}”",
         )
     if rule.needs_note and not public_note.strip():
         raise TransitionRefused("note_required", f"“{label(action)}”须填写公开说明")
     missing = [key for key in rule.needs if not str(data.get(key, "")).strip()]
     if missing:
-        raise TransitionRefused("missing_field", f"缺少字段:{', '.join(missing)}")
+        raise TransitionRefused("missing_field", f"缺少字段：{', '.join(missing)}")
     _check_data(state, action, data, at, current_due)
     if at < (state.updated_at or state.received_at):
         raise TransitionRefused("time_order", "事件时间早于案件上一步")
@@ -273,9 +273,9 @@ def _check_data(
     current_due: date | None,
 ) -> None:
     if action is Action.ASSESS and data["priority"] not in set(Priority):
-        raise TransitionRefused("invalid_field", f"priority 取值无效:{data['priority']}")
+        raise TransitionRefused("invalid_field", f"priority 取值无效：{data['priority']}")
     elif action is Action.RATE and data["rating"] not in set(Rating):
-        raise TransitionRefused("invalid_field", f"rating 取值无效:{data['rating']}")
+        raise TransitionRefused("invalid_field", f"rating 取值无效：{data['rating']}")
     elif action is Action.FOLLOW_UP and data["result"] not in FOLLOW_UP_RESULTS:
         raise TransitionRefused("invalid_field", "回访结果须为 ok 或 failed")
     elif action is Action.EXTEND:

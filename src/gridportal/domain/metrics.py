@@ -470,8 +470,8 @@ DEFINITIONS: tuple[Definition, ...] = (
     _rate(
         "satisfaction_rate",
         "满意率",
-        f"(满意件数 + 0.{BASIC_SATISFIED_TENTHS} × 基本满意件数) ÷ 评价件数",
-        f"基本满意按0.{BASIC_SATISFIED_TENTHS}个满意计算;没有评价时不计算。"
+        f"（满意件数 + 0.{BASIC_SATISFIED_TENTHS} × 基本满意件数） ÷ 评价件数",
+        f"基本满意按0.{BASIC_SATISFIED_TENTHS}个满意计算；没有评价时不计算。"
         "开放数据中分子分母以十分之一件为单位（满意10、基本满意9）。",
     ),
     _rate(
@@ -535,7 +535,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "红黑榜",
         f"最近一个已定稿月份（没有时取最近一个完整月份，并注明为暂定）中，"
         f"案件数不少于{RANKING_MIN_CASES}件且有综合得分的部门，"
-        f"按得分取前{RANKING_SIZE}名(红榜)和后{RANKING_SIZE}名(黑榜)",
+        f"按得分取前{RANKING_SIZE}名（红榜）和后{RANKING_SIZE}名（黑榜）",
         "按公布的得分（四舍五入到0.1分）排名，得分相同即名次相同（并列），并列者一同上榜，"
         "因此一榜可能多于五个部门。符合条件的部门少于"
         f"{2 * RANKING_SIZE}个时，每榜取一半（向下取整）；跨越两榜的并列组两榜都不上，"
@@ -560,8 +560,8 @@ DEFINITIONS: tuple[Definition, ...] = (
         "warning_rising",
         "上升预警",
         f"最近一个完整月份某类别案件数 ≥ {RISING_FACTOR} × 前{RISING_BASELINE_MONTHS}个月"
-        f"月均件数,且 ≥ {RISING_MIN_CASES}件",
-        f"数据须覆盖前{RISING_BASELINE_MONTHS}个月,否则不作判断;合并件不计入。",
+        f"月均件数，且 ≥ {RISING_MIN_CASES}件",
+        f"数据须覆盖前{RISING_BASELINE_MONTHS}个月，否则不作判断；合并件不计入。",
         "warning",
     ),
     Definition(
@@ -571,7 +571,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         f"{RISK_WEIGHTS['hard_recent']} × 近{RECENT_DAYS}天疑难件数 + "
         f"{RISK_WEIGHTS['recurring']} × 本网格反复发生预警数 + "
         f"{RISK_WEIGHTS['spreading']} × 涉及本网格的扩散预警数",
-        f"低于{RISK_MEDIUM}分为低风险,{RISK_MEDIUM}至{RISK_HIGH - 1}分为中风险,"
+        f"低于{RISK_MEDIUM}分为低风险，{RISK_MEDIUM}至{RISK_HIGH - 1}分为中风险，"
         f"{RISK_HIGH}分及以上为高风险。",
         "risk",
     ),
@@ -1052,7 +1052,7 @@ class _Signals:
             yield _warning(
                 "recurring",
                 f"{grid_name} · {name}",
-                f"近{RECENT_DAYS}天{grid_name}共有{count}件“{name}”,同一问题反复发生,"
+                f"近{RECENT_DAYS}天{grid_name}共有{count}件“{name}”，同一问题反复发生，"
                 "请关注根源治理。",
                 grid=grid,
                 category=category,
@@ -1074,7 +1074,7 @@ class _Signals:
             yield _warning(
                 "spreading",
                 f"{community_name} · {name}",
-                f"近{RECENT_DAYS}天{community_name}有{count}个网格出现“{name}”({listed}),"
+                f"近{RECENT_DAYS}天{community_name}有{count}个网格出现“{name}”（{listed}），"
                 "问题呈扩散趋势。",
                 grid=None,
                 category=category,
@@ -1099,14 +1099,14 @@ class _Signals:
             name = names["by_category"].get(category, category)
             average = baseline / RISING_BASELINE_MONTHS
             compared = (
-                f"是前{RISING_BASELINE_MONTHS}个月月均({average:.1f}件)的{count / average:.1f}倍"
+                f"是前{RISING_BASELINE_MONTHS}个月月均（{average:.1f}件）的{count / average:.1f}倍"
                 if baseline
                 else f"前{RISING_BASELINE_MONTHS}个月没有此类案件"
             )
             yield _warning(
                 "rising",
                 name,
-                f"{_month_zh(month)}“{name}”共{count}件,{compared},呈上升趋势。",
+                f"{_month_zh(month)}“{name}”共{count}件，{compared}，呈上升趋势。",
                 grid=None,
                 category=category,
                 community=None,
@@ -1142,7 +1142,7 @@ class _Signals:
                 for burst in _bursts(votes):
                     first, last = burst[0].at, burst[-1].at
                     message = (
-                        f"{name}在{first:%Y-%m-%d %H:%M}至{last:%H:%M}集中收到{len(burst)}条评价,"
+                        f"{name}在{first:%Y-%m-%d %H:%M}至{last:%H:%M}集中收到{len(burst)}条评价，"
                         "请核实是否存在刷评。"
                     )
                     flags.append(_flag("burst", scope, key, name, message, burst))

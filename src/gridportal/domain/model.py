@@ -158,7 +158,7 @@ LABELS: Mapping[type[StrEnum], Mapping[StrEnum, str]] = MappingProxyType(
         Outcome: {
             Outcome.RESOLVED: "已解决",
             Outcome.ANSWERED: "已直接解答",
-            Outcome.REFUSED: "不予办理(已说明理由)",
+            Outcome.REFUSED: "不予办理（已说明理由）",
             Outcome.MERGED: "已合并至原件",
         },
         Rating: {

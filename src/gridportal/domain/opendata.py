@@ -92,7 +92,7 @@ CASE_COLUMNS: tuple[Column, ...] = (
     _c("service_code", _field("category"), "string", "事项类别代码（服务事项清单）"),
     _c("service_name", _field("category_name"), "string", "事项类别名称"),
     _c("category_group", _field("category_group"), "string", "事项大类"),
-    _c("difficulty", _field("difficulty"), "string", "难易:easy 一般,hard 疑难"),
+    _c("difficulty", _field("difficulty"), "string", "难易：easy 一般，hard 疑难"),
     _c("agency", _field("unit"), "string", "当前或最终承办部门代码"),
     _c("agency_name", _field("unit_name"), "string", "承办部门名称"),
     _c("grid", _field("grid"), "string", "网格代码（不含门牌地址）"),
@@ -103,15 +103,20 @@ CASE_COLUMNS: tuple[Column, ...] = (
         "channel",
         _field("channel"),
         "string",
-        "渠道:portal 网上投诉,hotline 热线,wechat 微信,patrol 巡查上报",
+        "渠道：portal 网上投诉，hotline 热线，wechat 微信，patrol 巡查上报",
     ),
-    _c("source", _field("source"), "string", "来源:resident 群众反映,patrol 巡查发现"),
-    _c("priority", _field("priority"), "string", "紧急程度:urgent 紧急,general 一般,complex 复杂"),
+    _c("source", _field("source"), "string", "来源：resident 群众反映，patrol 巡查发现"),
+    _c(
+        "priority",
+        _field("priority"),
+        "string",
+        "紧急程度：urgent 紧急，general 一般，complex 复杂",
+    ),
     _c(
         "route",
         _field("route"),
         "string",
-        "处置方式:direct_answer 直接解答,dispatch 分类转办,"
+        "处置方式：direct_answer 直接解答，dispatch 分类转办，"
         "onsite_supervision 现场督办,special_report 专报批办",
     ),
     _c("due_date", _deadline("due"), "datetime", "办结时限（延期后为新时限）"),
@@ -134,7 +139,7 @@ CASE_COLUMNS: tuple[Column, ...] = (
         "outcome",
         _field("outcome"),
         "string",
-        "办理结果:resolved 已解决,answered 直接解答,refused 不予办理,merged 已合并",
+        "办理结果：resolved 已解决，answered 直接解答，refused 不予办理，merged 已合并",
     ),
     _c(
         "rating",
