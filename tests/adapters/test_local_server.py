@@ -280,6 +280,20 @@ def test_the_build_writes_smaller_siblings_of_text_files_only(tmp_path: Path) ->
     assert not any(tmp_path.glob("cases/index.html.*"))
 
 
+def test_many_files_are_compressed_on_every_core_to_the_same_bytes(tmp_path: Path) -> None:
+    keys = [f"cases/c{n}/index.html" for n in range(7)]
+    for n, key in enumerate(keys):
+        (tmp_path / key).parent.mkdir(parents=True)
+        (tmp_path / key).write_bytes(LONG_PAGE + str(n).encode())
+    assert write_compressed(tmp_path, keys, workers=1) == 14
+    serial = {p: p.read_bytes() for p in tmp_path.rglob("*.gz")}
+    serial |= {p: p.read_bytes() for p in tmp_path.rglob("*.br")}
+    for path in serial:
+        path.unlink()
+    assert write_compressed(tmp_path, keys, workers=2, parallel_from=2) == 14
+    assert {p: p.read_bytes() for p in serial} == serial
+
+
 def test_text_goes_out_precompressed_by_accept_encoding(site: Path) -> None:
     (site / "cases" / "abc" / "index.html").write_bytes(LONG_PAGE)
     write_compressed(site, ["cases/abc/index.html"])

@@ -31,6 +31,7 @@ import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -121,16 +122,36 @@ def compress(data: bytes, encoding: str) -> bytes:
     raise ValueError(f"unknown encoding {encoding!r}")
 
 
-def write_compressed(root: Path, keys: Iterable[str]) -> int:
+# A night that publishes at least this many text files compresses them on every core (a
+# full build of 100,000 cases spent 79 s here on one); fewer do not pay for the pool.
+PARALLEL_FROM = 2_000
+
+
+def write_compressed(
+    root: Path,
+    keys: Iterable[str],
+    workers: int | None = None,
+    parallel_from: int = PARALLEL_FROM,
+) -> int:
     """Write the ``.br`` and ``.gz`` siblings of the text files ``keys`` under ``root``.
 
     Siblings that would not be smaller than their file, and those of files gone or too
     small, are removed rather than left stale. Returns the number of siblings written.
+    Each file is its own job, so the work splits across ``workers`` processes (default:
+    the cores) when there are many.
     """
+    texts = [key for key in keys if compressible(key)]
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(texts) < parallel_from:
+        return _write_compressed(root, texts)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = [texts[i::workers] for i in range(workers)]
+        return sum(pool.map(_write_compressed, [root] * workers, parts))
+
+
+def _write_compressed(root: Path, keys: list[str]) -> int:
     written = 0
     for key in keys:
-        if not compressible(key):
-            continue
         path = root / key
         data = path.read_bytes() if path.is_file() else b""
         for encoding, suffix in ENCODINGS:
