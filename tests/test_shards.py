@@ -23,6 +23,7 @@ from gridportal.shards import (
     build_shard,
     case_page_key,
     month_data_keys,
+    month_sources,
     parse_month_json,
     piece_key,
 )
@@ -207,18 +208,23 @@ def test_month_pieces_join_into_the_whole_archive(context: SiteContext, tmp_path
     """gzip members concatenate: head + month pieces (+ separators) + tail decompress to
     exactly the archive streamed from the months' open-data files."""
     months = {"2025-05": 3, "2025-06": 2}
-    files: dict[str, list[bytes]] = {"csv": [], "json": []}
-    pieces: dict[str, list[bytes]] = {"csv": [], "json": []}
+    files: dict[str, list[bytes]] = {kind: [] for kind in ARCHIVE_KINDS}
+    pieces: dict[str, list[bytes]] = {kind: [] for kind in ARCHIVE_KINDS}
     for month, count in months.items():
         day = [published_record(f"{month}-0{1 + i}T09:00:00+08:00") for i in range(count)]
         out = tmp_path / month
         build_shard(
             ShardJob(month=month, context=context, out_dir=str(out), fresh=tuple(day), pieces=True)
         )
-        for kind, key in zip(ARCHIVE_KINDS, month_data_keys(month), strict=True):
+        for kind, key in zip(ARCHIVE_KINDS, month_sources(month), strict=True):
             files[kind].append((out / key).read_bytes())
             pieces[kind].append((out / piece_key(month, kind)).read_bytes())
-    for kind, stream in (("csv", opendata.archive_csv), ("json", opendata.archive_json)):
+    streams = {
+        "csv": opendata.archive_csv,
+        "json": opendata.archive_json,
+        "events": lambda months: opendata.archive_csv(months, opendata.EVENT_COLUMNS),
+    }
+    for kind, stream in streams.items():
         head, between, tail, _ = archive_members(kind)
         joined = head + between.join(pieces[kind]) + tail
         expected = b"".join(stream(f.splitlines(keepends=True) for f in files[kind]))

@@ -77,6 +77,7 @@ from gridportal.shards import (
     month_counts,
     month_data_keys,
     month_piece,
+    month_sources,
     month_state_key,
     piece_key,
 )
@@ -93,6 +94,13 @@ VERSION_MARKER = "publication-version"
 TAKEDOWNS = "takedowns"
 ARCHIVE_CSV = "data/cases.csv.gz"
 ARCHIVE_JSON = "data/cases.json.gz"
+ARCHIVE_EVENTS = "data/events.csv.gz"
+# The whole-archive download of each kind (shards.ARCHIVE_KINDS) and the table it holds.
+ARCHIVES = {
+    "csv": (ARCHIVE_CSV, "cases"),
+    "json": (ARCHIVE_JSON, "cases"),
+    "events": (ARCHIVE_EVENTS, "events"),
+}
 METRICS_JSON = "data/metrics.json"
 LEGACY_MANIFEST = ".manifest.json"  # the single manifest of the builds before shards
 
@@ -1227,7 +1235,8 @@ def _site_files(
         emit(key, data)
     emit(METRICS_JSON, opendata.metrics_json(metrics).encode("utf-8"))
     months_with_cases = [m for m, _ in month_counts(summaries)]
-    for key, data in opendata.site_files(metrics, portal.calendar, months_with_cases):
+    archives = [ARCHIVES[kind] for kind in ARCHIVE_KINDS] if months_with_cases else []
+    for key, data in opendata.site_files(metrics, portal.calendar, months_with_cases, archives):
         emit(key, data)  # calendar, metrics table, datapackage.json (docs/open-data.md)
     endpoint = dict(context.settings)["API_BASE"] + "/open311/v2"
     for key, data in open311.site_copy(portal.district, endpoint=endpoint).items():
@@ -1236,7 +1245,7 @@ def _site_files(
 
 
 def _archive_key(kind: str) -> str:
-    return ARCHIVE_CSV if kind == "csv" else ARCHIVE_JSON
+    return ARCHIVES[kind][0]
 
 
 def _archive_digest(
@@ -1260,7 +1269,7 @@ def _missing_pieces(
     made = []
     for month, summary in sorted(index.items()):
         pieces = summary.setdefault("pieces", {})
-        for kind, data_key in zip(ARCHIVE_KINDS, month_data_keys(month), strict=True):
+        for kind, data_key in zip(ARCHIVE_KINDS, month_sources(month), strict=True):
             if kind in pieces:
                 continue
             text = site.read(data_key)
@@ -1303,7 +1312,8 @@ def _pieces(
 
 def _write_archive(path: Path, kind: str, pieces: Iterable[bytes]) -> None:
     """Join gzip members into one download (head, pieces with separators, tail): a
-    valid gzip stream whose content equals ``opendata.archive_csv``/``archive_json``.
+    valid gzip stream whose content equals ``opendata.archive_csv``/``archive_json``
+    (for the steps, ``archive_csv`` with ``EVENT_COLUMNS``).
     One piece (one month) in memory at a time; nothing is compressed again."""
     head, between, tail, empty_tail = archive_members(kind)
     path.parent.mkdir(parents=True, exist_ok=True)

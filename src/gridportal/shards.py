@@ -84,7 +84,8 @@ PIECE_PREFIX = f"{STATE_PREFIX}pieces/"
 # zlib's default level: half the CPU of level 9 for about 4% more bytes (a month of JSON
 # at a million cases: 0.5 s against 0.9 s, 4.0 MB against 3.9 MB).
 PIECE_LEVEL = 6
-ARCHIVE_KINDS = ("csv", "json")
+# The whole-archive downloads' kinds: cases as CSV and JSON, steps (办理步骤) as CSV.
+ARCHIVE_KINDS = ("csv", "json", "events")
 
 
 def piece_key(month: str, kind: str) -> str:
@@ -96,12 +97,21 @@ def gz(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=PIECE_LEVEL, mtime=0)
 
 
+def month_sources(month: str) -> tuple[str, str, str]:
+    """The month's open-data file each archive kind is made of (``ARCHIVE_KINDS`` order)."""
+    return (*month_data_keys(month), opendata.month_events_key(month))
+
+
+def _csv_head(kind: str) -> str:
+    return opendata.events_csv(()) if kind == "events" else opendata.cases_csv(())
+
+
 def month_piece(kind: str, text: str) -> bytes:
     """The month's share of a whole-archive download, uncompressed, from its open-data
     file: the CSV rows without the BOM and header, the JSON array's lines without the
     brackets (the separator between months is a member of its own, ``archive_members``)."""
-    if kind == "csv":
-        head = opendata.cases_csv(())
+    if kind in ("csv", "events"):
+        head = _csv_head(kind)
         assert text.startswith(head)
         return text[len(head) :].encode("utf-8")
     assert text.startswith("[\n")
@@ -112,8 +122,8 @@ def archive_members(kind: str) -> tuple[bytes, bytes, bytes, bytes]:
     """(head, between months, tail, tail when no month) of a whole-archive download as
     gzip members; decompressed, head + piece + between + piece … + tail equals
     ``opendata.archive_csv``/``archive_json`` of the months' files."""
-    if kind == "csv":
-        return gz(opendata.cases_csv(()).encode("utf-8")), b"", b"", b""
+    if kind in ("csv", "events"):
+        return gz(_csv_head(kind).encode("utf-8")), b"", b"", b""
     return gz(b"[\n"), gz(b",\n"), gz(b"\n]\n"), gz(b"]\n")
 
 
@@ -243,12 +253,14 @@ def build_shard(job: ShardJob) -> ShardResult:
     csv_text, json_text = opendata.cases_csv(records), opendata.cases_json(records)
     emit(csv_key, csv_text.encode("utf-8"))
     emit(json_key, json_text.encode("utf-8"))
-    for key, data in opendata.month_files(month, records):  # the steps file
-        emit(key, data)
+    events_key, events_text = opendata.month_events_key(month), opendata.events_csv(records)
+    emit(events_key, events_text.encode("utf-8"))  # the steps file
     if job.pieces:
         keys = [piece_key(month, kind) for kind in ARCHIVE_KINDS]
-        if csv_key in changed or json_key in changed or any(k not in old_manifest for k in keys):
-            for kind, key, text in zip(ARCHIVE_KINDS, keys, (csv_text, json_text), strict=True):
+        texts = (csv_text, json_text, events_text)
+        moved = any(k in changed for k in (csv_key, json_key, events_key))
+        if moved or any(k not in old_manifest for k in keys):
+            for kind, key, text in zip(ARCHIVE_KINDS, keys, texts, strict=True):
                 emit(key, gz(month_piece(kind, text)))
         else:  # the open data did not change: neither did its pieces (not compressed again)
             manifest.update({k: old_manifest[k] for k in keys})

@@ -55,6 +55,7 @@ from gridportal.domain.reference import (
     TeamMember,
     TeamRole,
 )
+from gridportal.publish import ARCHIVES
 from support.records import published_record
 from support.records import step as shared_step
 
@@ -363,7 +364,7 @@ def test_no_inline_styles_or_handlers(site: BuildResult) -> None:
 
 
 def test_internal_links_resolve(site: BuildResult) -> None:
-    publisher_writes = {"/data/cases.csv.gz", "/data/cases.json.gz", "/data/metrics.json"}
+    publisher_writes = {"/data/metrics.json", *(f"/{key}" for key, _ in ARCHIVES.values())}
     site_data = (METRICS_CSV, DATAPACKAGE, *CALENDAR_KEYS)
     site_data += tuple(month_metrics_key(m) for m in METRICS["months"])
     publisher_writes |= {f"/{key}" for key in site_data}  # opendata.site_files, in publish

@@ -505,7 +505,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "events",
         "办理步骤（一步一行）",
-        "按月：data/events/YYYY-MM.csv；定稿快照：data/snapshots/YYYY-MM/rN/events.csv",
+        "data/events.csv.gz；按月：data/events/YYYY-MM.csv；"
+        "定稿快照：data/snapshots/YYYY-MM/rN/events.csv",
         EVENT_COLUMNS,
     ),
     Table("calendar", "工作日历", "data/calendar.csv、data/calendar.json", CALENDAR_COLUMNS),
