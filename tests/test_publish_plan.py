@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -291,3 +292,49 @@ def test_a_case_merged_into_one_taken_down_no_longer_links_to_it(
     assert _broken(online) == []
     full = build(night, tmp_path / "fresh", tmp_path / "work2", full=True)
     assert full.full and files(tmp_path / "fresh") == online
+
+
+class FlawedPortal(Portal):
+    """A portal whose deadline rules fail for the cases received at ``broken`` times:
+    a bad record (say, an imported row with an impossible date) as the export meets it."""
+
+    broken: frozenset[datetime] = frozenset()
+
+    def deadlines_of(self, state: Any) -> Any:
+        if state.received_at in self.broken:
+            raise ValueError("a date the working-day calendar cannot place")
+        return super().deadlines_of(state)
+
+
+def test_a_case_that_cannot_be_published_is_listed_and_offline_and_the_night_goes_on(
+    night: Portal, tmp_path: Path
+) -> None:
+    build(night, tmp_path / "site", tmp_path / "work")
+    # An open case: every night exports it again (its deadlines keep moving).
+    queues = [d.id for d in night.district.departments]
+    open_case = next(r for unit in queues for r in night.store.unit_queue(unit))
+    bad_id = open_case.file.public_id
+    assert (tmp_path / "site" / "cases" / bad_id / "index.html").is_file()
+    flawed = FlawedPortal(
+        store=night.store,
+        district=night.district,
+        calendar=night.calendar,
+        keys=night.keys,
+        clock=night.clock,
+    )
+    flawed.broken = frozenset({open_case.file.filed_at})
+    assert isinstance(night.clock, ManualClock)
+    night.clock.advance(timedelta(hours=1))
+
+    report = build(flawed, tmp_path / "site", tmp_path / "work")
+    assert not report.full
+    assert [u["tracking"] for u in report.unpublished] == [open_case.tracking]
+    assert "ValueError" in report.unpublished[0]["reason"]
+    assert any(open_case.tracking in w for w in report.warnings)
+    # Offline, as a full build of the same data leaves it: no page, no row, no link.
+    assert not (tmp_path / "site" / "cases" / bad_id).exists()
+    full = build(flawed, tmp_path / "fresh", tmp_path / "work2", full=True)
+    assert [u["tracking"] for u in full.unpublished] == [open_case.tracking]
+    online, expected = files(tmp_path / "site"), files(tmp_path / "fresh")
+    assert set(online) == set(expected)
+    assert [key for key in expected if online[key] != expected[key]] == []

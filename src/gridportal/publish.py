@@ -373,10 +373,20 @@ def _export_batch(
         try:
             published_record = published(_export_portal, record, events, staff)
         except UNPUBLISHABLE as error:  # one bad record: listed, and the night goes on
-            out.append(("", json.dumps(unpublished(record.tracking, error), ensure_ascii=False)))
+            out.append(("", json.dumps(_failure(record, events, error), ensure_ascii=False)))
             continue
         out.append((published_record["month"], _line(published_record)))
     return out
+
+
+def _failure(record: CaseRecord, events: list[Event], error: BaseException) -> dict[str, str]:
+    """A case the export could not publish, for the report; its month and public id let
+    the shard take its old page and rows down, as a full build (which lacks it) would."""
+    return {
+        **unpublished(record.tracking, error),
+        "month": _month_of_history(events),
+        "public_id": record.file.public_id,
+    }
 
 
 def _batches(
@@ -645,8 +655,10 @@ def _plan(
             for month, line in _export(portal, kept(), workers):
                 if month:
                     spill.write(month, line)
-                else:  # a case that could not be published (_export_batch)
-                    night.unpublished.append(json.loads(line))
+                else:  # a case that could not be published (_export_batch): not online
+                    failure = json.loads(line)
+                    removed.setdefault(failure["month"], set()).add(failure["public_id"])
+                    night.unpublished.append(failure)
         finally:
             spill.close()
         night.changed = spill.count
@@ -681,12 +693,14 @@ def _shard_job(
 ) -> ShardJob:
     """The inputs of one month's shard, read from the site and the night's scratch."""
     work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
+    # Cases the shard's own export could not publish (on Lambda) go offline too.
+    failed = json.loads(scratch.read(f"unpublished/{month}.json") or b"{}").get("cases", ())
     return ShardJob(
         month=month,
         context=context,
         out_dir=str(out_dir),
         fresh_file=str(fresh_file) if fresh_file and fresh_file.is_file() else None,
-        removed=frozenset(work.get("removed", ())),
+        removed=frozenset(work.get("removed", ())) | {c["public_id"] for c in failed},
         previous=None if night.full else site.read(month_data_keys(month)[1]),
         previous_state=_read_json(site, month_state_key(month)),
         render_all=night.full,
@@ -742,7 +756,7 @@ def _export_work(portal: Portal, scratch: Scratch, month: str, into: Path) -> in
             try:
                 line = _line(published(portal, record, events, staff))
             except UNPUBLISHABLE as error:  # one bad record: listed, and the shard goes on
-                failed.append(unpublished(record.tracking, error))
+                failed.append(_failure(record, events, error))
                 continue
             handle.write(line)
             count += 1
@@ -963,6 +977,7 @@ def _scratch_names(night: Night, staged: Iterable[str]) -> Iterator[str]:
     for month in night.months:
         yield f"shards/{month}.json"
         yield f"work/{month}.json"
+        yield f"unpublished/{month}.json"  # a shard's cases it could not publish, if any
     for key in staged:
         yield f"staging/{key}"
 

@@ -67,13 +67,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         portal.act(tracking, Action.RESOLVE, HANDLER, public_note="已清运。")
         root = tmp_path_factory.mktemp("site")
         publish(portal, DirectoryTarget(root), work_dir=tmp_path_factory.mktemp("build"))
-        (case_dir,) = [p for p in (root / "cases").iterdir() if (p / "index.html").is_file()][:1]
+        case_id = portal.keys.public_id(tracking)  # a case record, never a month's list
+        assert (root / "cases" / case_id / "index.html").is_file()
         month = next(p.name for p in (root / "cases").iterdir() if p.name[:2] == "20")
         sys.path.insert(0, str(ROOT / "functions"))
         import app
 
         with LocalPortal(site=DirectorySite(root), api=chalice_api(app.app)) as local:
-            yield Site(local.base_url, root, case_dir.name, month)
+            yield Site(local.base_url, root, case_id, month)
 
 
 @pytest.fixture(scope="module")

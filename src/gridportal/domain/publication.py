@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, overload
 
-from gridportal.domain import metrics, redaction
+from gridportal.domain import deadlines, lifecycle, metrics, model, redaction
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
@@ -186,14 +186,22 @@ def publication_version(calendar: WorkCalendar) -> str:
     """The version of the rules a published record follows, computed, never bumped by
     hand: a digest of the working-day calendar (package and overrides: entering next
     year's schedule changes it), the allowlist (``PUBLIC_FIELDS``, ``TIMELINE_FIELDS``
-    and the deadline report's fields), the redactor's source and the metrics' rules
-    (``metrics_digest``). When it changes, the next build is a full one, so every
-    affected case is published again and every month's tally is made afresh."""
+    and the deadline report's fields), the redactor's source, the metrics' rules
+    (``metrics_digest``) and the record builder's own source (``record_digest``). When
+    it changes, the next build is a full one, so every affected case is published again
+    and every month's tally is made afresh."""
     allowlist = "|".join(
         (",".join(PUBLIC_FIELDS), ",".join(TIMELINE_FIELDS), ",".join(_DEADLINE_KEYS))
     )
     digest = hashlib.sha256()
-    for part in (calendar.fingerprint(), allowlist, redactor_digest(), metrics_digest()):
+    parts = (
+        calendar.fingerprint(),
+        allowlist,
+        redactor_digest(),
+        metrics_digest(),
+        record_digest(),
+    )
+    for part in parts:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:16]
@@ -235,6 +243,18 @@ def rules_digest(
 def redactor_digest() -> str:
     """A digest of the redactor's source: any change to what it removes changes it."""
     return hashlib.sha256(Path(redaction.__file__).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def record_digest() -> str:
+    """A digest of the source of what writes a published record: this module (the record
+    builder), the labels it copies (``model``), the deadlines and their notes and the
+    state replay; a changed label or note then republishes every case, not only those
+    touched afterwards."""
+    sha = hashlib.sha256()
+    for module in (__file__, model.__file__, deadlines.__file__, lifecycle.__file__):
+        sha.update(Path(module).read_bytes())
+    return sha.hexdigest()
 
 
 _DEADLINE_KEYS = tuple(f.name for f in fields(DeadlineReport))
