@@ -34,9 +34,12 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "cn-north-1",
         "GRIDPORTAL_SECRET": "bench-secret",
         "GRIDPORTAL_CONTENT": str(ROOT / "content"),
+        # The AWS adapters' request counts: DynamoDB and S3 played by moto in-process.
+        "GRIDPORTAL_STORE": "dynamodb",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("GRIDPORTAL_SITE_DIR", None)
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
