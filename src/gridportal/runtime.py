@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from gridportal.adapters.calendar_file import load_calendar
@@ -28,6 +28,13 @@ class Runtime:
     dynamodb: Any = None  # the boto3 client behind a DynamoDB store, else None
 
     def s3(self) -> Any:
+        return self._s3
+
+    @cached_property
+    def _s3(self) -> Any:
+        # One client for the runtime, made once under cached_property's lock: request
+        # threads share the runtime, and creating clients from boto3's default session at
+        # the same time is not thread-safe. A client itself may be shared by threads.
         return client("s3", self.settings)
 
     def site_target(self) -> Any:
