@@ -130,7 +130,7 @@ class DemoSummary:
             f"办理结果：{counts(self.by_outcome, outcome_labels)}",
             f"退回 {self.returned}、延期 {self.extended}、重办 {self.reopened}、"
             f"合并 {self.merged}、不予办理 {self.refused}、现场督办 {self.supervised}、"
-            f"已评价 {self.rated}、超期 {self.overdue}（其中未办结 {self.overdue_open})",
+            f"已评价 {self.rated}、超期 {self.overdue}（其中未办结 {self.overdue_open}）",
         ]
         for receipt in self.receipts:
             lines.append(

@@ -308,7 +308,7 @@ def _banner(base_url: str, root: Path, *, backend: str) -> None:
     default = root.resolve() == (Path("var") / "demo").resolve()
     portal = ".venv/bin/portal" + ("" if default else f" --env-file {root / ENV_FILE}")
     rebuild = (
-        "make rebuild   （即 .venv/bin/portal build)"
+        "make rebuild   （即 .venv/bin/portal build）"
         if default
         else f"{portal} build --work-dir {root / 'build'}"
     )
