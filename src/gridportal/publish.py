@@ -881,7 +881,9 @@ def _finish(
 
     metrics = combine_metrics(tallies(), portal.district, now=now)
     # Final months' dated snapshots, staged before the pages that link to them (snapshots.py).
-    snapped = snapshots.stage(site, scratch, staging, metrics, now=now, context=context)
+    snapped = snapshots.stage(
+        site, scratch, staging, metrics, now=now, context=context, taken_down=night.gone
+    )
     metrics["snapshots"] = snapped.index
     uploads.extend(_upload(staging, key, new=new) for key, new in snapped.uploads)
     summaries = [{"month": m, **index[m]} for m in months]

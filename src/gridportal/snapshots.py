@@ -229,10 +229,14 @@ def stage(
     *,
     now: datetime,
     context: SiteContext,
+    taken_down: Iterable[str] = (),
 ) -> Staged:
     """Snapshots of tonight's final months: new revisions, takedowns removed from the
     earlier ones, the index and the pages, staged for the plan (see the module doc).
-    ``report`` is tonight's metrics report; ``now`` dates the revisions made tonight."""
+    ``report`` is tonight's metrics report; ``now`` dates the revisions made tonight;
+    ``taken_down`` the public ids of every case taken down (each is swept from every
+    revision once, even where the month's figures did not move: a duplicate in a final
+    month may name it)."""
     night = _Night(site, scratch, staging)
     raw = site.read(STATE_KEY)
     state: dict[str, Any] = json.loads(raw) if raw else {}
@@ -246,7 +250,11 @@ def stage(
     monthly = report.get("monthly", {})
     rules = _rules_digest(report)
 
-    gone: set[str] = set()  # cases taken down since the last look
+    # The ids swept already, as digests: the state file is online and must name no case
+    # taken down.
+    swept = set(state.get("gone", ()))
+    down = {_gone_key(i): i for i in taken_down}
+    gone: set[str] = {i for key, i in down.items() if key not in swept}  # since the last look
     for month in sorted(set(months) | set(monthly)):
         entry = months.get(month)
         final = bool(status.get(month, {}).get("final"))
@@ -275,6 +283,8 @@ def stage(
     if gone:  # from every revision of every month (a duplicate may name one elsewhere)
         for month, entry in months.items():
             _redact(night, month, entry["revisions"], gone, at)
+    if set(down) - swept:
+        state["gone"] = sorted(swept | set(down))
     index = public_index(months)
     staged.index = {m: [_brief(r) for r in revisions] for m, revisions in index.items()}
     published: dict[str, str] = state["published"]
@@ -381,6 +391,10 @@ def _lists(rows: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "red_list": [{k: row.get(k) for k in keys} for row in red],
         "black_list": [{k: row.get(k) for k in keys} for row in black],
     }
+
+
+def _gone_key(public_id: str) -> str:
+    return digest(f"taken-down:{public_id}".encode())[:16]
 
 
 def _redact(
