@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gridportal.adapters.calendar_file import load_calendar
-from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
-from gridportal.demo import ManualClock, copy_cases, generate_in_memory, handler
+from gridportal.demo import ManualClock, generate_in_memory, handler
 from gridportal.domain.credentials import Keys
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.model import Action, Complaint, Status
@@ -31,13 +30,12 @@ from gridportal.publish import (
     ENTRY,
     ENTRY_PAGES,
     MARKER,
-    BuildReport,
     Plan,
-    publish,
     take_down,
     tier_of,
 )
 from gridportal.services import Portal
+from support.builds import build, copy_of, files
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)  # the next day is in a new month
@@ -61,26 +59,7 @@ def portal_factory() -> Portal:
 @pytest.fixture
 def night(demo: Portal) -> Portal:
     """A fresh copy of the demo's cases, with its own clock standing at END."""
-    store = MemoryStore()
-    copy_cases(demo.store, store)
-    return Portal(
-        store=store,
-        district=demo.district,
-        calendar=demo.calendar,
-        keys=demo.keys,
-        clock=ManualClock(END),
-    )
-
-
-def build(portal: Portal, site: Path, work: Path, **kwargs: object) -> BuildReport:
-    target = DirectorySite(site)
-    target.ensure_bucket()
-    return publish(portal, target, work_dir=work, now=portal.clock(), workers=1, **kwargs)  # type: ignore[arg-type]
-
-
-def files(root: Path) -> dict[str, bytes]:
-    found = sorted(p for p in root.rglob("*") if p.is_file())
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
+    return copy_of(demo, END)
 
 
 def change_some_cases(portal: Portal) -> tuple[str, str]:

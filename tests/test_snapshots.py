@@ -23,7 +23,7 @@ from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
 from gridportal.adapters.s3_site import S3Site
 from gridportal.adapters.theme import site_context
-from gridportal.demo import ManualClock, copy_cases, generate_in_memory
+from gridportal.demo import ManualClock, generate_in_memory
 from gridportal.domain.credentials import Keys
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.metrics import compute_metrics
@@ -31,7 +31,7 @@ from gridportal.domain.model import Action, Actor, Role, Status
 from gridportal.domain.opendata import BOM, CASE_COLUMNS, SNAPSHOT_INDEX
 from gridportal.domain.publication import month_of
 from gridportal.domain.reference import parse_district
-from gridportal.publish import BuildReport, publish, published, take_down
+from gridportal.publish import publish, published, take_down
 from gridportal.services import Portal
 from gridportal.snapshots import (
     FILES,
@@ -44,6 +44,7 @@ from gridportal.snapshots import (
 )
 from gridportal.snapshots import _without as without
 from support.aws import mocked_aws
+from support.builds import build, copy_of, files
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)  # no month is final yet
@@ -77,26 +78,7 @@ def september_final(demo: Portal) -> datetime:
 
 @pytest.fixture
 def night(demo: Portal, september_final: datetime) -> Portal:
-    store = MemoryStore()
-    copy_cases(demo.store, store)
-    return Portal(
-        store=store,
-        district=demo.district,
-        calendar=demo.calendar,
-        keys=demo.keys,
-        clock=ManualClock(september_final),
-    )
-
-
-def build(portal: Portal, site: Path, work: Path, **kwargs: object) -> BuildReport:
-    target = DirectorySite(site)
-    target.ensure_bucket()
-    return publish(portal, target, work_dir=work, now=portal.clock(), workers=1, **kwargs)  # type: ignore[arg-type]
-
-
-def files(root: Path) -> dict[str, bytes]:
-    found = sorted(p for p in root.rglob("*") if p.is_file())
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
+    return copy_of(demo, september_final)
 
 
 def snapshot_files(root: Path) -> dict[str, bytes]:

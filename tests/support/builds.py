@@ -1,0 +1,37 @@
+"""Nightly builds in tests: a demo's cases copied into a store of their own, built to a
+directory site in one process, and the built site read back file by file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.memory import MemoryStore
+from gridportal.demo import ManualClock, copy_cases
+from gridportal.publish import BuildReport, publish
+from gridportal.services import Portal
+
+
+def copy_of(demo: Portal, at: datetime) -> Portal:
+    """A fresh copy of the demo's cases, with its own clock standing at ``at``."""
+    store = MemoryStore()
+    copy_cases(demo.store, store)
+    return Portal(
+        store=store,
+        district=demo.district,
+        calendar=demo.calendar,
+        keys=demo.keys,
+        clock=ManualClock(at),
+    )
+
+
+def build(portal: Portal, site: Path, work: Path, **kwargs: object) -> BuildReport:
+    target = DirectorySite(site)
+    target.ensure_bucket()
+    return publish(portal, target, work_dir=work, now=portal.clock(), workers=1, **kwargs)  # type: ignore[arg-type]
+
+
+def files(root: Path) -> dict[str, bytes]:
+    found = sorted(p for p in root.rglob("*") if p.is_file())
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
