@@ -48,6 +48,23 @@ def schedules(template: dict[str, Any]) -> list[Any]:
     ]
 
 
+def in_bundle(packaged: Path, tmp_path: Path, probe: str, env: dict[str, str]) -> str:
+    """Run ``probe`` in the API's unpacked bundle alone: -S, no site-packages, as on
+    Lambda only the bundle (and the runtime's boto3) is there. Returns its output."""
+    target = tmp_path / "task"
+    zipfile.ZipFile(packaged / "deployment.zip").extractall(target)
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        cwd=target,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        check=True,
+        capture_output=True,
+        encoding="utf-8",  # not the locale's: CI runs without one
+        timeout=120,
+    )
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("package") / "chalice"
@@ -98,25 +115,13 @@ def test_the_api_bundle_is_small_and_carries_nothing_that_renders(packaged: Path
 def test_the_api_bundle_imports_on_its_own_without_boto3_or_a_renderer(
     packaged: Path, tmp_path: Path
 ) -> None:
-    target = tmp_path / "task"
-    zipfile.ZipFile(packaged / "deployment.zip").extractall(target)
-    # -S: no site-packages, as on Lambda only the bundle (and the runtime's boto3) is there.
     probe = (
         "import json, sys; sys.path.insert(0, '.'); import app; "
         f"print(json.dumps([m for m in {['boto3', 'botocore', *RENDERING]!r} "
         "if m in sys.modules]))"
     )
-    env = {"GRIDPORTAL_SECRET": "x" * 32, "PATH": os.environ.get("PATH", "")}
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", probe],
-        cwd=target,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert json.loads(done.stdout) == []
+    env = {"GRIDPORTAL_SECRET": "x" * 32}
+    assert json.loads(in_bundle(packaged, tmp_path, probe, env)) == []
 
 
 @pytest.mark.slow
@@ -125,8 +130,6 @@ def test_the_api_bundle_redacts_as_a_lookup_and_a_staff_note_need(
 ) -> None:
     # A lookup shows staff text through the redactor (jieba), a staff note is checked for
     # the complainant's name in pinyin (pypinyin): both work from the bundle alone.
-    target = tmp_path / "task"
-    zipfile.ZipFile(packaged / "deployment.zip").extractall(target)
     probe = (
         "import json, sys; sys.path.insert(0, '.'); "
         "from gridportal.domain.model import Contact; "
@@ -135,17 +138,8 @@ def test_the_api_bundle_redacts_as_a_lookup_and_a_staff_note_need(
         "print(json.dumps([redact('对门住户赵一鸣已整改，Wang Xiaoming到场。'), "
         "known_data_in('经与Wang Xiaolan核实', known)], ensure_ascii=False))"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "TMPDIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", probe],
-        cwd=target,
-        env=env,
-        check=True,
-        capture_output=True,
-        encoding="utf-8",  # not the locale's: CI runs without one
-        timeout=120,
-    )
-    assert json.loads(done.stdout) == ["对门住户[姓名]已整改，[姓名]到场。", ["name"]]
+    out = in_bundle(packaged, tmp_path, probe, {"TMPDIR": str(tmp_path)})
+    assert json.loads(out) == ["对门住户[姓名]已整改，[姓名]到场。", ["name"]]
 
 
 @pytest.mark.slow
