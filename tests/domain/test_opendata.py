@@ -34,7 +34,7 @@ from gridportal.domain.opendata import (
     events_csv,
     metrics_csv,
     metrics_json,
-    month_files,
+    month_events_key,
     month_metrics_csv,
     site_files,
     snapshot_files,
@@ -484,7 +484,7 @@ def test_site_files_describe_every_file_of_every_month() -> None:
     paths = {r["path"] for r in package["resources"]}
     assert {"data/x.csv.gz", "data/events/2025-05.csv", "data/cases/2025-06.json"} <= paths
     assert {r["as_of"] for r in package["resources"]} == {report["generated_at"]}
-    ((key, data),) = month_files("2025-06", [rec()])
+    key, data = month_events_key("2025-06"), events_csv([rec()]).encode("utf-8")
     assert key == "data/events/2025-06.csv" and data.startswith(BOM.encode("utf-8"))
 
 

@@ -603,11 +603,6 @@ def month_metrics_key(month: str) -> str:
     return f"data/metrics/{month}.csv"
 
 
-def month_files(month: str, records: Iterable[Record]) -> list[tuple[str, bytes]]:
-    """A month shard's open data besides its cases files: the steps of its cases."""
-    return [(month_events_key(month), events_csv(records).encode("utf-8"))]
-
-
 def site_files(
     report: Mapping[str, Any],
     calendar: WorkCalendar,
