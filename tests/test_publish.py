@@ -21,6 +21,7 @@ from gridportal.adapters.s3_site import S3Site
 from gridportal.domain.model import Action, Actor, Complaint, Role
 from gridportal.publish import SITE_STATE, publish
 from gridportal.runtime import runtime
+from gridportal.shards import staged_path
 
 BUCKET = "gridportal-site"
 
@@ -109,7 +110,7 @@ def test_a_dry_run_leaves_the_plan_s_files(api: Any, tmp_path: Path) -> None:
     site.ensure_bucket()
     report = publish(runtime().portal, site, work_dir=tmp_path, dry_run=True)
     assert report.plan is not None and report.plan.uploads
-    assert all((Path(report.plan.staging) / s.key).is_file() for s in report.plan.uploads)
+    assert all(staged_path(Path(report.plan.staging), s.key).is_file() for s in report.plan.uploads)
 
 
 XSS_PAYLOADS = [

@@ -35,6 +35,7 @@ from gridportal.publish import (
     tier_of,
 )
 from gridportal.services import Portal
+from gridportal.shards import staged_path
 from support.builds import build, copy_of, files
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -191,7 +192,7 @@ def replay_plan(plan: Plan, online: dict[str, bytes]) -> list[tuple[str, str, st
     problems = []
     for step in plan.steps:
         if step.action == "upload":
-            state[step.key] = (staging / step.key).read_bytes()
+            state[step.key] = staged_path(staging, step.key).read_bytes()
         else:
             state.pop(step.key, None)
         problems += [(step.key, *b) for b in _broken(state)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import (
@@ -221,3 +221,17 @@ class Store(Protocol):
     def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
         """Every case with its events, streamed (memory does not grow with the archive):
         the full rebuild only (on DynamoDB, one paginated scan; on SQLite, by month)."""
+
+
+@runtime_checkable
+class MonthReader(Protocol):
+    """A store that reads one month's cases by itself, from any process (the embedded
+    SQLite store, the in-memory fake). A full build on one machine then lets each month's
+    worker read and export its own cases: the store is read on every core, and no history
+    crosses between processes (pickling them cost more than reading them)."""
+
+    def filed_months(self) -> list[str]:
+        """The months (YYYY-MM, Beijing time) in which a case was filed, oldest first."""
+
+    def month_histories(self, month: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
+        """The cases filed in ``month`` (Beijing time) with their events, filing order."""

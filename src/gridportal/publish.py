@@ -33,9 +33,9 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
@@ -61,7 +61,7 @@ from gridportal.domain.publication import (
     publication_version,
     unpublished,
 )
-from gridportal.ports import COMMAND_CENTRE, CaseRecord, Store
+from gridportal.ports import COMMAND_CENTRE, CaseRecord, MonthReader, Store
 from gridportal.services import Portal, staff_names
 from gridportal.shards import (
     ARCHIVE_KINDS,
@@ -80,6 +80,7 @@ from gridportal.shards import (
     month_sources,
     month_state_key,
     piece_key,
+    staged_path,
 )
 from gridportal.site_extras import after_publish
 
@@ -132,7 +133,9 @@ class SiteTarget(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def put_many(self, items: Sequence[tuple[str, Path]]) -> None: ...
+    def put_many(self, items: Sequence[tuple[str, Path]], *, move: bool = False) -> None:
+        """Publish staged files; ``move``: they are the build's own, the target may take them."""
+        ...
 
     def write(self, key: str, data: bytes) -> None: ...
 
@@ -539,6 +542,8 @@ class Night:
     site_url: str = ""
     api_base: str = "/api"
     export_in_shards: bool = False  # each shard exports its own cases (on Lambda)
+    # Each shard reads its whole month from the store (a full build on one machine).
+    read_months: bool = False
     gone: list[str] = field(default_factory=list)  # public ids of every case taken down
     changed: int = 0  # records exported by the plan
     seconds: dict[str, float] = field(default_factory=dict)
@@ -553,6 +558,7 @@ class Night:
             "site_url": self.site_url,
             "api_base": self.api_base,
             "export_in_shards": self.export_in_shards,
+            "read_months": self.read_months,
             "gone": self.gone,
             "changed": self.changed,
             "seconds": self.seconds,
@@ -569,6 +575,7 @@ class Night:
             site_url=str(data.get("site_url", "")),
             api_base=str(data.get("api_base", "/api")),
             export_in_shards=bool(data.get("export_in_shards", False)),
+            read_months=bool(data.get("read_months", False)),
             gone=list(data.get("gone", ())),
             changed=int(data.get("changed", 0)),
             seconds=dict(data.get("seconds", {})),
@@ -622,6 +629,7 @@ def _plan(
         site_url=site_url,
         api_base=api_base,
         export_in_shards=export_in_shards,
+        read_months=full and not export_in_shards and isinstance(store, MonthReader),
         gone=sorted(portal.keys.public_id(tracking) for tracking in down),
     )
 
@@ -644,8 +652,11 @@ def _plan(
                 removed.setdefault(month, set()).add(record.file.public_id)
 
     exported: set[str] = set()
-    if export_in_shards:
-        work: dict[str, list[str]] = {}
+    work: dict[str, list[str]] = {}
+    if night.read_months:  # each month's worker reads and exports it (_read_month_shard)
+        assert isinstance(store, MonthReader)
+        exported = set(store.filed_months())
+    elif export_in_shards:
         for record, events in kept():
             work.setdefault(_month_of_history(events), []).append(record.tracking)
         exported = set(work)
@@ -663,7 +674,6 @@ def _plan(
             spill.close()
         night.changed = spill.count
         exported = set(spill.handles)
-        work = {}
 
     # The months to rebuild: tonight's cases, removals, every month on a full build, and
     # the months whose cases were merged into a case taken down tonight (their link goes).
@@ -706,6 +716,7 @@ def _shard_job(
         render_all=night.full,
         gone=frozenset(night.gone),
         pieces=True,
+        staging=True,
     )
 
 
@@ -716,7 +727,7 @@ def _record_shard(
     a summary under ``shards/``; on Lambda the staged files go to the bucket."""
     names = list(result.changed)
     # The shard knows the size of what it wrote (no stat of every page).
-    sizes = {key: result.sizes.get(key) or (out_dir / key).stat().st_size for key in names}
+    sizes = {k: result.sizes.get(k) or staged_path(out_dir, k).stat().st_size for k in names}
     if not result.empty:
         state_key = month_state_key(result.month)
         path = out_dir / state_key
@@ -727,7 +738,7 @@ def _record_shard(
         sizes[state_key] = len(data)
     if scratch.local is None:
         for key in names:
-            scratch.put(f"staging/{key}", out_dir / key)
+            scratch.put(f"staging/{key}", staged_path(out_dir, key))
     summary = {
         "month": result.month,
         "changed": list(result.changed),
@@ -744,25 +755,40 @@ def _record_shard(
     return {"month": result.month, "files": len(result.changed), "deleted": len(result.deleted)}
 
 
-def _export_work(portal: Portal, scratch: Scratch, month: str, into: Path) -> int:
-    """A shard's own export (on Lambda): its month's cases as JSON lines in ``into``."""
-    work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
-    count = 0
+def _export_month(
+    portal: Portal,
+    scratch: Scratch,
+    month: str,
+    cases: Iterable[tuple[CaseRecord, list[Event]]],
+) -> tuple[list[PublishedRecord], frozenset[str]]:
+    """A shard's own export: its month's published records, and the public ids of the
+    cases that could not be published (listed for the report, and taken offline)."""
+    records: list[PublishedRecord] = []
     failed: list[dict[str, str]] = []
     seen: dict[str, str] = {}
-    with open(into, "w", encoding="utf-8") as handle:
-        for record, events in histories(portal, work.get("trackings", ())):
-            staff = staff_names(portal.store, events, seen)
-            try:
-                line = _line(published(portal, record, events, staff))
-            except UNPUBLISHABLE as error:  # one bad record: listed, and the shard goes on
-                failed.append(_failure(record, events, error))
-                continue
-            handle.write(line)
-            count += 1
+    for record, events in cases:
+        staff = staff_names(portal.store, events, seen)
+        try:
+            records.append(published(portal, record, events, staff))
+        except UNPUBLISHABLE as error:  # one bad record: listed, and the shard goes on
+            failed.append(_failure(record, events, error))
     if failed:
         scratch.write(f"unpublished/{month}.json", _state_bytes({"cases": failed}))
-    return count
+    return records, frozenset(c["public_id"] for c in failed)
+
+
+def _read_month_shard(job: ShardJob, scratch: Scratch, skip: frozenset[str]) -> ShardResult:
+    """A full local build's shard, in a worker forked from the build: the month's cases
+    read from the store (``MonthReader``), those taken down (``skip``) left out."""
+    portal = _export_portal
+    assert portal is not None and isinstance(portal.store, MonthReader)
+    cases = (
+        (record, events)
+        for record, events in portal.store.month_histories(job.month)
+        if record.tracking not in skip
+    )
+    records, failed = _export_month(portal, scratch, job.month, cases)
+    return build_shard(replace(job, fresh=tuple(records), removed=job.removed | failed))
 
 
 # ---- Step 3: finish (site-wide pages, metrics, the ordered upload) ----
@@ -951,7 +977,7 @@ def _finish(
         (staging / SITE_STATE).parent.mkdir(parents=True, exist_ok=True)
         (staging / SITE_STATE).write_bytes(site_state_bytes)
         uploads.append(_upload(staging, SITE_STATE, new=not site_state))
-    plan.steps = order_steps(uploads, _unique(deletions))
+    plan.steps = order_steps(_unique(uploads), _unique(deletions))
     report.plan = plan
     timer.lap("plan")
 
@@ -1029,8 +1055,13 @@ def publish(
         _shard_job(site, scratch, night, m, context, staging, work_dir / "fresh" / f"{m}.jsonl")
         for m in night.months
     )
-    for result in _run_shards(jobs, workers):
-        _record_shard(scratch, staging, result, 0)
+    if night.read_months:
+        skip = frozenset(takedowns(portal.store))
+        for result in _run_pool(_read_month_shard, jobs, workers, scratch, skip, portal=portal):
+            _record_shard(scratch, staging, result, result.records)
+    else:
+        for result in _run_pool(build_shard, jobs, workers):
+            _record_shard(scratch, staging, result, 0)
     night.seconds["shards"] = time.perf_counter() - started
     report = _finish(
         portal, site, scratch, night, staging=staging, project_root=root, dry_run=dry_run
@@ -1084,11 +1115,15 @@ def run_shard(rt: Any, *, build: Mapping[str, Any], shard: Mapping[str, Any]) ->
         site_url=night.site_url,
         api_base=night.api_base,
     )
+    work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
+    cases = histories(rt.portal, work.get("trackings", ()))
+    records, _ = _export_month(rt.portal, scratch, month, cases)  # failures: _shard_job
     with tempfile.TemporaryDirectory(prefix="gridportal-shard-") as tmp:
-        out_dir, fresh = Path(tmp) / "staging", Path(tmp) / f"{month}.jsonl"
-        exported = _export_work(rt.portal, scratch, month, fresh)
-        job = _shard_job(site, scratch, night, month, context, out_dir, fresh)
-        return _record_shard(scratch, out_dir, build_shard(job), exported)
+        out_dir = Path(tmp) / "staging"
+        job = replace(
+            _shard_job(site, scratch, night, month, context, out_dir, None), fresh=tuple(records)
+        )
+        return _record_shard(scratch, out_dir, build_shard(job), len(records))
 
 
 def finish_night(
@@ -1129,11 +1164,11 @@ def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> 
     def flush() -> None:
         nonlocal size
         if batch:
-            local = [
-                (s.key, staging / s.key) for s in batch if all_local or (staging / s.key).is_file()
-            ]
+            paths = [(s.key, staged_path(staging, s.key)) for s in batch]
+            local = [(key, path) for key, path in paths if all_local or path.is_file()]
             if local:
-                site.put_many(local)
+                # The staging directory is the night's scratch: its files may be taken.
+                site.put_many(local, move=True)
             if len(local) < len(batch):
                 assert scratch is not None and scratch.remote is not None
                 have = {key for key, _ in local}
@@ -1162,7 +1197,7 @@ def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> 
 
 
 def _upload(staging: Path, key: str, *, new: bool) -> Step:
-    return Step("upload", key, tier_of(key), (staging / key).stat().st_size, new)
+    return Step("upload", key, tier_of(key), staged_path(staging, key).stat().st_size, new)
 
 
 def _unique(steps: Iterable[Step]) -> list[Step]:
@@ -1185,22 +1220,35 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _run_shards(jobs: Iterable[ShardJob], workers: int | None) -> Iterator[ShardResult]:
-    """Shards in a process pool (workers = cores); a few in flight at a time, so the
-    parent never holds more than a handful of months."""
+def _run_pool(
+    shard: Callable[..., ShardResult],
+    jobs: Iterable[ShardJob],
+    workers: int | None,
+    *args: Any,
+    portal: Portal | None = None,
+) -> Iterator[ShardResult]:
+    """``shard(job, *args)`` for each job in a process pool (workers = cores), forked so
+    that they share ``portal``; a few in flight at a time, so the parent never holds more
+    than a handful of months."""
+    global _export_portal
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1:
-        yield from map(build_shard, jobs)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: list[Future[ShardResult]] = []
-        queue = iter(jobs)
-        for job in queue:
-            pending.append(pool.submit(build_shard, job))
-            if len(pending) >= 2 * workers:
-                yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
+    _export_portal = portal
+    try:
+        if workers <= 1:
+            for job in jobs:
+                yield shard(job, *args)
+            return
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending: list[Future[ShardResult]] = []
+            for job in jobs:
+                pending.append(pool.submit(shard, job, *args))
+                if len(pending) >= 2 * workers:
+                    yield pending.pop(0).result()
+            for future in pending:
+                yield future.result()
+    finally:
+        _export_portal = None
 
 
 def _site_files(
@@ -1233,7 +1281,7 @@ def _site_files(
     files: dict[str, str] = {}
 
     def emit(key: str, data: bytes) -> None:
-        path = staging / key
+        path = staged_path(staging, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         files[key] = digest(data)
@@ -1384,7 +1432,7 @@ def _editorial(
     for path in sorted(out.rglob("*")):
         if path.is_file():
             key = path.relative_to(out).as_posix()
-            target = staging / key
+            target = staged_path(staging, key)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(path), target)
             files[key] = digest(target.read_bytes())

@@ -40,7 +40,7 @@ from gridportal.adapters.theme import SiteContext, Theme
 from gridportal.domain import opendata
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.metrics import rankings
-from gridportal.shards import STATE_PREFIX, digest, month_data_keys
+from gridportal.shards import STATE_PREFIX, digest, month_data_keys, staged_path
 
 STATE_KEY = f"{STATE_PREFIX}snapshots.json"
 STATE_VERSION = 1
@@ -208,14 +208,14 @@ class _Night:
         self.uploads: dict[str, bool] = {}
 
     def read(self, key: str) -> bytes | None:
-        path = self.staging / key
+        path = staged_path(self.staging, key)
         if path.is_file():
             return path.read_bytes()
         data = self.scratch.read(f"staging/{key}")
         return data if data is not None else self.site.read(key)
 
     def write(self, key: str, data: bytes, *, new: bool) -> None:
-        path = self.staging / key
+        path = staged_path(self.staging, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         self.uploads[key] = self.uploads.get(key, new)

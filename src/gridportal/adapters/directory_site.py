@@ -5,12 +5,16 @@ a published file's bytes or ``None``; ``put``/``put_many`` publish staged files;
 ``delete`` removes one. What to send and in which order is the build's plan
 (``gridportal.publish``). Every file is written to a temporary name in its own
 directory and then renamed over the old one (``os.replace`` is atomic on one file
-system), so the local origin never serves a half-written page.
+system), so the local origin never serves a half-written page. Files the build staged
+for tonight (``put_many(..., move=True)``) are renamed into place rather than copied: at
+100,000 case pages the copies were most of the apply step.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -44,19 +48,33 @@ def copy_atomic(source: Path, path: Path) -> None:
         raise
 
 
+def move_atomic(source: Path, path: Path) -> None:
+    """Rename a staged file into place (atomic); a copy when it is on another file system.
+    It keeps the mode the build wrote it with (unlike ``copy_atomic``'s temporary file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, path)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        copy_atomic(source, path)
+
+
 class DirectorySite:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._resolved = self.root.resolve()
 
     def ensure_bucket(self) -> None:
         """The directory plays the bucket: create it if missing."""
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()) or path == self.root.resolve():
+        # Checked on the key's text (no file system call): a build puts 100,000 keys.
+        name = posixpath.normpath(key)
+        if key.startswith("/") or name in (".", "..") or name.startswith("../"):
             raise ValueError(f"key outside the site: {key!r}")
-        return path
+        return self._resolved / name
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -70,9 +88,13 @@ class DirectorySite:
     def put(self, key: str, source: Path) -> None:
         copy_atomic(source, self._path(key))
 
-    def put_many(self, items: Sequence[tuple[str, Path]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Path]], *, move: bool = False) -> None:
+        """``move``: the sources are the build's own staged files, taken rather than copied."""
         for key, source in items:
-            self.put(key, source)
+            if move:
+                move_atomic(source, self._path(key))
+            else:
+                self.put(key, source)
 
     def copy_many(self, items: Sequence[tuple[str, str]]) -> None:
         for source, key in items:
@@ -83,7 +105,7 @@ class DirectorySite:
         path.unlink(missing_ok=True)
         # Leave no empty directory behind (cases/<id>/ of a removed case).
         parent = path.parent
-        while parent != self.root.resolve():
+        while parent != self._resolved:
             try:
                 parent.rmdir()
             except OSError:

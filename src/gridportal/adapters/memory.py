@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
+from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import CaseState, vote_round
 from gridportal.domain.model import Event, Status
 from gridportal.ports import (
@@ -179,6 +180,20 @@ class MemoryStore:
             records = sorted(self.cases.values(), key=lambda r: (r.file.filed_at, r.tracking))
         for record in records:  # filing order, as the embedded store streams them
             yield record, self.get_events(record.tracking)
+
+    # ``ports.MonthReader``: a forked worker reads its copy of the dictionaries.
+    def filed_months(self) -> list[str]:
+        with self._lock:
+            return sorted({_month(r.file.filed_at) for r in self.cases.values()})
+
+    def month_histories(self, month: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
+        for record, events in self.all_histories():
+            if _month(record.file.filed_at) == month:
+                yield record, events
+
+
+def _month(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m")
 
 
 def _queue_key(record: CaseRecord) -> tuple[datetime, str]:

@@ -94,7 +94,8 @@ class S3Site:
         with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
             list(pool.map(lambda item: self.copy(*item), items))
 
-    def put_many(self, items: Sequence[tuple[str, Path]]) -> None:
+    def put_many(self, items: Sequence[tuple[str, Path]], *, move: bool = False) -> None:
+        """Uploads (``move`` makes no difference: the staged files stay where they are)."""
         if len(items) == 1:
             self.put(*items[0])
             return

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -240,6 +241,8 @@ class SqliteStore:
         self._lock = threading.Lock()  # guards the pool
         self._writer = threading.Lock()  # one writer of this process at a time
         self._closed = False
+        self._pid = os.getpid()
+        self._inherited: list[sqlite3.Connection] = []
         with self._guard("open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as conn, self._guard("open"):
@@ -296,6 +299,8 @@ class SqliteStore:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._pid != os.getpid():
+            self._forked()
         with self._lock:
             if self._closed:
                 raise StoreUnavailable(f"{self.path}: the store is closed")
@@ -314,6 +319,14 @@ class SqliteStore:
                     self._idle.append(conn)
             if not keep:
                 conn.close()
+
+    def _forked(self) -> None:
+        """In a forked worker (a build's month shards): SQLite connections must not cross
+        a fork, so the parent's are set aside unused and this process opens its own. The
+        locks may have been held by another thread at the fork: new ones replace them."""
+        self._inherited, self._idle = self._inherited + self._idle, []
+        self._lock, self._writer = threading.Lock(), threading.Lock()
+        self._pid = os.getpid()
 
     def close(self) -> None:
         """Close every idle connection; the store refuses work afterwards."""
@@ -580,15 +593,30 @@ class SqliteStore:
         return iter([row[0] for row in rows])
 
     def all_histories(self) -> Iterator[tuple[CaseRecord, list[Event]]]:
-        # Month by month (filing order), a few hundred cases per read: memory stays flat
-        # and no read transaction stays open while the caller works on a batch.
-        start = ("", "")
+        return self._filed_between("", "~")
+
+    # ``ports.MonthReader``: filing times are Beijing time's text (``_ts``), so a month's
+    # cases are those whose text starts with it, and its first seven characters name it.
+    def filed_months(self) -> list[str]:
+        rows = self._all(
+            "read the months",
+            "SELECT DISTINCT substr(filed_at, 1, 7) FROM cases ORDER BY 1",
+        )
+        return [row[0] for row in rows]
+
+    def month_histories(self, month: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
+        return self._filed_between(month, month + "~")
+
+    def _filed_between(self, low: str, high: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
+        # Filing order, a few hundred cases per read: memory stays flat and no read
+        # transaction stays open while the caller works on a batch.
+        start = (low, "")
         while True:
-            with self._read("read every case") as conn:
+            with self._read("read cases") as conn:
                 cases = conn.execute(
-                    f"{_SELECT_CASE} WHERE (filed_at, tracking) > (?, ?) "
+                    f"{_SELECT_CASE} WHERE (filed_at, tracking) > (?, ?) AND filed_at < ? "
                     "ORDER BY filed_at, tracking LIMIT ?",
-                    (*start, STREAM_CASES),
+                    (*start, high, STREAM_CASES),
                 ).fetchall()
                 if not cases:
                     return

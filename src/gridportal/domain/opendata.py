@@ -173,13 +173,15 @@ def table_csv(columns: Sequence[Column], rows: Iterable[Any]) -> str:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(c.name for c in columns)
-    for row in rows:
-        writer.writerow(cell(c.read(row)) for c in columns)
+    readers = [c.read for c in columns]
+    writer.writerows([cell(read(row)) for read in readers] for row in rows)
     return BOM + out.getvalue()
 
 
 def cell(value: Any) -> str:
     """A CSV cell: empty for null, ``true``/``false`` for booleans, text made inert."""
+    if value.__class__ is str:  # most cells: checked first (millions in a city's build)
+        return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -424,14 +426,17 @@ class MetricRow:
     metric: str
 
 
-def metric_rows(report: Mapping[str, Any]) -> Iterator[MetricRow]:
-    """Every published rate and the score of every row, whole period then each month."""
+def metric_rows(report: Mapping[str, Any], period: str | None = None) -> Iterator[MetricRow]:
+    """Every published rate and the score of every row, whole period then each month;
+    ``period``: only that one (a month's table, without walking the others)."""
     status = report.get("month_status", {})
     periods: list[tuple[str, bool | None, Mapping[str, Any]]] = [("all", None, report)]
     periods += [
         (m, status.get(m, {}).get("final"), entry)
         for m, entry in sorted(report.get("monthly", {}).items())
     ]
+    if period is not None:
+        periods = [p for p in periods if p[0] == period]
     for period, final, entry in periods:
         for dimension in _DIMENSION_NAMES:
             rows = [entry["overall"]] if dimension == "overall" else entry.get(dimension, ())
@@ -478,7 +483,7 @@ def metrics_csv(report: Mapping[str, Any]) -> str:
 
 def month_metrics_csv(report: Mapping[str, Any], month: str) -> str:
     """One month's rows of the metrics table (``data/metrics/<M>.csv``)."""
-    return table_csv(METRIC_COLUMNS, (r for r in metric_rows(report) if r.period == month))
+    return table_csv(METRIC_COLUMNS, metric_rows(report, month))
 
 
 # --- The package: every file, its columns, as-of time and licence -------------------
