@@ -26,6 +26,7 @@ from gridportal.shards import (
     month_sources,
     parse_month_json,
     piece_key,
+    staged_path,
 )
 from support.records import published_record
 
@@ -70,6 +71,25 @@ def test_the_same_inputs_give_the_same_outputs(context: SiteContext, tmp_path: P
     assert first.state == second.state
     for key in first.changed:
         assert (tmp_path / "a" / key).read_bytes() == (tmp_path / "b" / key).read_bytes()
+
+
+def test_a_staged_shard_lays_its_pages_flat(context: SiteContext, tmp_path: Path) -> None:
+    """In the night's staging a page ``cases/<x>/index.html`` is ``cases/<x>.html`` (no
+    directory per case); the same bytes as under its key, and only there."""
+    records = tuple(june(PAGE_SIZE + 5))
+    keyed = run(context, tmp_path / "keyed", fresh=records)
+    staged = run(context, tmp_path / "staged", fresh=records, staging=True)
+    assert staged.state == keyed.state and staged.changed == keyed.changed
+    for key in staged.changed:
+        path = staged_path(tmp_path / "staged", key)
+        assert path.read_bytes() == (tmp_path / "keyed" / key).read_bytes()
+    page = case_page_key(records[0]["id"])
+    assert staged_path(tmp_path, page) == tmp_path / "cases" / f"{records[0]['id']}.html"
+    assert staged_path(tmp_path, "cases/2025-06/2/index.html") == (
+        tmp_path / "cases/2025-06/2/index.html"
+    )
+    folders = {p.name for p in (tmp_path / "staged" / "cases").iterdir() if p.is_dir()}
+    assert folders == {"2025-06", "by"}  # the month's further pages, the browse pages
 
 
 def test_only_changed_cases_are_rendered_and_sent(context: SiteContext, tmp_path: Path) -> None:

@@ -44,3 +44,25 @@ def test_missing_key_reads_none_and_keys_cannot_escape(tmp_path: Path) -> None:
         site.read("../outside")
     with pytest.raises(ValueError):
         site.delete("")
+
+
+def test_staged_files_are_taken_by_rename(tmp_path: Path) -> None:
+    staged, online = tmp_path / "staged", tmp_path / "online"
+    (staged / "cases").mkdir(parents=True)
+    site = DirectorySite(online)
+    site.write("cases/x1/index.html", b"old")
+    (staged / "a.html").write_bytes(b"a")
+    (staged / "cases" / "x1.html").write_bytes(b"new")
+    inode = (staged / "cases" / "x1.html").stat().st_ino
+    site.put_many(
+        [("a.html", staged / "a.html"), ("cases/x1/index.html", staged / "cases" / "x1.html")],
+        move=True,
+    )
+    assert site.read("a.html") == b"a"
+    assert site.read("cases/x1/index.html") == b"new"
+    assert (online / "cases" / "x1" / "index.html").stat().st_ino == inode  # not a copy
+    assert sorted(p.name for p in staged.rglob("*")) == ["cases"]  # taken, not left
+    (staged / "b.html").write_bytes(b"b")
+    with pytest.raises(ValueError):
+        site.put_many([("../b.html", staged / "b.html")], move=True)
+    assert (staged / "b.html").is_file()

@@ -41,6 +41,7 @@ from gridportal.ports import (
     CaseRecord,
     Conflict,
     IdempotencyRecord,
+    MonthReader,
     QueuePage,
     StaffMember,
     Store,
@@ -522,7 +523,34 @@ class StoreContract:
             assert events == store.get_events(tracking)
 
 
-class TestMemoryStore(StoreContract):
+class MonthReaderContract:
+    """``ports.MonthReader``, for the stores that have it (not DynamoDB): months are
+    Beijing time's, so a case filed at 23:30 UTC on the last day belongs to the next."""
+
+    def test_a_month_reads_its_own_cases_in_filing_order(self, store: Any) -> None:
+        assert isinstance(store, MonthReader)
+        assert store.filed_months() == []
+        boundary = datetime(2026, 10, 31, 16, 30, tzinfo=UTC)  # 1 November, 00:30 Beijing
+        filed = {
+            "100000000001": boundary - timedelta(hours=1),  # 31 October, Beijing
+            "100000000002": boundary + timedelta(days=2),
+            "100000000003": boundary,
+            "100000000004": boundary + timedelta(days=40),  # December
+        }
+        for tracking, at in filed.items():
+            create(store, tracking, at=at)
+        assert store.filed_months() == ["2026-10", "2026-11", "2026-12"]
+        november = list(store.month_histories("2026-11"))
+        assert [r.tracking for r, _ in november] == ["100000000003", "100000000002"]
+        for record, events in november:
+            assert events == store.get_events(record.tracking)
+        assert [r.tracking for r, _ in store.month_histories("2026-10")] == ["100000000001"]
+        assert list(store.month_histories("2027-01")) == []
+        every = [r.tracking for m in store.filed_months() for r, _ in store.month_histories(m)]
+        assert every == [r.tracking for r, _ in store.all_histories()]
+
+
+class TestMemoryStore(StoreContract, MonthReaderContract):
     @pytest.fixture
     def store(self) -> MemoryStore:
         return MemoryStore()

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from test_memory import (
     DISPATCHER,
     T0,
+    MonthReaderContract,
     StoreContract,
     create,
     new_case,
@@ -45,7 +46,7 @@ from gridportal.ports import (
 WINDOW = timedelta(hours=24)
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(StoreContract, MonthReaderContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SqliteStore]:
         store = SqliteStore(tmp_path / "var" / "portal.db")  # the parent is made
@@ -407,4 +408,37 @@ def test_histories_load_in_batches_and_stream_back_in_month_order(
     assert filed == sorted(filed)  # month by month
     assert store.get_vote(rated.tracking) == source.get_vote(rated.tracking)
     assert replay(streamed[-1][1]).status.value == "rated"
+    store.close()
+
+
+# The store a forked worker inherits, and the parent's connections at the fork.
+_FORKED: list[tuple[SqliteStore, list[sqlite3.Connection]]] = []
+
+
+def _count_month(month: str) -> tuple[int, bool]:
+    """In the worker: the month's cases, and whether it read on connections of its own."""
+    store, parents = _FORKED[0]
+    count = sum(1 for _ in store.month_histories(month))
+    return count, not any(conn is old for conn in store._idle for old in parents)
+
+
+def test_a_forked_worker_reads_on_its_own_connections(path: Path) -> None:
+    """A full build forks its month workers from a process that holds the store: they
+    must not use its connections (SQLite forbids it), and it goes on using them."""
+    store = SqliteStore(path)
+    for n in range(5):
+        create(store, f"10000000000{n}", at=T0 + timedelta(minutes=n))
+    inherited = list(store._idle)
+    assert inherited  # the parent has a connection open and idle
+    _FORKED[:] = [(store, inherited)]
+    try:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            counts = pool.map(_count_month, ["2026-11", "2026-11", "2026-10"])
+        assert counts == [(5, True), (5, True), (0, True)]
+    finally:
+        _FORKED.clear()
+    # The parent still reads and writes on its own connections.
+    create(store, "100000000009", at=T0 + timedelta(hours=1))
+    assert sum(1 for _ in store.month_histories("2026-11")) == 6
+    assert all(conn in store._idle for conn in inherited)
     store.close()
