@@ -5,9 +5,9 @@ Three steps that need the published site rather than the night's staging directo
 * **posters** (``gridportal.posters``): the A4 PDFs of the grids whose bulletin changed,
   written to the site target, whatever it is (directory or bucket);
 * **pre-compression** (``local_server.write_compressed``): on a directory site, the
-  ``.br`` and ``.gz`` siblings of every text file published tonight, and the removal of
-  those of deleted files, for the local origin to send (CloudFront compresses at the edge,
-  so a bucket gets none);
+  ``.br`` and ``.gz`` siblings of the large text files published tonight (pages are
+  compressed by the local origin when asked for), and the removal of those of deleted
+  files (CloudFront compresses at the edge, so a bucket gets none);
 * **search** (``gridportal.search``): on a directory site, Pagefind over the whole site
   when a page was published or removed, up to ``search.MAX_PAGES`` pages.
 

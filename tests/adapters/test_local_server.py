@@ -27,9 +27,11 @@ from gridportal.adapters.infra_template import (
 )
 from gridportal.adapters.local_server import (
     MAX_BODY_BYTES,
+    PRECOMPRESS_FROM,
     ApiRequest,
     ApiResponse,
     BucketSite,
+    CompressedCache,
     DirectorySite,
     LocalPortal,
     accepted_encodings,
@@ -240,6 +242,10 @@ def test_a_site_without_404_page_gets_a_chinese_one(tmp_path: Path) -> None:
 # -- compression and caching -------------------------------------------------------------
 
 LONG_PAGE = ("<h1>办理记录</h1>" + "<p>垃圾清运 柳翠井巷社区第1网格 已办结</p>" * 60).encode()
+# A month's open data: compressed by the build, not on request.
+LARGE_FILE = "受理编号,网格,类别\r\n".encode() + b"".join(
+    f"p{n:011d},QB-LCJX-{n % 20:02d},env-litter\r\n".encode() for n in range(3000)
+)
 
 
 @pytest.mark.parametrize(
@@ -261,30 +267,32 @@ def test_accepted_encodings(header: str | None, expected: list[str]) -> None:
     assert accepted_encodings(header) == expected
 
 
-def test_the_build_writes_smaller_siblings_of_text_files_only(tmp_path: Path) -> None:
-    (tmp_path / "cases").mkdir()
-    (tmp_path / "cases" / "index.html").write_bytes(LONG_PAGE)
-    (tmp_path / "tiny.css").write_bytes(b"body{}")
-    (tmp_path / "poster.pdf").write_bytes(b"%PDF" + b"0" * 4000)
-    keys = ["cases/index.html", "tiny.css", "poster.pdf"]
+def test_the_build_writes_siblings_of_large_text_files_only(tmp_path: Path) -> None:
+    assert len(LONG_PAGE) < PRECOMPRESS_FROM <= len(LARGE_FILE)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cases.csv").write_bytes(LARGE_FILE)
+    (tmp_path / "page.html").write_bytes(LONG_PAGE)
+    (tmp_path / "page.html.br").write_bytes(b"left by an older build")
+    (tmp_path / "poster.pdf").write_bytes(b"%PDF" + b"0" * PRECOMPRESS_FROM)
+    keys = ["data/cases.csv", "page.html", "poster.pdf"]
     assert write_compressed(tmp_path, keys) == 2
-    assert brotli.decompress((tmp_path / "cases/index.html.br").read_bytes()) == LONG_PAGE
-    assert gzip.decompress((tmp_path / "cases/index.html.gz").read_bytes()) == LONG_PAGE
-    assert not (tmp_path / "tiny.css.br").exists()  # too small to gain anything
+    assert brotli.decompress((tmp_path / "data/cases.csv.br").read_bytes()) == LARGE_FILE
+    assert gzip.decompress((tmp_path / "data/cases.csv.gz").read_bytes()) == LARGE_FILE
+    assert not any(tmp_path.glob("page.html.*"))  # compressed on request, none left stale
     assert compressed_keys("poster.pdf") == ()
-    # The same bytes every time (gzip without a time stamp): an unchanged page uploads nothing.
-    first = (tmp_path / "cases/index.html.gz").read_bytes()
-    write_compressed(tmp_path, ["cases/index.html"])
-    assert (tmp_path / "cases/index.html.gz").read_bytes() == first
-    remove_compressed(tmp_path, ["cases/index.html"])
-    assert not any(tmp_path.glob("cases/index.html.*"))
+    # The same bytes every time (gzip without a time stamp): an unchanged file uploads nothing.
+    first = (tmp_path / "data/cases.csv.gz").read_bytes()
+    write_compressed(tmp_path, ["data/cases.csv"])
+    assert (tmp_path / "data/cases.csv.gz").read_bytes() == first
+    remove_compressed(tmp_path, ["data/cases.csv"])
+    assert not any(tmp_path.glob("data/cases.csv.*"))
 
 
 def test_many_files_are_compressed_on_every_core_to_the_same_bytes(tmp_path: Path) -> None:
-    keys = [f"cases/c{n}/index.html" for n in range(7)]
+    keys = [f"data/m{n}/cases.csv" for n in range(7)]
     for n, key in enumerate(keys):
         (tmp_path / key).parent.mkdir(parents=True)
-        (tmp_path / key).write_bytes(LONG_PAGE + str(n).encode())
+        (tmp_path / key).write_bytes(LARGE_FILE + str(n).encode())
     assert write_compressed(tmp_path, keys, workers=1) == 14
     serial = {p: p.read_bytes() for p in tmp_path.rglob("*.gz")}
     serial |= {p: p.read_bytes() for p in tmp_path.rglob("*.br")}
@@ -294,9 +302,8 @@ def test_many_files_are_compressed_on_every_core_to_the_same_bytes(tmp_path: Pat
     assert {p: p.read_bytes() for p in serial} == serial
 
 
-def test_text_goes_out_precompressed_by_accept_encoding(site: Path) -> None:
+def test_a_page_goes_out_compressed_by_accept_encoding(site: Path) -> None:
     (site / "cases" / "abc" / "index.html").write_bytes(LONG_PAGE)
-    write_compressed(site, ["cases/abc/index.html"])
     with LocalPortal(site=DirectorySite(site), api=chalice_api(tiny_app())) as portal:
         status, headers, body = request(
             portal, "GET", "/cases/abc/", headers={"Accept-Encoding": "gzip, br"}
@@ -316,14 +323,45 @@ def test_text_goes_out_precompressed_by_accept_encoding(site: Path) -> None:
         assert "Content-Encoding" not in headers and body == LONG_PAGE
         assert headers["Vary"] == "Accept-Encoding"  # a cache must keep both apart
 
-        # A page rewritten after its siblings: the stale siblings are never sent.
-        page = site / "cases" / "abc" / "index.html"
-        page.write_bytes(LONG_PAGE + b"<p>new</p>")
-        sibling = site / "cases" / "abc" / "index.html.br"
-        os.utime(sibling, (page.stat().st_mtime - 10, page.stat().st_mtime - 10))
-        os.utime(site / "cases" / "abc" / "index.html.gz", (page.stat().st_mtime - 10,) * 2)
+        # The page rewritten: it goes out as it is now, never as it was compressed before.
+        (site / "cases" / "abc" / "index.html").write_bytes(LONG_PAGE + b"<p>new</p>")
         _, headers, body = request(portal, "GET", "/cases/abc/", headers={"Accept-Encoding": "br"})
-        assert "Content-Encoding" not in headers and body.endswith(b"<p>new</p>")
+        assert brotli.decompress(body) == LONG_PAGE + b"<p>new</p>"
+
+
+def test_a_large_file_goes_out_from_its_fresh_siblings(site: Path) -> None:
+    (site / "data").mkdir()
+    data = site / "data" / "cases.csv"
+    data.write_bytes(LARGE_FILE)
+    with LocalPortal(site=DirectorySite(site), api=chalice_api(tiny_app())) as portal:
+        # No sibling yet (the build is compressing): sent as it is, never compressed here.
+        _, headers, body = request(
+            portal, "GET", "/data/cases.csv", headers={"Accept-Encoding": "br"}
+        )
+        assert "Content-Encoding" not in headers and body == LARGE_FILE
+        write_compressed(site, ["data/cases.csv"])
+        _, headers, body = request(
+            portal, "GET", "/data/cases.csv", headers={"Accept-Encoding": "br"}
+        )
+        assert headers["Content-Encoding"] == "br" and brotli.decompress(body) == LARGE_FILE
+        # The file rewritten after its siblings: the stale siblings are never sent.
+        data.write_bytes(LARGE_FILE + b"new\r\n")
+        for suffix in (".br", ".gz"):
+            sibling = site / "data" / f"cases.csv{suffix}"
+            os.utime(sibling, (data.stat().st_mtime - 10,) * 2)
+        _, headers, body = request(
+            portal, "GET", "/data/cases.csv", headers={"Accept-Encoding": "br"}
+        )
+        assert "Content-Encoding" not in headers and body.endswith(b"new\r\n")
+
+
+def test_the_cache_of_compressed_pages_stays_within_its_bytes() -> None:
+    cache = CompressedCache(limit=3_000)
+    pages = [LONG_PAGE + str(n).encode() for n in range(20)]
+    for page in pages:
+        assert brotli.decompress(cache.get("br", page)) == page
+        assert cache.size <= 3_000
+    assert cache.get("gzip", pages[-1]) == cache.get("gzip", pages[-1])  # kept, the same bytes
 
 
 def test_fingerprinted_assets_are_immutable_and_the_rest_short_cached(site: Path) -> None:

@@ -9,10 +9,12 @@ same-origin design are exercised exactly as in production:
   makes one from a Chalice app through Chalice's own API Gateway emulation.
 - everything else is a file of the built site, read from a ``SiteSource``: a directory
   (``DirectorySite``) or, as CloudFront does, the site bucket (``BucketSite``).
-- text files go out compressed when the client accepts it, as CloudFront compresses them:
-  not on the fly but from the ``.br`` / ``.gz`` siblings the build writes beside each file
-  (``write_compressed``), with ``Vary: Accept-Encoding``. A sibling older than its file is
-  ignored, so a page is never served from a stale copy while a build is under way.
+- text files go out compressed when the client accepts it, as CloudFront compresses them,
+  with ``Vary: Accept-Encoding``: a page (under ``PRECOMPRESS_FROM``) compressed when
+  asked for and kept in a bounded cache by its content, a large file (a month's open data)
+  from the ``.br`` / ``.gz`` siblings the build writes beside it (``write_compressed``). A
+  sibling older than its file is ignored, so nothing is served from a stale copy while a
+  build is under way.
 - ``Cache-Control`` follows the edge (``infra_template.cache_control_for``): a year and
   ``immutable`` for fingerprinted CSS and JS, five minutes for the rest. A missing page is
   the site's own styled ``404.html`` with status 404.
@@ -24,12 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import logging
 import os
 import posixpath
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -125,6 +129,39 @@ def compress(data: bytes, encoding: str) -> bytes:
 # A night that publishes at least this many text files compresses them on every core (a
 # full build of 100,000 cases spent 79 s here on one); fewer do not pay for the pool.
 PARALLEL_FROM = 2_000
+# Text files from this size up (a month's open data: megabytes) are compressed once, by
+# the build, into siblings; smaller ones (pages) when first asked for, kept in a cache. A
+# page compresses in about 0.2 ms, while writing two siblings for each of 100,000 case
+# pages, most of them never read, took a full build 40-50 s on 2 cores.
+PRECOMPRESS_FROM = 64 * 1024
+COMPRESSED_CACHE_BYTES = 16 * 1024 * 1024
+
+
+class CompressedCache:
+    """Bodies compressed on request, by content (a page rewritten is compressed anew), the
+    least recently sent dropped first once they pass ``limit`` bytes."""
+
+    def __init__(self, limit: int = COMPRESSED_CACHE_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self._items: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, encoding: str, body: bytes) -> bytes:
+        ident = (encoding, hashlib.blake2b(body, digest_size=16).digest())
+        with self._lock:
+            packed = self._items.get(ident)
+            if packed is not None:
+                self._items.move_to_end(ident)
+                return packed
+        packed = compress(body, encoding)  # outside the lock: threads compress side by side
+        with self._lock:
+            if ident not in self._items:
+                self._items[ident] = packed
+                self.size += len(packed)
+                while self.size > self.limit:
+                    self.size -= len(self._items.popitem(last=False)[1])
+        return packed
 
 
 def write_compressed(
@@ -133,10 +170,13 @@ def write_compressed(
     workers: int | None = None,
     parallel_from: int = PARALLEL_FROM,
 ) -> int:
-    """Write the ``.br`` and ``.gz`` siblings of the text files ``keys`` under ``root``.
+    """Write the ``.br`` and ``.gz`` siblings of the text files ``keys`` under ``root``
+    that are ``PRECOMPRESS_FROM`` bytes or more (smaller ones the origin compresses when
+    asked).
 
-    Siblings that would not be smaller than their file, and those of files gone or too
-    small, are removed rather than left stale. Returns the number of siblings written.
+    Siblings that would not be smaller than their file, and those of files gone or
+    compressed on request, are removed rather than left stale. Returns the number of
+    siblings written.
     Each file is its own job, so the work splits across ``workers`` processes (default:
     the cores) when there are many.
     """
@@ -153,10 +193,14 @@ def _write_compressed(root: Path, keys: list[str]) -> int:
     written = 0
     for key in keys:
         path = root / key
-        data = path.read_bytes() if path.is_file() else b""
+        try:
+            large = path.stat().st_size >= PRECOMPRESS_FROM
+        except FileNotFoundError:
+            large = False
+        data = path.read_bytes() if large else b""
         for encoding, suffix in ENCODINGS:
             sibling = root / (key + suffix)
-            packed = compress(data, encoding) if len(data) >= MIN_COMPRESS_BYTES else b""
+            packed = compress(data, encoding) if large else b""
             if not packed or len(packed) >= len(data):
                 sibling.unlink(missing_ok=True)
                 continue
@@ -389,6 +433,7 @@ class PortalServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], site: SiteSource, api: ApiHandler) -> None:
         self.site = site
         self.api = api
+        self.compressed = CompressedCache()
         super().__init__(address, _Handler)
 
     @property
@@ -509,8 +554,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, [("Content-Type", content_type), ("Cache-Control", "no-cache")], page.body)
 
     def _compressed(self, key: str, found: SiteFile) -> tuple[str, bytes] | None:
-        """(encoding, body) from the best fresh sibling the client accepts, if any."""
-        for encoding in accepted_encodings(self.headers.get("Accept-Encoding")):
+        """(encoding, body) in the best encoding the client accepts: compressed now (and
+        cached) for a page, from a fresh sibling for a large file; None: send it as it is."""
+        accepted = accepted_encodings(self.headers.get("Accept-Encoding"))
+        if len(found.body) < PRECOMPRESS_FROM:
+            if not accepted or len(found.body) < MIN_COMPRESS_BYTES:
+                return None
+            packed = self.server.compressed.get(accepted[0], found.body)
+            return (accepted[0], packed) if len(packed) < len(found.body) else None
+        for encoding in accepted:
             suffix = dict(ENCODINGS)[encoding]
             sibling = self.server.site.read(key + suffix)
             if sibling is None:
