@@ -311,6 +311,7 @@ def advance(portal: Any, record: Any) -> bool:
 def piece_pelican() -> dict[str, Any]:
     """The same 20,000 case pages: the portal's renderer, then Pelican's article pipeline."""
     from gridportal.adapters.theme import Theme, site_context
+    from gridportal.shards import case_page_key, staged_path
 
     portal = portal_on(archive(100_000))
     records = []
@@ -326,10 +327,12 @@ def piece_pelican() -> dict[str, Any]:
     for record in records:  # rendering alone, in CPU seconds
         theme.case_page(record)
     render_seconds = time.process_time() - render_started
+    # With the files written as a build stages them (flat: ``shards.staged_path``), as
+    # Pelican writes its articles (``{slug}.html``).
     started = time.perf_counter()
+    (out / "portal" / "cases").mkdir(parents=True)
     for record in records:
-        page = out / "portal" / "cases" / record["id"] / "index.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
+        page = staged_path(out / "portal", case_page_key(record["id"]))
         page.write_bytes(theme.case_page(record))
     portal_seconds = time.perf_counter() - started
     content = out / "content"

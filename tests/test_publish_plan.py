@@ -20,17 +20,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gridportal.adapters.calendar_file import load_calendar
+from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
 from gridportal.demo import ManualClock, generate_in_memory, handler
 from gridportal.domain.credentials import Keys
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.model import Action, Complaint, Status
 from gridportal.domain.reference import parse_district
+from gridportal.ports import MonthReader
 from gridportal.publish import (
     ENTRY,
     ENTRY_PAGES,
     MARKER,
     Plan,
+    publish,
     take_down,
     tier_of,
 )
@@ -103,6 +106,41 @@ def test_golden_incremental_equals_full(night: Portal, tmp_path: Path) -> None:
     assert set(online) == set(expected)
     different = [key for key in expected if online[key] != expected[key]]
     assert different == []
+
+
+class NoMonthReads:
+    """The night's store without ``MonthReader`` (as DynamoDB): a full build then exports
+    every case in the build's own process and spills them to the shards."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        if name in ("filed_months", "month_histories"):
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+def test_months_read_in_forked_workers_publish_what_one_export_does(
+    night: Portal, tmp_path: Path
+) -> None:
+    tracking, _ = change_some_cases(night)
+    take_down(night.store, tracking, "含未能自动隐去的个人信息", night.clock())
+    assert isinstance(night.store, MonthReader)
+    site = DirectorySite(tmp_path / "read")
+    site.ensure_bucket()
+    read = publish(night, site, work_dir=tmp_path / "w1", now=night.clock(), workers=2)
+    plain = Portal(
+        store=NoMonthReads(night.store),  # type: ignore[arg-type]
+        district=night.district,
+        calendar=night.calendar,
+        keys=night.keys,
+        clock=night.clock,
+    )
+    exported = build(plain, tmp_path / "exported", tmp_path / "w2")
+    assert read.full and exported.full and read.total == exported.total > 100
+    assert read.seconds["export"] < 1  # the plan only listed the months
+    assert files(tmp_path / "read") == files(tmp_path / "exported")
 
 
 def test_a_takedown_removes_the_case_from_every_page_and_file(

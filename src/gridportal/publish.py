@@ -147,7 +147,7 @@ class SiteTarget(Protocol):
 # ---- The plan: plain data ----
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a full build at a million cases plans a million
 class Step:
     action: Literal["upload", "delete"]
     key: str
