@@ -117,6 +117,21 @@ def test_text_is_normalised_nfkc_and_stripped() -> None:
     assert parsed["name"] == "王"
 
 
+def test_people_s_words_keep_their_full_width_punctuation() -> None:
+    """A resident writes Chinese with full-width punctuation, and the site publishes the
+    text as written: NFKC would make it ASCII. Letters and digits still fold; codes and
+    phone numbers fold whole."""
+    typed = "垃圾满了，没人清！（东门口）：电话１３８－１２３４？ＡＢ"
+    parsed = validate(COMPLAINT, raw({**GOOD, "description": typed, "phone": "（０１０）８１２３"}))
+    assert parsed["description"] == "垃圾满了，没人清！（东门口）：电话138－1234？AB"
+    assert parsed["phone"] == "(010)8123"
+    note = validate(STAFF_ACTION, raw({"action": "answer", "public_note": "已清运；请查看。"}))
+    assert note["public_note"] == "已清运；请查看。"
+    rated = {"tracking": "2611-4827-3391", "token": "abc", "rating": "satisfied"}
+    vote = validate(VOTE, raw({**rated, "comment": "很快，谢谢！"}))
+    assert vote["comment"] == "很快，谢谢！"
+
+
 def test_length_is_counted_in_characters_after_nfkc() -> None:
     # 200 full-width letters are 600 bytes and 200 characters: allowed.
     wide = validate(COMPLAINT, raw({**GOOD, "location": "Ａ" * MAX_LOCATION}))

@@ -1,14 +1,16 @@
 """Request bodies: declared once, validated here, and rendered into the OpenAPI document.
 
 Validation is strict: a size limit before parsing, JSON objects only, no unknown
-fields, strings normalised (NFKC) and counted in characters after that, control
-and bidi-override characters refused. A small declarative checker keeps the API's
-cold start free of a schema library; ``json_schema`` gives the same rules to OpenAPI.
+fields, strings normalised (NFKC, but people's words keep their full-width punctuation)
+and counted in characters after that, control and bidi-override characters refused. A
+small declarative checker keeps the API's cold start free of a schema library;
+``json_schema`` gives the same rules to OpenAPI.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +58,7 @@ class Field:
     kind: str = "string"  # "string" or "object" (a map of short strings)
     allowed: str = ""  # characters allowed, if the field is a code (empty: any printable)
     description: str = ""
+    prose: bool = False  # people's words: full-width punctuation kept (``clean_text``)
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,21 @@ COMPLAINT = Body(
     (
         Field("category", 64, allowed=_CODE, description="service item code (事项类别)"),
         Field("grid", 64, allowed=_CODE, description="grid id (网格)"),
-        Field("location", MAX_LOCATION, description="where, at grid level (地点)"),
-        Field("description", MAX_DESCRIPTION, multiline=True, description="what happened"),
-        Field("name", MAX_NAME, required=False, description="optional, private (姓名,选填)"),
+        Field("location", MAX_LOCATION, prose=True, description="where, at grid level (地点)"),
+        Field(
+            "description",
+            MAX_DESCRIPTION,
+            multiline=True,
+            prose=True,
+            description="what happened",
+        ),
+        Field(
+            "name",
+            MAX_NAME,
+            required=False,
+            prose=True,
+            description="optional, private (姓名,选填)",
+        ),
         Field("phone", MAX_PHONE, required=False, allowed="+0123456789- ()", description="private"),
     ),
 )
@@ -93,7 +108,7 @@ VOTE = Body(
         Field("tracking", 32, allowed=_DIGITS, description="tracking number (受理编号)"),
         Field("token", 64, allowed=_CODE, description="vote code (评价码)"),
         Field("rating", enum=tuple(Rating)),
-        Field("comment", MAX_NOTE, required=False, multiline=True),
+        Field("comment", MAX_NOTE, required=False, multiline=True, prose=True),
     ),
 )
 LOGIN = Body("Login", (Field("username", 64, allowed=_CODE), Field("password", 256)))
@@ -106,6 +121,7 @@ STAFF_ACTION = Body(
             MAX_NOTE,
             required=False,
             multiline=True,
+            prose=True,
             description="published after redaction; call the complainant 投诉人: a note with "
             "their name or phone is refused (400 personal_data)",
         ),
@@ -114,6 +130,7 @@ STAFF_ACTION = Body(
             MAX_NOTE,
             required=False,
             multiline=True,
+            prose=True,
             description="never published; contact details go here",
         ),
         Field("data", kind="object", required=False, description="action arguments"),
@@ -141,9 +158,25 @@ def complaint(body: Mapping[str, Any], channel: Channel) -> Complaint:
     )
 
 
-def clean_text(value: str, *, multiline: bool) -> str:
-    """NFKC, then refuse control and format characters (bidi overrides, zero-width)."""
-    text = unicodedata.normalize("NFKC", value).replace("\r\n", "\n").replace("\r", "\n")
+# Full-width punctuation (，：；？！（）) is how Chinese is written, and NFKC would make it
+# ASCII: a resident's own words keep it (their text is published as they wrote it), while
+# full-width letters and digits, ligatures and the like still fold. Codes and phone
+# numbers fold whole, to be checked against their characters.
+_WIDE_PUNCTUATION = re.compile("([\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff5e]+)")
+
+
+def _normalise(value: str, *, keep_punctuation: bool) -> str:
+    if not keep_punctuation:
+        return unicodedata.normalize("NFKC", value)
+    runs = _WIDE_PUNCTUATION.split(value)  # odd runs: the punctuation, kept as typed
+    return "".join(r if i % 2 else unicodedata.normalize("NFKC", r) for i, r in enumerate(runs))
+
+
+def clean_text(value: str, *, multiline: bool, keep_punctuation: bool = False) -> str:
+    """NFKC (a free text keeps its full-width punctuation), then refuse control and
+    format characters (bidi overrides, zero-width)."""
+    text = _normalise(value, keep_punctuation=keep_punctuation)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     for ch in text:
         if multiline and ch in "\n\t":
             continue
@@ -186,7 +219,7 @@ def _field(spec: Field, value: Any) -> Any:
     if not isinstance(value, str):
         raise InvalidInput("invalid_field", "应为文本。", spec.name)
     try:
-        text = clean_text(value, multiline=spec.multiline)
+        text = clean_text(value, multiline=spec.multiline, keep_punctuation=spec.prose)
     except InvalidInput as exc:
         raise InvalidInput(exc.code, exc.message, spec.name) from exc
     if not text and spec.required:
