@@ -356,3 +356,11 @@ def test_a_case_that_cannot_be_published_is_listed_and_offline_and_the_night_goe
     online, expected = files(tmp_path / "site"), files(tmp_path / "fresh")
     assert set(online) == set(expected)
     assert [key for key in expected if online[key] != expected[key]] == []
+    # Mended: the next builds in the same work directories publish it again, and list
+    # nothing (no night's scratch outlives it).
+    night.clock.advance(timedelta(hours=1))
+    assert build(night, tmp_path / "site", tmp_path / "work").unpublished == []
+    assert build(night, tmp_path / "fresh", tmp_path / "work2", full=True).unpublished == []
+    for site in ("site", "fresh"):
+        assert (tmp_path / site / "cases" / bad_id / "index.html").is_file()
+    assert not any(p.is_file() for w in ("work", "work2") for p in (tmp_path / w).rglob("*"))

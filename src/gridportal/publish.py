@@ -159,7 +159,7 @@ class Step:
 @dataclass
 class Plan:
     full: bool
-    staging: str  # directory holding every file to upload, under its key
+    staging: str  # directory holding every file to upload (at ``shards.staged_path``)
     steps: list[Step] = field(default_factory=list)
     months: list[str] = field(default_factory=list)  # shards rebuilt
 
@@ -1076,7 +1076,8 @@ def publish(
     return report
 
 
-_WORK_NAMES = ("staging", "fresh", "work", "shards")  # the scratch space's folders
+# The scratch space's folders (``Scratch``): all of them go once a build is published.
+_WORK_NAMES = ("staging", "fresh", "work", "shards", "unpublished")
 
 
 # ---- The build as the state machine's steps (functions/nightly) ----

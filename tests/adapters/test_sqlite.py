@@ -416,26 +416,31 @@ _FORKED: list[tuple[SqliteStore, list[sqlite3.Connection]]] = []
 
 
 def _count_month(month: str) -> tuple[int, bool]:
-    """In the worker: the month's cases, and whether it read on connections of its own."""
+    """In the worker: the month's cases (after writing a marker of its own), and whether
+    it used connections of its own."""
     store, parents = _FORKED[0]
+    store.set_marker(f"worker-{os.getpid()}", month)
     count = sum(1 for _ in store.month_histories(month))
     return count, not any(conn is old for conn in store._idle for old in parents)
 
 
-def test_a_forked_worker_reads_on_its_own_connections(path: Path) -> None:
+def test_a_forked_worker_reads_and_writes_on_its_own_connections(path: Path) -> None:
     """A full build forks its month workers from a process that holds the store: they
-    must not use its connections (SQLite forbids it), and it goes on using them."""
+    must not use its connections (SQLite forbids it) nor its locks (a thread may hold
+    one at the fork), and it goes on using them."""
     store = SqliteStore(path)
     for n in range(5):
         create(store, f"10000000000{n}", at=T0 + timedelta(minutes=n))
     inherited = list(store._idle)
     assert inherited  # the parent has a connection open and idle
     _FORKED[:] = [(store, inherited)]
+    store._writer.acquire()  # another thread of the parent is writing at the fork
     try:
         with multiprocessing.get_context("fork").Pool(2) as pool:
             counts = pool.map(_count_month, ["2026-11", "2026-11", "2026-10"])
         assert counts == [(5, True), (5, True), (0, True)]
     finally:
+        store._writer.release()
         _FORKED.clear()
     # The parent still reads and writes on its own connections.
     create(store, "100000000009", at=T0 + timedelta(hours=1))

@@ -49,9 +49,9 @@ def copy_atomic(source: Path, path: Path) -> None:
 
 
 def move_atomic(source: Path, path: Path) -> None:
-    """Rename a staged file into place (atomic); a copy when it is on another file system.
-    It keeps the mode the build wrote it with (unlike ``copy_atomic``'s temporary file)."""
+    """Rename a staged file into place (atomic); a copy when it is on another file system."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(source, 0o644)  # the origin reads it, whatever the build's umask (as a copy)
     try:
         os.replace(source, path)
     except OSError as exc:
@@ -70,7 +70,8 @@ class DirectorySite:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        # Checked on the key's text (no file system call): a build puts 100,000 keys.
+        # Checked on the key's text (no file system call): a build puts 100,000 keys. The
+        # directory is the build's alone, so no link inside it leads out.
         name = posixpath.normpath(key)
         if key.startswith("/") or name in (".", "..") or name.startswith("../"):
             raise ValueError(f"key outside the site: {key!r}")

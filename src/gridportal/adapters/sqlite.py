@@ -299,8 +299,7 @@ class SqliteStore:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        if self._pid != os.getpid():
-            self._forked()
+        self._check_fork()
         with self._lock:
             if self._closed:
                 raise StoreUnavailable(f"{self.path}: the store is closed")
@@ -320,10 +319,13 @@ class SqliteStore:
             if not keep:
                 conn.close()
 
-    def _forked(self) -> None:
+    def _check_fork(self) -> None:
         """In a forked worker (a build's month shards): SQLite connections must not cross
         a fork, so the parent's are set aside unused and this process opens its own. The
-        locks may have been held by another thread at the fork: new ones replace them."""
+        locks may have been held by another thread at the fork: new ones replace them.
+        Called before any lock of this store is taken."""
+        if self._pid == os.getpid():
+            return
         self._inherited, self._idle = self._inherited + self._idle, []
         self._lock, self._writer = threading.Lock(), threading.Lock()
         self._pid = os.getpid()
@@ -356,7 +358,9 @@ class SqliteStore:
         growing sleeps, so 32 threads waiting on it are served unfairly (some for
         seconds); the mutex hands the lock on at once. Other processes still meet the
         busy timeout."""
-        if not self._writer.acquire(timeout=self._busy_timeout_ms / 1000):
+        self._check_fork()  # before the writer's lock, which a fork replaces
+        writer = self._writer
+        if not writer.acquire(timeout=self._busy_timeout_ms / 1000):
             raise StoreUnavailable(f"{self.path}: cannot {doing} (too many writers waiting)")
         try:
             with self._guard(doing), self._connection() as conn:
@@ -369,7 +373,7 @@ class SqliteStore:
                     raise
                 conn.execute("COMMIT")
         finally:
-            self._writer.release()
+            writer.release()
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[sqlite3.Connection]:
