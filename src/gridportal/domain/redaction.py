@@ -608,7 +608,8 @@ COMPOUND_SURNAMES: Final = frozenset(
     }
 )  # fmt: skip
 
-# Words honorifics follow that are not names: "语文老师", "保安师傅", "房东阿姨".
+# Words that look like a surname and a given name but are not names: those honorifics
+# follow ("语文老师", "保安师傅", "房东阿姨"), and thanks ("谢谢反映", "谢谢您").
 _NOT_NAMES = frozenset(
     {
         "语文", "中文", "英文", "音乐", "声乐", "历史", "保安", "治安", "公安", "平安",
@@ -616,7 +617,7 @@ _NOT_NAMES = frozenset(
         "快递", "外卖", "宿管", "环卫", "门卫", "维修", "保洁", "司机", "装修", "安装",
         "楼长", "楼下", "楼上", "邻居", "有关", "相关", "机关", "海关", "娱乐", "快乐",
         "万一", "一万", "高层", "高龄", "高中", "初中", "小学", "大学", "中学", "文化",
-        "方面", "石化", "金融", "史上",
+        "方面", "石化", "金融", "史上", "谢谢",
     }
 )  # fmt: skip
 # Characters that end a given name: particles, pronouns, verbs of speech.
@@ -1265,6 +1266,7 @@ def _names_in_tokens(tokens: list[tuple[str, int, int]], lex: _Lexicon) -> list[
                     len(given) <= 2
                     and _given_ok(given)
                     and word not in _NOT_NAMES
+                    and word[:2] not in _NOT_NAMES  # 谢谢您
                     and not lex.is_word_not_name(word)
                 ):
                     spans.append((start, end))
