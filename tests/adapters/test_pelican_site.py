@@ -540,6 +540,27 @@ def test_scripts_never_use_inner_html() -> None:
     assert "document.write" not in script and "eval(" not in script
 
 
+def _template_text(source: str) -> str:
+    """What a template shows: comments, scripts and tags gone, a value as one character."""
+    source = re.sub(r"\{#.*?#\}|<script.*?</script>|\{%.*?%\}", "", source, flags=re.S)
+    source = re.sub(r"\{\{.*?\}\}", "字", source, flags=re.S)
+    return re.sub(r"<[^>]*>", " ", source, flags=re.S)
+
+
+def test_templates_write_chinese_with_full_width_punctuation() -> None:
+    """UI text is zh-CN: no ASCII bracket or mark beside Chinese or a value among it
+    (位置（网格）, not 位置(网格))."""
+    cjk = "\u4e00-\u9fff"
+    ascii_beside = re.compile(rf"[{cjk}][(),;:?!]|[()][{cjk}]")
+    templates = pelican_site.PROJECT_ROOT / "themes/portal/templates"
+    found = [
+        f"{path.name}: {match.group()}"
+        for path in sorted(templates.glob("*.html"))
+        for match in ascii_beside.finditer(_template_text(path.read_text("utf-8")))
+    ]
+    assert found == []
+
+
 def test_assets_stay_small(site: BuildResult) -> None:
     assert (site.output_dir / "theme/css/portal.css").stat().st_size < 12_000
     assert (site.output_dir / "theme/js/portal.js").stat().st_size < 24_000
