@@ -53,12 +53,12 @@ class _Commands(click.Group):
         except PortalError as exc:
             raise click.ClickException(f"{exc.code}: {exc.message}") from exc
         except StoreError as exc:
-            raise click.ClickException(f"存储不可用(store unavailable): {exc}") from exc
+            raise click.ClickException(f"存储不可用（store unavailable）：{exc}") from exc
         except ConfigError as exc:
-            raise click.ClickException(f"设置有误(configuration): {exc}") from exc
+            raise click.ClickException(f"设置有误（configuration）：{exc}") from exc
         except Exception as exc:
             if _is_connection_error(exc):
-                raise click.ClickException(f"存储不可用(store unavailable): {exc}") from exc
+                raise click.ClickException(f"存储不可用（store unavailable）：{exc}") from exc
             raise
 
 

@@ -134,7 +134,7 @@ class DemoSummary:
         ]
         for receipt in self.receipts:
             lines.append(
-                f"{receipt.note}：受理编号 {receipt.tracking}，查询码 {receipt.lookup_code},"
+                f"{receipt.note}：受理编号 {receipt.tracking}，查询码 {receipt.lookup_code}，"
                 f"评价码 {receipt.vote_token}"
             )
         return lines
@@ -1090,7 +1090,7 @@ def _description(rng: random.Random, service: ServiceItem, location: str, channe
     if channel is Channel.PATROL:
         return f"巡查发现：{issue}，已拍照留存，请相关部门处置。"
     if service.answer:
-        return f"{rng.choice(('', '请问，', '您好，'))}{issue}?"
+        return f"{rng.choice(('', '请问，', '您好，'))}{issue}？"
     closing = rng.choice(_CLOSINGS)
     if rng.random() < 0.22:
         detail = _personal_detail(rng)

@@ -284,7 +284,7 @@ def parse_datetime(value: str, name: str) -> datetime:
             moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise Open311Error(
-            400, f"{name}: 日期时间格式不正确，应为 ISO 8601，如 2026-11-16T09:30:00+08:00。"
+            400, f"{name}：日期时间格式不正确，应为 ISO 8601，如 2026-11-16T09:30:00+08:00。"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
 
@@ -364,11 +364,11 @@ def parse_form(raw: bytes | None) -> dict[str, str]:
     try:
         pairs = parse_qsl((raw or b"").decode("utf-8"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
-        raise Open311Error(400, "表单编码不正确(应为 UTF-8 的 x-www-form-urlencoded)。") from exc
+        raise Open311Error(400, "表单编码不正确（应为 UTF-8 的 x-www-form-urlencoded）。") from exc
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise Open311Error(400, f"{_echo(name)}: 重复的字段。")
+            raise Open311Error(400, f"{_echo(name)}：重复的字段。")
         if name not in POST_FIELDS and not _is_attribute(name):
             raise Open311Error(400, f"不认识的字段：{_echo(name)}")
         form[name] = value
@@ -440,7 +440,7 @@ def _is_attribute(name: str) -> bool:
 
 def _check_jurisdiction(value: str | None, district: District) -> None:
     if value and value.strip() != district.id:
-        raise Open311Error(404, f"没有这个辖区(jurisdiction_id):{_echo(value)}")
+        raise Open311Error(404, f"没有这个辖区（jurisdiction_id）：{_echo(value)}")
 
 
 def idempotency_key(client: str, filing: Filing) -> str:

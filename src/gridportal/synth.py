@@ -700,7 +700,7 @@ class _Teller:
             start = max(due, when.date())
             new_due = case.add_working_days(start, rng.randint(3, 10))
             reason = rng.choice(_EXTENSION_REASONS)
-            note = f"{reason},延期至{new_due.month}月{new_due.day}日。"
+            note = f"{reason}，延期至{new_due.month}月{new_due.day}日。"
             case.act(when, Action.EXTEND, desk, note=note, new_due=new_due.isoformat())
             due = new_due
         if rng.random() < profile.stalls:
@@ -894,14 +894,14 @@ class SynthSummary:
             return "、".join(f"{k} {v}" for k, v in sorted(values.items()))
 
         return [
-            f"合成案件 {self.cases} 件,办理步骤 {self.events} 步,"
+            f"合成案件 {self.cases} 件，办理步骤 {self.events} 步，"
             f"受理日期 {self.first} 至 {self.last}。",
-            f"按年份:{counts(self.by_year)}",
-            f"按渠道:{counts(self.by_channel)}",
-            f"按状态:{counts(self.by_status)}",
-            f"按处置方式:{counts(self.by_route)}",
-            f"评价:{counts(self.by_rating)}",
-            f"其中:{counts(self.flags)}",
+            f"按年份：{counts(self.by_year)}",
+            f"按渠道：{counts(self.by_channel)}",
+            f"按状态：{counts(self.by_status)}",
+            f"按处置方式：{counts(self.by_route)}",
+            f"评价：{counts(self.by_rating)}",
+            f"其中：{counts(self.flags)}",
         ]
 
     def merge(self, other: SynthSummary) -> None:

@@ -400,7 +400,7 @@ def test_grid_bulletin_has_team_qr_and_report_link(site: BuildResult) -> None:
     page = read(site, "grids/QB-LCJX-01/index.html")
     url = f"{SITE_URL}/grids/QB-LCJX-01/report/"
     assert url in page
-    expected_qr = qr_svg(url, "扫码反映问题:柳翠井巷社区第1网格")
+    expected_qr = qr_svg(url, "扫码反映问题：柳翠井巷社区第1网格")
     assert expected_qr in page
     assert page.index("王组长") < page.index("李网格")  # chief first (一长五员)
     assert 'href="tel:057187000010"' in page

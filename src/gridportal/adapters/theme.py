@@ -594,11 +594,12 @@ class Theme:
         category) from its ``Listing``: everything the page shows is in it."""
         dimension, value, name = listing.dimension, listing.value, listing.name
         month, number, pages = listing.month, listing.number, listing.pages
+        page_suffix = f"（第{number}页）" if number > 1 else ""
         if not dimension:
             return self.render(
                 "case_month",
                 nav="cases",
-                title=f"{format_month(month)}办理记录" + (f"(第{number}页)" if number > 1 else ""),
+                title=f"{format_month(month)}办理记录" + page_suffix,
                 month=month,
                 cases=listing.rows,
                 total=listing.total,
@@ -607,11 +608,11 @@ class Theme:
                 page_urls=[month_page_url(month, n) for n in range(1, pages + 1)],
                 first_index=(number - 1) * PAGE_SIZE + 1,
             )
-        heading = f"{name}:{format_month(month)}办理记录"
+        heading = f"{name}：{format_month(month)}办理记录"
         return self.render(
             "case_month",
             nav="cases",
-            title=heading + (f"(第{number}页)" if number > 1 else ""),
+            title=heading + page_suffix,
             heading=heading,
             scope={
                 "label": _DIMENSION_LABELS[dimension],
@@ -950,11 +951,11 @@ def _grid_pages(
                     for m in sorted(grid.team, key=lambda m: role_order[m.role])
                 ],
                 report_url=url,
-                qr_svg=Markup(qr_svg(url, f"扫码反映问题:{grid.name}")),
+                qr_svg=Markup(qr_svg(url, f"扫码反映问题：{grid.name}")),
                 risk=risk.get(grid.id),
                 metric_rows=rows,
                 recent=list(recent_by_grid.get(grid.id, ()))[:RECENT_CASES_PER_GRID],
-                feeds=[("/" + grid_feed_key(grid.id), f"{grid.name}:动态")],
+                feeds=[("/" + grid_feed_key(grid.id), f"{grid.name}：动态")],
                 poster=posters,
             ),
         )
