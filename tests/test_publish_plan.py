@@ -19,14 +19,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gridportal.adapters.calendar_file import load_calendar
 from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
-from gridportal.demo import ManualClock, generate_in_memory, handler
-from gridportal.domain.credentials import Keys
+from gridportal.demo import ManualClock, handler
+from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.model import Action, Complaint, Status
-from gridportal.domain.reference import parse_district
+from gridportal.domain.reference import District
 from gridportal.ports import MonthReader
 from gridportal.publish import (
     ENTRY,
@@ -39,25 +38,15 @@ from gridportal.publish import (
 )
 from gridportal.services import Portal
 from gridportal.shards import staged_path
-from support.builds import build, copy_of, files
+from support.builds import build, copy_of, demo_until, files
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)  # the next day is in a new month
 
 
 @pytest.fixture(scope="module")
-def demo(portal_factory: Portal) -> Portal:
-    scratch, _ = generate_in_memory(portal_factory, end=END, days=40, seed=7)
-    return scratch
-
-
-@pytest.fixture(scope="module")
-def portal_factory() -> Portal:
-    root = Path(__file__).resolve().parents[1]
-    with open(root / "content" / "district.json", encoding="utf-8") as handle:
-        district = parse_district(json.load(handle))
-    calendar = load_calendar(root / "content" / "calendar" / "overrides.json")
-    return Portal(store=MemoryStore(), district=district, calendar=calendar, keys=Keys(b"k" * 32))
+def demo(district: District, calendar: WorkCalendar) -> Portal:
+    return demo_until(END, district, calendar)
 
 
 @pytest.fixture

@@ -18,19 +18,17 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from gridportal.adapters.calendar_file import load_calendar
 from gridportal.adapters.directory_site import DirectorySite
-from gridportal.adapters.memory import MemoryStore
 from gridportal.adapters.s3_site import S3Site
 from gridportal.adapters.theme import site_context
-from gridportal.demo import ManualClock, generate_in_memory
-from gridportal.domain.credentials import Keys
+from gridportal.demo import ManualClock
+from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.metrics import compute_metrics
 from gridportal.domain.model import Action, Actor, Role, Status
 from gridportal.domain.opendata import BOM, CASE_COLUMNS, SNAPSHOT_INDEX
 from gridportal.domain.publication import month_of
-from gridportal.domain.reference import parse_district
+from gridportal.domain.reference import District
 from gridportal.publish import publish, published, take_down
 from gridportal.services import Portal
 from gridportal.snapshots import (
@@ -44,7 +42,7 @@ from gridportal.snapshots import (
 )
 from gridportal.snapshots import _without as without
 from support.aws import mocked_aws
-from support.builds import build, copy_of, files
+from support.builds import build, copy_of, demo_until, files
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 END = datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING)  # no month is final yet
@@ -53,16 +51,8 @@ SYSTEM = Actor(Role.SYSTEM, "system")
 
 
 @pytest.fixture(scope="module")
-def demo() -> Portal:
-    root = Path(__file__).resolve().parents[1]
-    with open(root / "content" / "district.json", encoding="utf-8") as handle:
-        district = parse_district(json.load(handle))
-    calendar = load_calendar(root / "content" / "calendar" / "overrides.json")
-    factory = Portal(
-        store=MemoryStore(), district=district, calendar=calendar, keys=Keys(b"k" * 32)
-    )
-    scratch, _ = generate_in_memory(factory, end=END, days=40, seed=7)
-    return scratch
+def demo(district: District, calendar: WorkCalendar) -> Portal:
+    return demo_until(END, district, calendar)
 
 
 @pytest.fixture(scope="module")

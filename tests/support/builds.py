@@ -8,9 +8,21 @@ from pathlib import Path
 
 from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
-from gridportal.demo import ManualClock, copy_cases
+from gridportal.demo import ManualClock, copy_cases, generate_in_memory
+from gridportal.domain.calendar import WorkCalendar
+from gridportal.domain.credentials import Keys
+from gridportal.domain.reference import District
 from gridportal.publish import BuildReport, publish
 from gridportal.services import Portal
+
+
+def demo_until(end: datetime, district: District, calendar: WorkCalendar) -> Portal:
+    """The demo's last 40 days of cases up to ``end`` (seed 7), on a store of their own."""
+    factory = Portal(
+        store=MemoryStore(), district=district, calendar=calendar, keys=Keys(b"k" * 32)
+    )
+    scratch, _ = generate_in_memory(factory, end=end, days=40, seed=7)
+    return scratch
 
 
 def copy_of(demo: Portal, at: datetime) -> Portal:
