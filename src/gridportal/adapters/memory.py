@@ -9,9 +9,9 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import CaseState, vote_round
 from gridportal.domain.model import Event, Status
+from gridportal.domain.publication import month_of
 from gridportal.ports import (
     QUEUE_PAGE,
     AlreadyExists,
@@ -184,16 +184,12 @@ class MemoryStore:
     # ``ports.MonthReader``: a forked worker reads its copy of the dictionaries.
     def filed_months(self) -> list[str]:
         with self._lock:
-            return sorted({_month(r.file.filed_at) for r in self.cases.values()})
+            return sorted({month_of(r.file.filed_at) for r in self.cases.values()})
 
     def month_histories(self, month: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
         for record, events in self.all_histories():
-            if _month(record.file.filed_at) == month:
+            if month_of(record.file.filed_at) == month:
                 yield record, events
-
-
-def _month(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).strftime("%Y-%m")
 
 
 def _queue_key(record: CaseRecord) -> tuple[datetime, str]:
