@@ -777,15 +777,15 @@ def _export_month(
     return records, frozenset(c["public_id"] for c in failed)
 
 
-def _read_month_shard(job: ShardJob, scratch: Scratch, skip: frozenset[str]) -> ShardResult:
+def _read_month_shard(job: ShardJob, scratch: Scratch) -> ShardResult:
     """A full local build's shard, in a worker forked from the build: the month's cases
-    read from the store (``MonthReader``), those taken down (``skip``) left out."""
+    read from the store (``MonthReader``), those taken down (``job.gone``) left out."""
     portal = _export_portal
     assert portal is not None and isinstance(portal.store, MonthReader)
     cases = (
         (record, events)
         for record, events in portal.store.month_histories(job.month)
-        if record.tracking not in skip
+        if record.file.public_id not in job.gone
     )
     records, failed = _export_month(portal, scratch, job.month, cases)
     return build_shard(replace(job, fresh=tuple(records), removed=job.removed | failed))
@@ -1056,8 +1056,7 @@ def publish(
         for m in night.months
     )
     if night.read_months:
-        skip = frozenset(takedowns(portal.store))
-        for result in _run_pool(_read_month_shard, jobs, workers, scratch, skip, portal=portal):
+        for result in _run_pool(_read_month_shard, jobs, workers, scratch, portal=portal):
             _record_shard(scratch, staging, result, result.records)
     else:
         for result in _run_pool(build_shard, jobs, workers):
