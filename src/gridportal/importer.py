@@ -27,7 +27,6 @@ from pathlib import PurePath
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from gridportal.domain.credentials import Keys
-from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.lifecycle import CaseState, TransitionRefused, apply, decide, receive, replay
 from gridportal.domain.model import (
     Action,
@@ -50,6 +49,7 @@ from gridportal.services import (
     MAX_NOTE,
     MAX_PHONE,
     Portal,
+    due_date,
 )
 
 Format = Literal["csv", "json"]
@@ -679,8 +679,7 @@ class _Checker:
             report, _ = self.portal.deadlines_of(state)
         except ValueError:  # times the rules checked already; nothing to compare against
             return None
-        due = report.due if report else None
-        return due.astimezone(BEIJING).date() if due else None
+        return due_date(report)
 
     def _time(self, text: str | None, problems: list[str]) -> datetime | None:
         if not text:

@@ -38,7 +38,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol, TypeVar
 
 from gridportal import open311, posters, snapshots
 from gridportal.adapters.theme import (
@@ -703,14 +703,12 @@ def _shard_job(
 ) -> ShardJob:
     """The inputs of one month's shard, read from the site and the night's scratch."""
     work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
-    # Cases the shard's own export could not publish (on Lambda) go offline too.
-    failed = json.loads(scratch.read(f"unpublished/{month}.json") or b"{}").get("cases", ())
     return ShardJob(
         month=month,
         context=context,
         out_dir=str(out_dir),
         fresh_file=str(fresh_file) if fresh_file and fresh_file.is_file() else None,
-        removed=frozenset(work.get("removed", ())) | {c["public_id"] for c in failed},
+        removed=frozenset(work.get("removed", ())),
         previous=None if night.full else site.read(month_data_keys(month)[1]),
         previous_state=_read_json(site, month_state_key(month)),
         render_all=night.full,
@@ -721,10 +719,15 @@ def _shard_job(
 
 
 def _record_shard(
-    scratch: Scratch, out_dir: Path, result: ShardResult, exported: int
+    scratch: Scratch,
+    out_dir: Path,
+    result: ShardResult,
+    exported: int,
+    unpublished: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """Keep a shard's result for the finish step: its state beside its files (staged),
-    a summary under ``shards/``; on Lambda the staged files go to the bucket."""
+    a summary under ``shards/`` (with the cases its own export could not publish); on
+    Lambda the staged files go to the bucket."""
     names = list(result.changed)
     # The shard knows the size of what it wrote (no stat of every page).
     sizes = {k: result.sizes.get(k) or staged_path(out_dir, k).stat().st_size for k in names}
@@ -750,19 +753,17 @@ def _record_shard(
         "records": result.records,
         "state_changed": result.state_changed,
         "exported": exported,
+        "unpublished": list(unpublished),
     }
     scratch.write(f"shards/{result.month}.json", _state_bytes(summary))
     return {"month": result.month, "files": len(result.changed), "deleted": len(result.deleted)}
 
 
 def _export_month(
-    portal: Portal,
-    scratch: Scratch,
-    month: str,
-    cases: Iterable[tuple[CaseRecord, list[Event]]],
-) -> tuple[list[PublishedRecord], frozenset[str]]:
-    """A shard's own export: its month's published records, and the public ids of the
-    cases that could not be published (listed for the report, and taken offline)."""
+    portal: Portal, cases: Iterable[tuple[CaseRecord, list[Event]]]
+) -> tuple[list[PublishedRecord], list[dict[str, str]]]:
+    """A shard's own export: its month's published records, and the cases that could
+    not be published (listed for the report, and taken offline: ``_exported_job``)."""
     records: list[PublishedRecord] = []
     failed: list[dict[str, str]] = []
     seen: dict[str, str] = {}
@@ -772,12 +773,19 @@ def _export_month(
             records.append(published(portal, record, events, staff))
         except UNPUBLISHABLE as error:  # one bad record: listed, and the shard goes on
             failed.append(_failure(record, events, error))
-    if failed:
-        scratch.write(f"unpublished/{month}.json", _state_bytes({"cases": failed}))
-    return records, frozenset(c["public_id"] for c in failed)
+    return records, failed
 
 
-def _read_month_shard(job: ShardJob, scratch: Scratch) -> ShardResult:
+def _exported_job(
+    job: ShardJob, records: Sequence[PublishedRecord], failed: Sequence[Mapping[str, str]]
+) -> ShardJob:
+    """The shard's job with its own export: the records, and those it could not publish
+    taken down as a full build (which lacks them) would."""
+    gone = {c["public_id"] for c in failed}
+    return replace(job, fresh=tuple(records), removed=job.removed | gone)
+
+
+def _read_month_shard(job: ShardJob) -> tuple[ShardResult, list[dict[str, str]]]:
     """A full local build's shard, in a worker forked from the build: the month's cases
     read from the store (``MonthReader``), those taken down (``job.gone``) left out."""
     portal = _export_portal
@@ -787,8 +795,8 @@ def _read_month_shard(job: ShardJob, scratch: Scratch) -> ShardResult:
         for record, events in portal.store.month_histories(job.month)
         if record.file.public_id not in job.gone
     )
-    records, failed = _export_month(portal, scratch, job.month, cases)
-    return build_shard(replace(job, fresh=tuple(records), removed=job.removed | failed))
+    records, failed = _export_month(portal, cases)
+    return build_shard(_exported_job(job, records, failed)), failed
 
 
 # ---- Step 3: finish (site-wide pages, metrics, the ordered upload) ----
@@ -862,8 +870,7 @@ def _finish(
         if raw is None:
             raise RuntimeError(f"the shard of {month} left no result")
         result = json.loads(raw)
-        failed = json.loads(scratch.read(f"unpublished/{month}.json") or b"{}")
-        report.unpublished.extend(failed.get("cases", ()))
+        report.unpublished.extend(result.get("unpublished", ()))
         report.case_pages += result["case_pages"]
         report.case_seconds += result["render_seconds"]
         report.changed += result.get("exported", 0)
@@ -1005,7 +1012,6 @@ def _scratch_names(night: Night, staged: Iterable[str]) -> Iterator[str]:
     for month in night.months:
         yield f"shards/{month}.json"
         yield f"work/{month}.json"
-        yield f"unpublished/{month}.json"  # a shard's cases it could not publish, if any
     for key in staged:
         yield f"staging/{key}"
 
@@ -1056,8 +1062,8 @@ def publish(
         for m in night.months
     )
     if night.read_months:
-        for result in _run_pool(_read_month_shard, jobs, workers, scratch, portal=portal):
-            _record_shard(scratch, staging, result, result.records)
+        for result, failed in _run_pool(_read_month_shard, jobs, workers, portal=portal):
+            _record_shard(scratch, staging, result, result.records, failed)
     else:
         for result in _run_pool(build_shard, jobs, workers):
             _record_shard(scratch, staging, result, 0)
@@ -1076,7 +1082,7 @@ def publish(
 
 
 # The scratch space's folders (``Scratch``): all of them go once a build is published.
-_WORK_NAMES = ("staging", "fresh", "work", "shards", "unpublished")
+_WORK_NAMES = ("staging", "fresh", "work", "shards")
 
 
 # ---- The build as the state machine's steps (functions/nightly) ----
@@ -1117,13 +1123,12 @@ def run_shard(rt: Any, *, build: Mapping[str, Any], shard: Mapping[str, Any]) ->
     )
     work = json.loads(scratch.read(f"work/{month}.json") or b"{}")
     cases = histories(rt.portal, work.get("trackings", ()))
-    records, _ = _export_month(rt.portal, scratch, month, cases)  # failures: _shard_job
+    records, failed = _export_month(rt.portal, cases)
     with tempfile.TemporaryDirectory(prefix="gridportal-shard-") as tmp:
         out_dir = Path(tmp) / "staging"
-        job = replace(
-            _shard_job(site, scratch, night, month, context, out_dir, None), fresh=tuple(records)
-        )
-        return _record_shard(scratch, out_dir, build_shard(job), len(records))
+        job = _shard_job(site, scratch, night, month, context, out_dir, None)
+        result = build_shard(_exported_job(job, records, failed))
+        return _record_shard(scratch, out_dir, result, len(records), failed)
 
 
 def finish_night(
@@ -1220,13 +1225,16 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+_Out = TypeVar("_Out")
+
+
 def _run_pool(
-    shard: Callable[..., ShardResult],
+    shard: Callable[..., _Out],
     jobs: Iterable[ShardJob],
     workers: int | None,
     *args: Any,
     portal: Portal | None = None,
-) -> Iterator[ShardResult]:
+) -> Iterator[_Out]:
     """``shard(job, *args)`` for each job in a process pool (workers = cores), forked so
     that they share ``portal``; a few in flight at a time, so the parent never holds more
     than a handful of months."""
@@ -1240,7 +1248,7 @@ def _run_pool(
             return
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending: list[Future[ShardResult]] = []
+            pending: list[Future[_Out]] = []
             for job in jobs:
                 pending.append(pool.submit(shard, job, *args))
                 if len(pending) >= 2 * workers:

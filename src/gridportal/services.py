@@ -420,7 +420,7 @@ class Portal:
                     public_note=public_note,
                     private_note=private_note,
                     data=data,
-                    current_due=_due_date(view.deadlines),
+                    current_due=due_date(view.deadlines),
                 )
             except Forbidden as exc:
                 raise AccessDenied(exc.code, exc.message) from exc
@@ -596,8 +596,9 @@ class Portal:
                 raise InvalidInput("unknown_case", "合并目标须为另一件已有案件。", "into")
 
 
-def _due_date(report: DeadlineReport | None) -> date | None:
-    """The Beijing date of the due date in force, when the calendar knows it."""
+def due_date(report: DeadlineReport | None) -> date | None:
+    """The Beijing date of the due date in force, when the calendar knows it (the rule
+    an extension is checked against, by the staff API and the importer alike)."""
     due = report.due if report else None
     return due.astimezone(BEIJING).date() if due else None
 

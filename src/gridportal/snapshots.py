@@ -123,12 +123,7 @@ def _csv_rows(data: bytes | None) -> tuple[list[str], list[list[str]]]:
 
 
 def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
-    """The rows as ``opendata.table_csv`` writes them (BOM, CRLF, RFC 4180)."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return (opendata.BOM + out.getvalue()).encode("utf-8")
+    return opendata.csv_text(header, rows).encode("utf-8")
 
 
 def _by_id(data: bytes | None) -> dict[str, dict[str, str]]:
@@ -363,6 +358,7 @@ def _revision(
     }
     metrics = json.dumps(body, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     data["metrics.json"] = metrics.encode("utf-8")
+    hashes = {**files, "metrics.json": digest(data["metrics.json"] or b"")}
     for name in FILES:
         content = data[name]
         assert content is not None
@@ -375,7 +371,7 @@ def _revision(
             "changes": dict(changes) if changes else None,
             "previous": previous,
             "overall": report["monthly"][month]["overall"],
-            "files": {name: digest(data[name] or b"") for name in FILES},
+            "files": {name: hashes[name] for name in FILES},
             "redactions": [],
         }
     )

@@ -60,6 +60,16 @@ def move_atomic(source: Path, path: Path) -> None:
         copy_atomic(source, path)
 
 
+def prune_empty_dirs(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to ``top`` (kept) while they are empty."""
+    while folder != top and folder.is_relative_to(top):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone with its last file
+            break
+        folder = folder.parent
+
+
 class DirectorySite:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -105,10 +115,4 @@ class DirectorySite:
         path = self._path(key)
         path.unlink(missing_ok=True)
         # Leave no empty directory behind (cases/<id>/ of a removed case).
-        parent = path.parent
-        while parent != self._resolved:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+        prune_empty_dirs(path.parent, self._resolved)

@@ -43,6 +43,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
+from gridportal.adapters.directory_site import prune_empty_dirs
 from gridportal.adapters.infra_template import API_HEADERS, SECURITY_HEADERS, cache_control_for
 
 logger = logging.getLogger(__name__)
@@ -218,13 +219,7 @@ def remove_compressed(root: Path, keys: Iterable[str]) -> None:
     for key in keys:
         for sibling in compressed_keys(key):
             (root / sibling).unlink(missing_ok=True)
-        parent = (root / key).resolve().parent
-        while parent != top and parent.is_relative_to(top):
-            try:
-                parent.rmdir()
-            except OSError:  # not empty, or already gone with its last file
-                break
-            parent = parent.parent
+        prune_empty_dirs((root / key).resolve().parent, top)
 
 
 def accepted_encodings(header: str | None) -> list[str]:

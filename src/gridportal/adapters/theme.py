@@ -344,9 +344,14 @@ def list_row(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in LIST_FIELDS}
 
 
+def page_count(rows: int) -> int:
+    """Pages of a listing of ``rows`` rows, PAGE_SIZE a page (one page when empty)."""
+    return max(1, -(-rows // PAGE_SIZE))
+
+
 def month_pages(month: str, count: int) -> list[str]:
     """The keys of a month's listing pages: ``cases/<M>/``, then ``cases/<M>/2/`` …"""
-    pages = max(1, -(-count // PAGE_SIZE))
+    pages = page_count(count)
     return [month_page_key(month, n) for n in range(1, pages + 1)]
 
 
@@ -551,9 +556,6 @@ class Theme:
         )
         self._templates: dict[str, tuple[Template, dict[str, Any]]] = {}
 
-    def template(self, name: str) -> Template:
-        return self._template(name)[0]
-
     def _template(self, name: str) -> tuple[Template, dict[str, Any]]:
         found = self._templates.get(name)
         if found is None:
@@ -583,11 +585,6 @@ class Theme:
             title=f"{record['category_name']} {record['id']}",
             case=_attributes(record),
         )
-
-    def month_page(
-        self, month: str, rows: Sequence[Mapping[str, Any]], number: int, total: int
-    ) -> bytes:
-        return self.listing_page(month_listing(month, rows, number, total))
 
     def listing_page(self, listing: Listing) -> bytes:
         """A listing page (a month's, or a month's by grid, community, department or
@@ -628,14 +625,6 @@ class Theme:
             first_index=(number - 1) * PAGE_SIZE + 1,
         )
 
-    def dimension_pages(
-        self, month: str, rows: Sequence[Mapping[str, Any]]
-    ) -> Iterable[tuple[str, bytes]]:
-        """A month's records by grid, community, department and category, PAGE_SIZE a page."""
-        for listing in month_listings(month, rows):
-            if listing.dimension:
-                yield listing.key, self.listing_page(listing)
-
 
 _DIMENSION_LABELS = {d.key: d.label for d in DIMENSIONS}
 
@@ -666,7 +655,7 @@ def month_listing(
         rows=tuple(rows),
         total=total,
         number=number,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=page_count(total),
     )
 
 
@@ -680,7 +669,7 @@ def month_listings(month: str, rows: Sequence[Mapping[str, Any]]) -> Iterator[Li
     for dimension, groups in dimension_groups(rows).items():
         for value, (name, listed) in groups.items():
             total = len(listed)
-            pages = max(1, -(-total // PAGE_SIZE))
+            pages = page_count(total)
             for number in range(1, pages + 1):
                 start = (number - 1) * PAGE_SIZE
                 yield Listing(

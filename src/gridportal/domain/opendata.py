@@ -170,11 +170,17 @@ def cases_csv(records: Iterable[Record]) -> str:
 
 def table_csv(columns: Sequence[Column], rows: Iterable[Any]) -> str:
     """A CSV file of ``columns`` over ``rows``: BOM, header, CRLF (RFC 4180)."""
+    readers = [c.read for c in columns]
+    cells = ([cell(read(row)) for read in readers] for row in rows)
+    return csv_text([c.name for c in columns], cells)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Cells already made (``cell``) as the portal's CSV files are written."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(c.name for c in columns)
-    readers = [c.read for c in columns]
-    writer.writerows([cell(read(row)) for read in readers] for row in rows)
+    writer.writerow(header)
+    writer.writerows(rows)
     return BOM + out.getvalue()
 
 

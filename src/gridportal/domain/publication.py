@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, overload
 
-from gridportal.domain import deadlines, lifecycle, metrics, model, redaction
+from gridportal.domain import deadlines, lifecycle, model, redaction
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
@@ -213,7 +213,10 @@ def metrics_digest() -> str:
     (``COUNT_KEYS``), the published definitions and methodology (weights, rounding),
     and the source of the code that applies them (a counter's test can change while its
     name stays). A month's tally kept from before such a change would be summed under
-    the new rules, so a change republishes every month."""
+    the new rules, so a change republishes every month. Only the build asks: the API's
+    cold start does not load the metrics."""
+    from gridportal.domain import metrics
+
     return rules_digest(
         metrics.COUNT_KEYS,
         [d.public() for d in metrics.DEFINITIONS],
