@@ -161,7 +161,9 @@ def complaint(body: Mapping[str, Any], channel: Channel) -> Complaint:
 # Full-width punctuation (，：；？！（）) is how Chinese is written, and NFKC would make it
 # ASCII: a resident's own words keep it (their text is published as they wrote it), while
 # full-width letters and digits, ligatures and the like still fold. Codes and phone
-# numbers fold whole, to be checked against their characters.
+# numbers fold whole, to be checked against their characters. (The redactor's
+# ``normalise`` keeps only ，：；！？（） for its rules, which must see ASCII dashes and
+# signs in numbers; the text stored keeps all of the resident's punctuation.)
 _WIDE_PUNCTUATION = re.compile("([\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff5e]+)")
 
 
