@@ -26,6 +26,7 @@ from api_helpers import COMPLAINT, act, login, post
 from gridportal import search
 from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.local_server import compressed_keys
+from gridportal.adapters.s3_site import S3Site
 from gridportal.domain.model import Role
 from gridportal.domain.publication import month_of
 from gridportal.publish import MARKER, NIGHTS_PREFIX, SITE_STATE, publish
@@ -74,10 +75,11 @@ def run_machine(nightly: ModuleType, execution: str, now: datetime, **options: A
 
 
 def bucket(s3: Any) -> dict[str, bytes]:
-    out = {}
+    """Every object as a reader receives it (data files are stored gzip-encoded)."""
+    site, out = S3Site(s3, BUCKET), {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
         for obj in page.get("Contents", []):
-            out[obj["Key"]] = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+            out[obj["Key"]] = site.read(obj["Key"]) or b""
     return out
 
 

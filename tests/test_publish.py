@@ -27,10 +27,11 @@ BUCKET = "gridportal-site"
 
 
 def _bucket_text(s3: Any) -> dict[str, str]:
-    out = {}
+    """Every object as a reader receives it (data files are stored gzip-encoded)."""
+    site, out = S3Site(s3, BUCKET), {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
         for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+            body = site.read(obj["Key"]) or b""
             out[obj["Key"]] = body.decode("utf-8", errors="replace")
     return out
 

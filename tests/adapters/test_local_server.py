@@ -182,6 +182,15 @@ def test_bucket_site_serves_what_was_published() -> None:
         found = source.read("index.html")
         assert found is not None and (found.body, found.content_type) == (b"<p>x</p>", "text/html")
         assert source.read("missing.html") is None
+        # Data files are stored gzip-encoded (s3_site.stored_encoding): read back plain.
+        s3.put_object(
+            Bucket=SITE_BUCKET,
+            Key="data/metrics.json",
+            Body=gzip.compress(b'{"cases": 1}'),
+            ContentEncoding="gzip",
+        )
+        found = source.read("data/metrics.json")
+        assert found is not None and found.body == b'{"cases": 1}'
 
 
 # -- the site over HTTP ------------------------------------------------------------------

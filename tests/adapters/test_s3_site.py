@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from gridportal.adapters.s3_site import S3Site, cache_control, content_type
+from gridportal.adapters.s3_site import (
+    S3Site,
+    cache_control,
+    content_type,
+    stored_encoding,
+    stored_size,
+)
 
 
 def test_text_types_carry_utf8_and_archives_are_gzip() -> None:
@@ -35,3 +43,42 @@ def test_put_read_and_delete(aws_env: Any, tmp_path: Path) -> None:
     site.delete("a.html")
     assert site.read("a.html") is None
     assert site.read("never-there") is None
+
+
+def test_data_and_state_are_stored_gzip_encoded_and_read_back_plain(
+    aws_env: Any, tmp_path: Path
+) -> None:
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, "site")
+    site.ensure_bucket()
+    rows = json.dumps([{"id": n, "summary": "楼道堆物"} for n in range(2000)]).encode()
+    (tmp_path / "month.json").write_bytes(rows)
+    (tmp_path / "page.html").write_text("<p>三</p>", encoding="utf-8")
+    month, page = tmp_path / "month.json", tmp_path / "page.html"
+    site.put_many([("data/cases/2026-11.json", month), ("a/index.html", page)])
+    site.write("_state/site.json", b'{"version": 1}')
+
+    stored = s3.get_object(Bucket="site", Key="data/cases/2026-11.json")
+    assert stored["ContentEncoding"] == "gzip"
+    assert stored["ContentType"] == "application/json; charset=utf-8"
+    body = stored["Body"].read()
+    assert gzip.decompress(body) == rows
+    assert len(body) == stored_size("data/cases/2026-11.json", tmp_path / "month.json")
+    assert len(body) < len(rows) / 5
+    assert site.read("data/cases/2026-11.json") == rows
+    assert site.read("_state/site.json") == b'{"version": 1}'
+    assert "ContentEncoding" not in s3.head_object(Bucket="site", Key="a/index.html")
+    assert stored_size("a/index.html", tmp_path / "page.html") == len("<p>三</p>".encode())
+
+    # A night's staged object copied into place keeps its encoding.
+    site.put("_nights/n1/staging/data/cases/2026-12.json", tmp_path / "month.json")
+    site.copy_many([("_nights/n1/staging/data/cases/2026-12.json", "data/cases/2026-12.json")])
+    assert s3.head_object(Bucket="site", Key="data/cases/2026-12.json")["ContentEncoding"] == "gzip"
+    assert site.read("data/cases/2026-12.json") == rows
+
+
+def test_which_files_are_stored_compressed() -> None:
+    assert stored_encoding("open311/v2/requests/2026-11.xml") == "gzip"
+    assert stored_encoding("data/events/2026-11.csv") == "gzip"
+    assert stored_encoding("data/cases.csv.gz") is None  # already compressed
+    assert stored_encoding("cases/abc/index.html") is None  # the edge compresses pages

@@ -375,8 +375,11 @@ class BucketSite:
                 return None
             raise
         modified = stored.get("LastModified")
+        body = stored["Body"].read()
+        if stored.get("ContentEncoding") == "gzip":  # data files (s3_site.stored_encoding)
+            body = gzip.decompress(body)  # compressed again for the client, as pages are
         return SiteFile(
-            stored["Body"].read(),
+            body,
             stored.get("ContentType") or "",
             modified.timestamp() if modified is not None else None,
         )

@@ -4,19 +4,51 @@ What to send and in which order is decided by the build's plan
 (``gridportal.publish``); ``apply_plan`` is the only caller that writes. Uploads of one
 tier go in parallel (boto3 clients are thread-safe); a tier starts only when the one
 before it is in.
+
+Data and state files (``.json``, ``.csv``, ``.xml``) are stored gzip-encoded, with
+``Content-Encoding: gzip``: CloudFront compresses only objects up to 10 MB at the edge,
+while a month's open data at a million cases is about 70 MB, and compressed a month's
+files are a tenth of the bytes a night sends. Pages stay plain: the edge compresses
+them, in Brotli where the browser can take it.
 """
 
 from __future__ import annotations
 
+import gzip
 import mimetypes
+import shutil
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
 UPLOAD_WORKERS = 8
+GZIP_STORED = (".json", ".csv", ".xml")
+SPOOL_BYTES = 8 << 20  # a compressed upload larger than this goes through a temporary file
+
+
+def stored_encoding(key: str) -> str | None:
+    """The ``Content-Encoding`` the object of ``key`` is stored with (None: as it is)."""
+    return "gzip" if key.endswith(GZIP_STORED) else None
+
+
+def gzip_into(source: IO[bytes], target: IO[bytes]) -> None:
+    """Stream ``source`` into ``target`` gzip-compressed; no timestamp, so the same file
+    gives the same bytes."""
+    with gzip.GzipFile(fileobj=target, mode="wb", compresslevel=6, mtime=0) as packed:
+        shutil.copyfileobj(source, packed, 1 << 20)
+
+
+def stored_size(key: str, source: Path) -> int:
+    """The bytes the bucket receives for the file ``source`` published under ``key``."""
+    if stored_encoding(key) is None:
+        return source.stat().st_size
+    with open(source, "rb") as body, tempfile.TemporaryFile() as packed:
+        gzip_into(body, packed)
+        return packed.tell()
 
 
 def content_type(path: str) -> str:
@@ -53,34 +85,45 @@ class S3Site:
             self.s3.create_bucket(**kwargs)
 
     def read(self, key: str) -> bytes | None:
+        """The file's bytes as published (decoded when it is stored gzip-encoded)."""
         try:
-            return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+            stored = self.s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
                 return None
             raise
+        body = bytes(stored["Body"].read())
+        return gzip.decompress(body) if stored.get("ContentEncoding") == "gzip" else body
 
-    def put(self, key: str, source: Path) -> None:
-        with open(source, "rb") as body:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType=content_type(key),
-                CacheControl=cache_control(key),
-            )
-
-    def write(self, key: str, data: bytes) -> None:
+    def _put_object(self, key: str, body: IO[bytes] | bytes) -> None:
+        encoding = stored_encoding(key)
         self.s3.put_object(
             Bucket=self.bucket,
             Key=key,
-            Body=data,
+            Body=body,
             ContentType=content_type(key),
             CacheControl=cache_control(key),
+            **({"ContentEncoding": encoding} if encoding else {}),
         )
 
+    def put(self, key: str, source: Path) -> None:
+        with open(source, "rb") as body:
+            if stored_encoding(key) is None:
+                self._put_object(key, body)
+                return
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as packed:
+                gzip_into(body, packed)
+                packed.seek(0)
+                self._put_object(key, packed)
+
+    def write(self, key: str, data: bytes) -> None:
+        encoded = stored_encoding(key) is not None
+        self._put_object(key, gzip.compress(data, compresslevel=6, mtime=0) if encoded else data)
+
     def copy(self, source: str, key: str) -> None:
-        """Server-side copy of a staged object into place (nothing passes through here)."""
+        """Server-side copy of a staged object into place (nothing passes through here).
+        The staged object has the same suffix, so it is stored with the same encoding."""
+        encoding = stored_encoding(key)
         self.s3.copy_object(
             Bucket=self.bucket,
             Key=key,
@@ -88,6 +131,7 @@ class S3Site:
             MetadataDirective="REPLACE",
             ContentType=content_type(key),
             CacheControl=cache_control(key),
+            **({"ContentEncoding": encoding} if encoding else {}),
         )
 
     def copy_many(self, items: Sequence[tuple[str, str]]) -> None:
