@@ -214,8 +214,33 @@ def report_figures(report: Any) -> dict[str, Any]:
         "uploaded": summary.get("uploaded"),
         "deleted": summary.get("deleted"),
         "bytes": summary.get("bytes"),
+        "bytes_by_kind": bytes_by_kind(report.plan),
         "steps": summary.get("seconds"),
     }
+
+
+def bytes_by_kind(plan: Any) -> dict[str, int]:
+    """The plan's upload bytes by kind of file: what a night sends, and why."""
+    kinds: dict[str, int] = {}
+    for step in plan.uploads if plan is not None else ():
+        kind = _kind(step.key)
+        kinds[kind] = kinds.get(kind, 0) + step.size
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
+
+
+def _kind(key: str) -> str:
+    from gridportal.publish import ARCHIVES, LEAVES, tier_of
+    from gridportal.shards import STATE_PREFIX
+
+    if key in {archive for archive, _table in ARCHIVES.values()}:
+        return "whole-archive downloads"
+    if key.startswith(STATE_PREFIX):
+        return "build state"
+    if key.startswith(("data/", "open311/")):
+        return "open data"
+    if key.startswith("cases/") and tier_of(key) == LEAVES:
+        return "case pages"
+    return "other pages and files"
 
 
 # ---------------------------------------------------------------------------- pieces
@@ -257,7 +282,24 @@ def piece_incremental(count: int = 1_000_000, changes: int = CHANGED) -> dict[st
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu_seconds() - cpu, 1),
         **report_figures(report),
+        **bucket_bytes(report.plan, site_dir(name)),
         **peak_mb(),
+    }
+
+
+def bucket_bytes(plan: Any, root: Path) -> dict[str, Any]:
+    """What the same night sends to a bucket: ``S3Site`` stores data and state files
+    gzip-encoded. Measured by compressing the published files as it does (after the
+    timing)."""
+    from gridportal.adapters.s3_site import stored_size
+
+    kinds: dict[str, int] = {}
+    for step in plan.uploads:
+        kind = _kind(step.key)
+        kinds[kind] = kinds.get(kind, 0) + stored_size(step.key, root / step.key)
+    return {
+        "bucket_bytes": sum(kinds.values()),
+        "bucket_bytes_by_kind": dict(sorted(kinds.items(), key=lambda item: -item[1])),
     }
 
 
@@ -520,6 +562,19 @@ def verdict(value: Any, limit: float, *, at_least: bool = False) -> str:
     return f"missed by {limit / value if at_least else value / limit:.1f}×"
 
 
+def night_bytes(piece: dict[str, Any]) -> str:
+    """A night's bytes to a bucket, and those beyond the whole-archive downloads (which
+    the target allows on top of bytes proportional to the change)."""
+    if "bucket_bytes" not in piece:
+        return ""
+    total = piece["bucket_bytes"]
+    beyond = total - piece["bucket_bytes_by_kind"].get("whole-archive downloads", 0)
+    return (
+        f"to a bucket {total / 1e6:.0f} MB, {beyond / 1e6:.0f} MB beyond the whole-archive "
+        f"downloads ({beyond / 1e3 / piece['changed']:.1f} KB a changed case)"
+    )
+
+
 def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
     def fig(piece: str, key: str, fmt: str = "{}") -> str:
         value = results.get(piece, {}).get(key)
@@ -549,7 +604,8 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
             f"{fig('incremental', 'case_pages')} case pages "
             f"rendered, {fig('incremental', 'months')} months, "
             f"{fig('incremental', 'uploaded')} files / {fig('incremental', 'bytes')} bytes "
-            f"uploaded, {fig('incremental', 'deleted')} deleted",
+            f"uploaded, {fig('incremental', 'deleted')} deleted; "
+            + night_bytes(results["incremental"]),
             f"< 60 s: {verdict(get('incremental', 'seconds'), 60)}; bytes ∝ change",
         )
     if "incremental-100k" in results:
@@ -560,7 +616,8 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
             f"{fig('incremental-100k', 'case_pages')} "
             f"case pages rendered, {fig('incremental-100k', 'months')} months, "
             f"{fig('incremental-100k', 'uploaded')} files / {fig('incremental-100k', 'bytes')} "
-            f"bytes uploaded, peak {fig('incremental-100k', 'peak_mb')} MB",
+            f"bytes uploaded, peak {fig('incremental-100k', 'peak_mb')} MB; "
+            + night_bytes(results["incremental-100k"]),
             "",
         )
     if "pelican" in results:

@@ -256,12 +256,13 @@ def build_shard(job: ShardJob) -> ShardResult:
     if before and not render_all:
         old_rows = [list_row(r) for r in newest_first(opendata.sorted_records(before.values()))]
         published_listings = {x.key: x for x in month_listings(month, old_rows)}
+    made_rows = theme.row_cache()
     for listing in month_listings(month, rows):
         known = old_manifest.get(listing.key)
         if known is not None and published_listings.get(listing.key) == listing:
             manifest[listing.key] = known
             continue
-        emit(listing.key, theme.listing_page(listing))
+        emit(listing.key, theme.listing_page(listing, made_rows))
 
     csv_key, json_key = month_data_keys(month)
     csv_text, json_text = opendata.cases_csv(records), opendata.cases_json(records)

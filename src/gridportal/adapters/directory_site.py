@@ -74,18 +74,22 @@ class DirectorySite:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._resolved = self.root.resolve()
+        self._root_text = str(self._resolved)
 
     def ensure_bucket(self) -> None:
         """The directory plays the bucket: create it if missing."""
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
         # Checked on the key's text (no file system call): a build puts 100,000 keys. The
         # directory is the build's alone, so no link inside it leads out.
         name = posixpath.normpath(key)
         if key.startswith("/") or name in (".", "..") or name.startswith("../"):
             raise ValueError(f"key outside the site: {key!r}")
-        return self._resolved / name
+        return os.path.join(self._root_text, name)
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -101,11 +105,31 @@ class DirectorySite:
 
     def put_many(self, items: Sequence[tuple[str, Path]], *, move: bool = False) -> None:
         """``move``: the sources are the build's own staged files, taken rather than copied."""
-        for key, source in items:
-            if move:
-                move_atomic(source, self._path(key))
-            else:
+        if not move:
+            for key, source in items:
                 self.put(key, source)
+            return
+        # A full build moves 100,000 case pages, each into a directory of its own: plain
+        # os calls, and each directory made once (pathlib's were a third of the time).
+        made: set[str] = set()
+        for key, source in items:
+            path = self._file(key)
+            folder = os.path.dirname(path)
+            if folder not in made:
+                try:
+                    os.mkdir(folder)
+                except FileExistsError:
+                    pass
+                except FileNotFoundError:
+                    os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            os.chmod(source, 0o644)  # as move_atomic
+            try:
+                os.replace(source, path)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                copy_atomic(source, Path(path))
 
     def copy_many(self, items: Sequence[tuple[str, str]]) -> None:
         for source, key in items:

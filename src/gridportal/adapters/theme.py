@@ -533,6 +533,48 @@ def _environment(
     return env
 
 
+class SiteChrome:
+    """The header and footer every page shares (``_header.html``, ``_footer.html``),
+    rendered once per navigation entry rather than once per page: they depend only on
+    the build's shared values, and were a sixth of a case page's time. ``base.html``
+    includes the partials instead where there is none (Pelican's editorial pages)."""
+
+    def __init__(self, env: Environment, shared: Mapping[str, Any]) -> None:
+        self._env = env
+        self._shared = shared
+        self._headers: dict[str | None, Markup] = {}
+        self._footer: Markup | None = None
+
+    def header(self, nav: str | None = None) -> Markup:
+        found = self._headers.get(nav)
+        if found is None:
+            html = self._env.get_template("_header.html").render({**self._shared, "nav": nav})
+            found = self._headers[nav] = Markup(html)
+        return found
+
+    def footer(self) -> Markup:
+        if self._footer is None:
+            html = self._env.get_template("_footer.html").render(self._shared)
+            self._footer = Markup(html)
+        return self._footer
+
+
+class RowCache:
+    """A listing row made once and shown again: a month's listings show each case five
+    times (by month, grid, community, department and category) from the same row. Rows
+    are known by identity, and kept, so that an id is not reused while the cache lives."""
+
+    def __init__(self, render_row: Callable[[Mapping[str, Any]], Markup]) -> None:
+        self._render_row = render_row
+        self._made: dict[int, tuple[Mapping[str, Any], Markup]] = {}
+
+    def __call__(self, row: Mapping[str, Any]) -> Markup:
+        found = self._made.get(id(row))
+        if found is None or found[0] is not row:
+            found = self._made[id(row)] = (row, self._render_row(row))
+        return found[1]
+
+
 class Theme:
     """The theme's templates with the site's shared values; renders one page per call."""
 
@@ -555,13 +597,20 @@ class Theme:
             context.key,
         )
         self._templates: dict[str, tuple[Template, dict[str, Any]]] = {}
+        # Shard pages carry no build time: they change only when their cases do.
+        self._chrome = SiteChrome(
+            self._env, {**self._env.globals, "BUILD_TIME_LABEL": self.build_label}
+        )
 
     def _template(self, name: str) -> tuple[Template, dict[str, Any]]:
         found = self._templates.get(name)
         if found is None:
             template = self._env.get_template(f"{name}.html")
-            # Shard pages carry no build time: they change only when their cases do.
-            shared = {**template.globals, "BUILD_TIME_LABEL": self.build_label}
+            shared = {
+                **template.globals,
+                "BUILD_TIME_LABEL": self.build_label,
+                "site_chrome": self._chrome,
+            }
             found = self._templates[name] = (template, shared)
         return found
 
@@ -586,9 +635,15 @@ class Theme:
             case=_attributes(record),
         )
 
-    def listing_page(self, listing: Listing) -> bytes:
+    def row_cache(self) -> RowCache:
+        """A row renderer for one month's listings (``listing_page(..., rows=)``)."""
+        macros: Any = self._env.get_template("_macros.html").module
+        return RowCache(macros.case_row)
+
+    def listing_page(self, listing: Listing, rows: RowCache | None = None) -> bytes:
         """A listing page (a month's, or a month's by grid, community, department or
-        category) from its ``Listing``: everything the page shows is in it."""
+        category) from its ``Listing``: everything the page shows is in it. ``rows``
+        makes each row once for all of a month's listings."""
         dimension, value, name = listing.dimension, listing.value, listing.name
         month, number, pages = listing.month, listing.number, listing.pages
         page_suffix = f"（第{number}页）" if number > 1 else ""
@@ -604,6 +659,7 @@ class Theme:
                 page_count=pages,
                 page_urls=[month_page_url(month, n) for n in range(1, pages + 1)],
                 first_index=(number - 1) * PAGE_SIZE + 1,
+                case_row=rows,
             )
         heading = f"{name}：{format_month(month)}办理记录"
         return self.render(
@@ -623,6 +679,7 @@ class Theme:
             page_count=pages,
             page_urls=[dimension_page_url(dimension, value, month, n) for n in range(1, pages + 1)],
             first_index=(number - 1) * PAGE_SIZE + 1,
+            case_row=rows,
         )
 
 
