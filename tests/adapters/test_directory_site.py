@@ -64,6 +64,14 @@ def test_staged_files_are_taken_by_rename(tmp_path: Path) -> None:
     assert site.read("cases/x1/index.html") == b"new"
     assert (online / "cases" / "x1" / "index.html").stat().st_ino == inode  # not a copy
     assert sorted(p.name for p in staged.rglob("*")) == ["cases"]  # taken, not left
+    # A directory made for a new case, and one whose parents are missing too.
+    (staged / "cases" / "y2.html").write_bytes(b"y2")
+    (staged / "m.csv").write_bytes(b"m")
+    site.put_many(
+        [("cases/y2/index.html", staged / "cases" / "y2.html"), ("data/e/m.csv", staged / "m.csv")],
+        move=True,
+    )
+    assert (site.read("cases/y2/index.html"), site.read("data/e/m.csv")) == (b"y2", b"m")
     (staged / "b.html").write_bytes(b"b")
     with pytest.raises(ValueError):
         site.put_many([("../b.html", staged / "b.html")], move=True)

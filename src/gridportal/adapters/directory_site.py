@@ -48,16 +48,16 @@ def copy_atomic(source: Path, path: Path) -> None:
         raise
 
 
-def move_atomic(source: Path, path: Path) -> None:
-    """Rename a staged file into place (atomic); a copy when it is on another file system."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def move_atomic(source: Path, path: str) -> None:
+    """Rename a staged file into place (atomic), into a directory that exists; a copy
+    when it is on another file system."""
     os.chmod(source, 0o644)  # the origin reads it, whatever the build's umask (as a copy)
     try:
         os.replace(source, path)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        copy_atomic(source, path)
+        copy_atomic(source, Path(path))
 
 
 def prune_empty_dirs(folder: Path, top: Path) -> None:
@@ -123,13 +123,7 @@ class DirectorySite:
                 except FileNotFoundError:
                     os.makedirs(folder, exist_ok=True)
                 made.add(folder)
-            os.chmod(source, 0o644)  # as move_atomic
-            try:
-                os.replace(source, path)
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                copy_atomic(source, Path(path))
+            move_atomic(source, path)
 
     def copy_many(self, items: Sequence[tuple[str, str]]) -> None:
         for source, key in items:
