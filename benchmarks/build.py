@@ -8,7 +8,8 @@ Pieces (each runs in a fresh process, so its wall time and peak memory are its o
   --full-100k     full build of 100,000 cases: wall time, peak memory
   --full-1m       full build of 1,000,000 cases: wall time, peak memory
   --incremental   a night at 1,000,000 cases with 5,000 changed: wall time, pages rendered,
-                  files and bytes uploaded (runs --full-1m first if its site is missing)
+                  files and bytes uploaded, by kind of file, as files and as a bucket
+                  stores them (runs --full-1m first if its site is missing)
   --incremental-100k  a night at 100,000 cases with 1,000 changed (1%), the same figures
   --pelican       20,000 case pages: the portal's renderer against Pelican's own Markdown
                   article pipeline on the same cases

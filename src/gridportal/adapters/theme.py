@@ -536,8 +536,8 @@ def _environment(
 class SiteChrome:
     """The header and footer every page shares (``_header.html``, ``_footer.html``),
     rendered once per navigation entry rather than once per page: they depend only on
-    the build's shared values, and were a sixth of a case page's time. ``base.html``
-    includes the partials instead where there is none (Pelican's editorial pages)."""
+    the build's shared values. ``base.html`` includes the partials instead where there
+    is none (Pelican's editorial pages)."""
 
     def __init__(self, env: Environment, shared: Mapping[str, Any]) -> None:
         self._env = env
