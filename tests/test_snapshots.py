@@ -333,6 +333,65 @@ def test_a_month_staged_by_a_shard_in_the_bucket_is_read_from_there(
     assert not list((tmp_path / "bucket").rglob("*"))  # the plan uploads; stage never does
 
 
+def test_an_original_taken_down_from_a_month_without_a_snapshot_leaves_a_final_one(
+    night: Portal, tmp_path: Path
+) -> None:
+    """A duplicate in a final month may name an original filed in a month that has no
+    snapshot yet: when that original is taken down, its id goes from the final month's
+    revisions too, though the final month's figures did not move (no new revision)."""
+    clock = night.clock
+    assert isinstance(clock, ManualClock)
+    clock.now = END
+    build(night, tmp_path / "built", tmp_path / "work")
+    built = files(tmp_path / "built")
+    report = json.loads(built["data/metrics.json"])
+    report["month_status"][MONTH]["final"] = True  # October stays provisional
+    # The demo's duplicates name originals of their own month: one of September's is
+    # made to name an October case, as a late duplicate would.
+    october = built["data/cases/2026-10.csv"].decode("utf-8-sig").splitlines()
+    original = next(csv.reader(october[1:2]))[0]
+    header, *rows = list(csv.reader(io.StringIO(_text_of(built[f"data/cases/{MONTH}.csv"]))))
+    link = header.index("merged_into")
+    duplicate = next(row for row in rows if row[link])
+    duplicate[link] = original
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows([header, *rows])
+    built[f"data/cases/{MONTH}.csv"] = (BOM + out.getvalue()).encode("utf-8")
+
+    scratch = NightScratch({f"staging/{k}": v for k, v in built.items()})
+    site = DirectorySite(tmp_path / "site")
+    site.ensure_bucket()
+    context = site_context(night.district, project_root=Path(__file__).resolve().parents[1])
+    first = stage(site, scratch, tmp_path / "staging", report, now=END, context=context)
+    assert first.made == [f"{MONTH}/r1"]
+    site.put_many([(key, tmp_path / "staging" / key) for key, _new in first.uploads])
+    cases_key = revision_path(MONTH, 1) + "cases.csv"
+    assert original.encode() in (site.read(cases_key) or b"")
+
+    later = END + timedelta(hours=1)
+    second = stage(
+        site,
+        scratch,
+        tmp_path / "staging2",
+        report,
+        now=later,
+        context=context,
+        taken_down=[original],
+    )
+    assert second.made == []  # September's figures did not move
+    swept = (tmp_path / "staging2" / cases_key).read_bytes()
+    assert original.encode() not in swept
+    kept = {row[0]: row for row in csv.reader(io.StringIO(_text_of(swept)))}
+    assert kept[duplicate[0]][link] == ""  # the duplicate stays, without its link
+    assert second.index[MONTH][0]["redactions"] == [
+        {"at": later.astimezone(BEIJING).isoformat(timespec="seconds"), "cases": 0}
+    ]
+
+
+def _text_of(data: bytes) -> str:
+    return data.decode("utf-8-sig")
+
+
 # ---- the rules, on small files ----
 
 
