@@ -13,6 +13,7 @@ import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -306,11 +307,11 @@ class NightScratch:
         return self.files.get(key)
 
 
-def test_a_month_staged_by_a_shard_in_the_bucket_is_read_from_there(
+def built_with_september_final(
     night: Portal, tmp_path: Path
-) -> None:
-    """On Lambda the finish step finds tonight's month files in the night's scratch
-    space, not yet online: the snapshot is made of them."""
+) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The files of a build at END (nothing final yet), and its metrics report with
+    September made final: the inputs of a night's ``stage`` that snapshots September."""
     clock = night.clock
     assert isinstance(clock, ManualClock)
     clock.now = END
@@ -318,6 +319,15 @@ def test_a_month_staged_by_a_shard_in_the_bucket_is_read_from_there(
     built = files(tmp_path / "built")
     report = json.loads(built["data/metrics.json"])
     report["month_status"][MONTH]["final"] = True
+    return built, report
+
+
+def test_a_month_staged_by_a_shard_in_the_bucket_is_read_from_there(
+    night: Portal, tmp_path: Path
+) -> None:
+    """On Lambda the finish step finds tonight's month files in the night's scratch
+    space, not yet online: the snapshot is made of them."""
+    built, report = built_with_september_final(night, tmp_path)
     scratch = NightScratch({f"staging/{k}": v for k, v in built.items()})
     empty = DirectorySite(tmp_path / "bucket")
     empty.ensure_bucket()
@@ -339,13 +349,7 @@ def test_an_original_taken_down_from_a_month_without_a_snapshot_leaves_a_final_o
     """A duplicate in a final month may name an original filed in a month that has no
     snapshot yet: when that original is taken down, its id goes from the final month's
     revisions too, though the final month's figures did not move (no new revision)."""
-    clock = night.clock
-    assert isinstance(clock, ManualClock)
-    clock.now = END
-    build(night, tmp_path / "built", tmp_path / "work")
-    built = files(tmp_path / "built")
-    report = json.loads(built["data/metrics.json"])
-    report["month_status"][MONTH]["final"] = True  # October stays provisional
+    built, report = built_with_september_final(night, tmp_path)  # October provisional
     # The demo's duplicates name originals of their own month: one of September's is
     # made to name an October case, as a late duplicate would.
     october = built["data/cases/2026-10.csv"].decode("utf-8-sig").splitlines()
