@@ -44,7 +44,7 @@ from gridportal.shards import STATE_PREFIX, digest, month_data_keys, staged_path
 
 STATE_KEY = f"{STATE_PREFIX}snapshots.json"
 STATE_VERSION = 1
-PREFIX = "data/snapshots/"
+PREFIX = opendata.SNAPSHOTS_PREFIX
 INDEX_KEY = opendata.SNAPSHOT_INDEX
 # The files of one revision, in the order the page lists them.
 FILES = tuple(name for name, _ in opendata.SNAPSHOT_FILES)

@@ -16,6 +16,9 @@ from gridportal.adapters.s3_site import (
     stored_encoding,
     stored_size,
 )
+from gridportal.domain.opendata import SNAPSHOT_INDEX
+from gridportal.publish import NIGHTS_PREFIX
+from gridportal.snapshots import revision_path
 
 
 def test_text_types_carry_utf8_and_archives_are_gzip() -> None:
@@ -71,8 +74,9 @@ def test_data_and_state_are_stored_gzip_encoded_and_read_back_plain(
     assert stored_size("a/index.html", tmp_path / "page.html") == len("<p>三</p>".encode())
 
     # A night's staged object copied into place keeps its encoding.
-    site.put("_nights/n1/staging/data/cases/2026-12.json", tmp_path / "month.json")
-    site.copy_many([("_nights/n1/staging/data/cases/2026-12.json", "data/cases/2026-12.json")])
+    staged = f"{NIGHTS_PREFIX}n1/staging/data/cases/2026-12.json"
+    site.put(staged, tmp_path / "month.json")
+    site.copy_many([(staged, "data/cases/2026-12.json")])
     assert s3.head_object(Bucket="site", Key="data/cases/2026-12.json")["ContentEncoding"] == "gzip"
     assert site.read("data/cases/2026-12.json") == rows
 
@@ -81,4 +85,8 @@ def test_which_files_are_stored_compressed() -> None:
     assert stored_encoding("open311/v2/requests/2026-11.xml") == "gzip"
     assert stored_encoding("data/events/2026-11.csv") == "gzip"
     assert stored_encoding("data/cases.csv.gz") is None  # already compressed
+    # Snapshots are checked against their published SHA-256: stored as they are, staged
+    # or not.
+    assert stored_encoding(revision_path("2026-09", 1) + "cases.csv") is None
+    assert stored_encoding(f"{NIGHTS_PREFIX}n1/staging/{SNAPSHOT_INDEX}") is None
     assert stored_encoding("cases/abc/index.html") is None  # the edge compresses pages

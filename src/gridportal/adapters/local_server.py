@@ -377,7 +377,10 @@ class BucketSite:
         modified = stored.get("LastModified")
         body = stored["Body"].read()
         if stored.get("ContentEncoding") == "gzip":  # data files (s3_site.stored_encoding)
-            body = gzip.decompress(body)  # compressed again for the client, as pages are
+            # Decoded, as a directory site's file: compressed on request below
+            # PRECOMPRESS_FROM; larger ones go out plain, as a bucket has no compressed
+            # siblings (CloudFront sends the stored gzip instead).
+            body = gzip.decompress(body)
         return SiteFile(
             body,
             stored.get("ContentType") or "",

@@ -7,9 +7,10 @@ before it is in.
 
 Data and state files (``.json``, ``.csv``, ``.xml``) are stored gzip-encoded, with
 ``Content-Encoding: gzip``: CloudFront compresses only objects up to 10 MB at the edge,
-while a month's open data at a million cases is about 70 MB, and compressed a month's
-files are a tenth of the bytes a night sends. Pages stay plain: the edge compresses
-them, in Brotli where the browser can take it.
+while a month's JSON at a million cases is about 70 MB, and compressed a night's month
+files are about a ninth of their size. Pages stay plain: the edge compresses them, in
+Brotli where the browser can take it. So do the snapshots of final months: readers
+check those files against the SHA-256 the index gives, whatever their client asks for.
 """
 
 from __future__ import annotations
@@ -31,14 +32,22 @@ SPOOL_BYTES = 8 << 20  # a compressed upload larger than this goes through a tem
 
 
 def stored_encoding(key: str) -> str | None:
-    """The ``Content-Encoding`` the object of ``key`` is stored with (None: as it is)."""
-    return "gzip" if key.endswith(GZIP_STORED) else None
+    """The ``Content-Encoding`` the object of ``key`` is stored with (None: as it is).
+    The same for a night's staged copy (``<nights>/<id>/staging/<key>``) as for the key
+    it is copied to, so that a server-side copy keeps what its bytes are."""
+    if not key.endswith(GZIP_STORED):
+        return None
+    # Imported here: the API reads the bucket through this module, and the open data
+    # module would add 150 ms to its cold start; only the build writes.
+    from gridportal.domain.opendata import SNAPSHOTS_PREFIX
+
+    return None if SNAPSHOTS_PREFIX in key else "gzip"
 
 
 def gzip_into(source: IO[bytes], target: IO[bytes]) -> None:
     """Stream ``source`` into ``target`` gzip-compressed; no timestamp, so the same file
     gives the same bytes."""
-    with gzip.GzipFile(fileobj=target, mode="wb", compresslevel=6, mtime=0) as packed:
+    with gzip.GzipFile(filename="", fileobj=target, mode="wb", compresslevel=6, mtime=0) as packed:
         shutil.copyfileobj(source, packed, 1 << 20)
 
 

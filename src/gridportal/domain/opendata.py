@@ -531,7 +531,8 @@ TABLES: tuple[Table, ...] = (
 )
 # Files that are no table: their titles in ``datapackage.json``.
 FILE_TITLES = {"snapshots": "定稿快照索引（每个定稿月份的各版本、时间和更正原因）"}
-SNAPSHOT_INDEX = "data/snapshots/index.json"
+SNAPSHOTS_PREFIX = "data/snapshots/"  # the snapshots of final months (gridportal.snapshots)
+SNAPSHOT_INDEX = f"{SNAPSHOTS_PREFIX}index.json"
 # A snapshot revision's files and the table each follows (gridportal.snapshots).
 SNAPSHOT_FILES = (
     ("metrics.json", "metrics"),
