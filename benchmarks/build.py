@@ -220,28 +220,30 @@ def report_figures(report: Any) -> dict[str, Any]:
     }
 
 
-def bytes_by_kind(plan: Any) -> dict[str, int]:
-    """The plan's upload bytes by kind of file: what a night sends, and why."""
-    kinds: dict[str, int] = {}
-    for step in plan.uploads if plan is not None else ():
-        kind = _kind(step.key)
-        kinds[kind] = kinds.get(kind, 0) + step.size
-    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
-
-
-def _kind(key: str) -> str:
+def bytes_by_kind(plan: Any, size: Callable[[Any], int] | None = None) -> dict[str, int]:
+    """The plan's upload bytes by kind of file, largest first: what a night sends, and
+    why. ``size``: a step's bytes (default: the file's, as the plan has it)."""
     from gridportal.publish import ARCHIVES, LEAVES, tier_of
     from gridportal.shards import STATE_PREFIX
 
-    if key in {archive for archive, _table in ARCHIVES.values()}:
-        return "whole-archive downloads"
-    if key.startswith(STATE_PREFIX):
-        return "build state"
-    if key.startswith(("data/", "open311/")):
-        return "open data"
-    if key.startswith("cases/") and tier_of(key) == LEAVES:
-        return "case pages"
-    return "other pages and files"
+    archives = {archive for archive, _table in ARCHIVES.values()}
+
+    def kind(key: str) -> str:
+        if key in archives:
+            return "whole-archive downloads"
+        if key.startswith(STATE_PREFIX):
+            return "build state"
+        if key.startswith(("data/", "open311/")):
+            return "open data"
+        if key.startswith("cases/") and tier_of(key) == LEAVES:
+            return "case pages"
+        return "other pages and files"
+
+    kinds: dict[str, int] = {}
+    for step in plan.uploads if plan is not None else ():
+        name = kind(step.key)
+        kinds[name] = kinds.get(name, 0) + (size(step) if size else step.size)
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
 
 
 # ---------------------------------------------------------------------------- pieces
@@ -294,14 +296,8 @@ def bucket_bytes(plan: Any, root: Path) -> dict[str, Any]:
     timing)."""
     from gridportal.adapters.s3_site import stored_size
 
-    kinds: dict[str, int] = {}
-    for step in plan.uploads:
-        kind = _kind(step.key)
-        kinds[kind] = kinds.get(kind, 0) + stored_size(step.key, root / step.key)
-    return {
-        "bucket_bytes": sum(kinds.values()),
-        "bucket_bytes_by_kind": dict(sorted(kinds.items(), key=lambda item: -item[1])),
-    }
+    kinds = bytes_by_kind(plan, lambda step: stored_size(step.key, root / step.key))
+    return {"bucket_bytes": sum(kinds.values()), "bucket_bytes_by_kind": kinds}
 
 
 def change_cases(portal: Any, count: int) -> int:

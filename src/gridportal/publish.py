@@ -25,6 +25,7 @@ and only files rendered tonight are hashed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -411,30 +412,14 @@ def _export(
     portal: Portal, cases: Iterable[tuple[CaseRecord, list[Event]]], workers: int | None
 ) -> Iterator[tuple[str, str]]:
     """(month, JSON line) of each case's published record, in a pool when it pays."""
-    global _export_portal
-    workers = workers if workers is not None else (os.cpu_count() or 1)
     batches = _batches(portal.store, cases)
     first = next(batches, None)
     if first is None:
         return
-    _export_portal = portal
-    try:
-        if workers <= 1 or len(first) < EXPORT_BATCH:
-            yield from _export_batch(first)
-            for batch in batches:
-                yield from _export_batch(batch)
-            return
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending = [pool.submit(_export_batch, first)]
-            for batch in batches:
-                pending.append(pool.submit(_export_batch, batch))
-                if len(pending) >= 2 * workers:
-                    yield from pending.pop(0).result()
-            for future in pending:
-                yield from future.result()
-    finally:
-        _export_portal = None
+    if len(first) < EXPORT_BATCH:  # a handful of cases: not worth a pool
+        workers = 1
+    for lines in _run_pool(_export_batch, itertools.chain([first], batches), workers, portal):
+        yield from lines
 
 
 class _Spill:
@@ -1062,7 +1047,7 @@ def publish(
         for m in night.months
     )
     if night.read_months:
-        for result, failed in _run_pool(_read_month_shard, jobs, workers, portal=portal):
+        for result, failed in _run_pool(_read_month_shard, jobs, workers, portal):
             _record_shard(scratch, staging, result, result.records, failed)
     else:
         for result in _run_pool(build_shard, jobs, workers):
@@ -1225,32 +1210,31 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+_In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
 
 def _run_pool(
-    shard: Callable[..., _Out],
-    jobs: Iterable[ShardJob],
+    work: Callable[[_In], _Out],
+    jobs: Iterable[_In],
     workers: int | None,
-    *args: Any,
     portal: Portal | None = None,
 ) -> Iterator[_Out]:
-    """``shard(job, *args)`` for each job in a process pool (workers = cores), forked so
-    that they share ``portal``; a few in flight at a time, so the parent never holds more
-    than a handful of months."""
+    """``work(job)`` for each job in a process pool (workers = cores), forked so that
+    they share ``portal`` (``_export_portal``); a few in flight at a time, so the parent
+    never holds more than a handful of results."""
     global _export_portal
     workers = workers if workers is not None else (os.cpu_count() or 1)
     _export_portal = portal
     try:
         if workers <= 1:
-            for job in jobs:
-                yield shard(job, *args)
+            yield from map(work, jobs)
             return
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             pending: list[Future[_Out]] = []
             for job in jobs:
-                pending.append(pool.submit(shard, job, *args))
+                pending.append(pool.submit(work, job))
                 if len(pending) >= 2 * workers:
                     yield pending.pop(0).result()
             for future in pending:
