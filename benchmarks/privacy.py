@@ -50,6 +50,7 @@ def district() -> District:
 def forget() -> None:
     """Empty the redactor's caches, so that each text or case is timed as if it were
     new to the process: the corpus repeats its templates far more than residents do."""
+    redaction._redact_normalised.cache_clear()
     redaction._clause_names.cache_clear()
     redaction._name_forms.cache_clear()
     redaction._phone_forms.cache_clear()

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from markupsafe import Markup
 
 from gridportal.adapters.theme import (
     RowCache,
     Theme,
     _attributes,
+    format_day,
+    format_when,
     list_row,
     month_listings,
     newest_first,
     site_context,
 )
+from gridportal.domain.deadlines import BEIJING
+from gridportal.domain.publication import iso
 from gridportal.domain.reference import District
 from support.records import published_record
 
@@ -74,3 +81,18 @@ def test_listings_made_with_the_row_cache_are_the_same_pages(theme: Theme) -> No
     for listing in listings:
         assert theme.listing_page(listing, cache) == theme.listing_page(listing)
     assert sorted(made) == sorted(r["id"] for r in records)  # each row made once
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+    st.integers(min_value=-12 * 60, max_value=14 * 60),
+)
+def test_times_are_shown_in_beijing_time_whatever_their_offset(
+    naive: datetime, offset_minutes: int
+) -> None:
+    """Published times (``iso``) are cut as text; any other offset is converted."""
+    moment = naive.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    beijing = moment.astimezone(BEIJING)
+    for text in (iso(moment), moment.isoformat(), moment.astimezone(UTC).isoformat()):
+        assert format_when(text) == beijing.strftime("%Y-%m-%d %H:%M")
+        assert format_day(text) == beijing.strftime("%Y-%m-%d")

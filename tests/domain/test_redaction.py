@@ -835,6 +835,17 @@ def test_public_numbers_and_names_stay(district: District) -> None:
     assert member.name not in redact(f"——{member.name}芬", public)
 
 
+def test_a_text_seen_before_is_redacted_for_the_public_data_given_now(
+    district: District,
+) -> None:
+    """Results are remembered (staff repeat their notes), per text and public data."""
+    public = public_data(district)
+    text = f"请联系网格员，电话{district.grids[0].team[0].work_phone}。"
+    masked = redact(text)
+    assert redact(text, public) == normalise(text) != masked
+    assert redact(text) == masked
+
+
 def test_public_data_is_built_once_per_district(district: District) -> None:
     assert public_data(district) is public_data(district)
     assert PublicData.of(["0571-55550101"]).has_number("55550101")
