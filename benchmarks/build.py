@@ -179,7 +179,9 @@ def set_aside(*trees: Path) -> None:
 
 
 def discard_set_aside() -> None:
-    shutil.rmtree(BENCH / DISCARDED, ignore_errors=True)
+    """Run by the parent process, which read ``--dir`` after ``BENCH`` was set."""
+    bench = Path(os.environ.get("GRIDPORTAL_BENCH_DIR") or BENCH)
+    shutil.rmtree(bench / DISCARDED, ignore_errors=True)
 
 
 def site_dir(name: str) -> Path:
