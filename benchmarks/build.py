@@ -179,8 +179,9 @@ def set_aside(*trees: Path) -> None:
 
 
 def discard_set_aside() -> None:
-    """Run by the parent process, which read ``--dir`` after ``BENCH`` was set."""
-    bench = Path(os.environ.get("GRIDPORTAL_BENCH_DIR") or BENCH)
+    """Run by the parent process, which read ``--dir`` after ``BENCH`` was set; the
+    pieces run in ``ROOT``, so a relative directory is theirs."""
+    bench = ROOT / (os.environ.get("GRIDPORTAL_BENCH_DIR") or BENCH)
     shutil.rmtree(bench / DISCARDED, ignore_errors=True)
 
 
@@ -387,7 +388,7 @@ def piece_pelican() -> dict[str, Any]:
         if len(records) == PELICAN_CASES:
             break
     out = BENCH / "pelican"
-    shutil.rmtree(out, ignore_errors=True)
+    set_aside(out)
     theme = Theme(site_context(portal.district, project_root=ROOT))
     theme.case_page(records[0])  # templates compiled once, outside the measure
     render_started = time.process_time()

@@ -88,6 +88,7 @@ def main() -> None:
         from gridportal.adapters.s3_site import S3Site
         from gridportal.adapters.tables import create_table
         from gridportal.demo import copy_cases, generate_in_memory
+        from gridportal.domain import redaction
         from gridportal.domain.metrics import compute_metrics
         from gridportal.domain.model import Complaint, Contact
         from gridportal.domain.redaction import redact
@@ -164,10 +165,14 @@ def main() -> None:
             record.file.complaint.description for record, _ in scratch.store.all_histories()
         ]
         texts = originals * max(1, 20000 // max(1, len(originals)))
-        started = time.perf_counter()
+        elapsed = 0.0
         for text in texts:
+            # The texts repeat: each is timed as new to the redactor's remembered results.
+            redaction._redact_normalised.cache_clear()
+            started = time.perf_counter()
             redact(text)
-        rate = len(texts) / (time.perf_counter() - started)
+            elapsed += time.perf_counter() - started
+        rate = len(texts) / elapsed
         print(f"redaction:                     {rate:,.0f} texts/s")
 
         many = (records * (100_000 // max(1, len(records)) + 1))[:100_000]

@@ -15,6 +15,7 @@ from gridportal.adapters.theme import (
     RowCache,
     Theme,
     _attributes,
+    _parse,
     format_day,
     format_when,
     list_row,
@@ -84,7 +85,7 @@ def test_listings_made_with_the_row_cache_are_the_same_pages(theme: Theme) -> No
 
 
 @given(
-    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+    st.datetimes(min_value=datetime(1992, 1, 1), max_value=datetime(2099, 12, 31)),
     st.integers(min_value=-12 * 60, max_value=14 * 60),
 )
 def test_times_are_shown_in_beijing_time_whatever_their_offset(
@@ -96,3 +97,20 @@ def test_times_are_shown_in_beijing_time_whatever_their_offset(
     for text in (iso(moment), moment.isoformat(), moment.astimezone(UTC).isoformat()):
         assert format_when(text) == beijing.strftime("%Y-%m-%d %H:%M")
         assert format_day(text) == beijing.strftime("%Y-%m-%d")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1988-06-01T12:00:00+08:00",  # summer time then: 13:00 in Beijing
+        "2024-W18-5T14:20:00+08:00",
+        "2024-05-03T142000.1+08:00",
+        "2024-13-45T99:59:59+08:00",
+        "2024-05-03 14:20:00+08:00",
+        "soon",
+    ],
+)
+def test_times_not_as_published_are_parsed(text: str) -> None:
+    moment = _parse(text)
+    assert format_when(text) == (moment.strftime("%Y-%m-%d %H:%M") if moment else text)
+    assert format_day(text) == (moment.strftime("%Y-%m-%d") if moment else text)

@@ -21,7 +21,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -830,18 +830,23 @@ class PublicData:
 
     numbers: frozenset[str] = frozenset()  # every form of each number, ASCII digits
     names: frozenset[str] = frozenset()  # people's and places' names, kept where they occur
-    names_re: re.Pattern[str] | None = None
+    # Made from ``names``, and left out of the hash: the redactor's cache hashes this
+    # object on every call, and a compiled pattern's hash is not kept (3 µs each time).
+    names_re: re.Pattern[str] | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names_re = (
+            re.compile("|".join(map(re.escape, sorted(self.names, key=len, reverse=True))))
+            if self.names
+            else None
+        )
+        object.__setattr__(self, "names_re", names_re)
 
     @classmethod
     def of(cls, numbers: Iterable[str] = (), names: Iterable[str] = ()) -> PublicData:
         forms = {f for n in numbers for f in _number_forms(_digits_in(normalise(n)))}
         kept = frozenset(n for n in (normalise(x) for x in names) if len(n) >= 2)
-        names_re = (
-            re.compile("|".join(map(re.escape, sorted(kept, key=len, reverse=True))))
-            if kept
-            else None
-        )
-        return cls(frozenset(f for f in forms if f), kept, names_re)
+        return cls(frozenset(f for f in forms if f), kept)
 
     def has_number(self, span: str) -> bool:
         return bool(self.numbers) and any(
