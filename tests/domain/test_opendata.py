@@ -214,9 +214,11 @@ def test_cases_json_keeps_every_field_in_published_order() -> None:
     shuffled = dict(reversed(list(record.items())))
     shuffled["deadlines"] = dict(reversed(list(record["deadlines"].items())))
     shuffled["timeline"] = [dict(reversed(list(step.items()))) for step in record["timeline"]]
-    text = cases_json([shuffled])
-    (loaded,) = json.loads(text)
-    assert tuple(loaded) == PUBLIC_FIELDS
+    shuffled["zz_later"], shuffled["aa_later"] = 1, 2  # fields a later version may add
+    text = cases_json([shuffled, record])
+    loaded, as_made = json.loads(text)
+    assert tuple(loaded) == (*PUBLIC_FIELDS, "aa_later", "zz_later")
+    assert tuple(as_made) == PUBLIC_FIELDS and as_made == record
     assert tuple(loaded["timeline"][0]) == TIMELINE_FIELDS
     assert tuple(loaded["deadlines"]) == DEADLINE_FIELDS
     assert loaded == shuffled

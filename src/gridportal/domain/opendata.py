@@ -582,9 +582,7 @@ def sorted_records(records: Iterable[R]) -> list[R]:
 def _ordered(record: Record) -> dict[str, Any]:
     # Published fields first in their documented order; anything else after, sorted,
     # so that a new field never reorders the old ones.
-    extra = sorted(k for k in record if k not in PUBLIC_FIELDS)
-    result = {k: record[k] for k in PUBLIC_FIELDS if k in record}
-    result.update((k, record[k]) for k in extra)
+    result = _keys_first(record, PUBLIC_FIELDS)
     deadlines = result.get("deadlines")
     if isinstance(deadlines, Mapping):
         result["deadlines"] = _keys_first(deadlines, DEADLINE_FIELDS)
@@ -595,6 +593,8 @@ def _ordered(record: Record) -> dict[str, Any]:
 
 
 def _keys_first(mapping: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    if tuple(mapping) == order:  # as the record builder makes it (most, in a city's build)
+        return dict(mapping)
     result = {k: mapping[k] for k in order if k in mapping}
     result.update((k, mapping[k]) for k in sorted(mapping) if k not in result)
     return result
