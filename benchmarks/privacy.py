@@ -47,22 +47,14 @@ def district() -> District:
         return parse_district(json.load(handle))
 
 
-def forget() -> None:
-    """Empty the redactor's caches, so that each text or case is timed as if it were
-    new to the process: the corpus repeats its templates far more than residents do."""
-    redaction._redact_normalised.cache_clear()
-    redaction._clause_names.cache_clear()
-    redaction._name_forms.cache_clear()
-    redaction._phone_forms.cache_clear()
-
-
 def per_second(fn: Callable[[str], str], texts: list[str], rounds: int = 3) -> float:
-    """Texts per second of CPU time, best of ``rounds``, each text new to the caches."""
+    """Texts per second of CPU time, best of ``rounds``, each text new to the caches
+    (``redaction.forget``: the corpus repeats its templates far more than residents do)."""
     best = float("inf")
     for _ in range(rounds):
         elapsed = 0.0
         for text in texts:
-            forget()
+            redaction.forget()
             started = time.process_time()
             fn(text)
             elapsed += time.process_time() - started
@@ -79,7 +71,7 @@ def cases_per_second(
     for _ in range(rounds):
         elapsed = 0.0
         for item in items:
-            forget()
+            redaction.forget()
             started = time.process_time()
             contact = Contact(item["contact"]["name"], item["contact"]["phone"])
             scrub = module.case_scrubber(module.KnownPeople.of_contact(contact), public)

@@ -27,7 +27,7 @@ from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.metrics import compute_metrics
 from gridportal.domain.model import Action, Actor, Role, Status
-from gridportal.domain.opendata import BOM, CASE_COLUMNS, SNAPSHOT_INDEX
+from gridportal.domain.opendata import BOM, CASE_COLUMNS, SNAPSHOT_INDEX, csv_text
 from gridportal.domain.publication import month_of
 from gridportal.domain.reference import District
 from gridportal.publish import publish, published, take_down
@@ -358,9 +358,7 @@ def test_an_original_taken_down_from_a_month_without_a_snapshot_leaves_a_final_o
     link = header.index("merged_into")
     duplicate = next(row for row in rows if row[link])
     duplicate[link] = original
-    out = io.StringIO(newline="")
-    csv.writer(out, lineterminator="\r\n").writerows([header, *rows])
-    built[f"data/cases/{MONTH}.csv"] = (BOM + out.getvalue()).encode("utf-8")
+    built[f"data/cases/{MONTH}.csv"] = csv_text(header, rows).encode("utf-8")
 
     scratch = NightScratch({f"staging/{k}": v for k, v in built.items()})
     site = DirectorySite(tmp_path / "site")

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 UPLOAD_WORKERS = 8
 GZIP_STORED = (".json", ".csv", ".xml")
 SPOOL_BYTES = 8 << 20  # a compressed upload larger than this goes through a temporary file
+STORED_LEVEL = 6  # gzip's default level, for every object stored encoded
 
 
 def stored_encoding(key: str) -> str | None:
@@ -47,7 +48,9 @@ def stored_encoding(key: str) -> str | None:
 def gzip_into(source: IO[bytes], target: IO[bytes]) -> None:
     """Stream ``source`` into ``target`` gzip-compressed; no timestamp, so the same file
     gives the same bytes."""
-    with gzip.GzipFile(filename="", fileobj=target, mode="wb", compresslevel=6, mtime=0) as packed:
+    with gzip.GzipFile(
+        filename="", fileobj=target, mode="wb", compresslevel=STORED_LEVEL, mtime=0
+    ) as packed:
         shutil.copyfileobj(source, packed, 1 << 20)
 
 
@@ -127,7 +130,8 @@ class S3Site:
 
     def write(self, key: str, data: bytes) -> None:
         encoded = stored_encoding(key) is not None
-        self._put_object(key, gzip.compress(data, compresslevel=6, mtime=0) if encoded else data)
+        packed = gzip.compress(data, compresslevel=STORED_LEVEL, mtime=0) if encoded else data
+        self._put_object(key, packed)
 
     def copy(self, source: str, key: str) -> None:
         """Server-side copy of a staged object into place (nothing passes through here).
