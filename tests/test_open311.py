@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 import pytest
 from hypothesis import given, settings
@@ -330,6 +331,66 @@ def test_xml_escapes_text_and_reads_back(district: District) -> None:
     refused(404, ".xml", open311.split_format, "env-litter.html")
     refused(404, ".xml", open311.split_format, "env-litter")
     assert open311.split_format("a.b.json") == ("a.b", "json")
+
+
+def _element_tree(kind: str, data: Any) -> bytes:
+    """What ``render`` wrote through ElementTree before it wrote text: the reference."""
+    shapes = {"services": ("services", "service"), "requests": ("service_requests", "request")}
+
+    def fill(element: ElementTree.Element, item: dict[str, Any]) -> None:
+        for key, value in item.items():
+            child = ElementTree.SubElement(element, key)
+            if isinstance(value, list):
+                for entry in value:
+                    sub = ElementTree.SubElement(child, open311._XML_LISTS[key])
+                    if isinstance(entry, dict):
+                        fill(sub, entry)
+                    else:
+                        sub.text = open311._text(entry)
+            else:
+                child.text = open311._text(value)
+
+    if kind in shapes:
+        root = ElementTree.Element(shapes[kind][0])
+        for item in data:
+            fill(ElementTree.SubElement(root, shapes[kind][1]), item)
+    else:
+        root = ElementTree.Element(kind)
+        fill(root, data)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",))),
+)
+_names = st.sampled_from(["description", "status", "service_code", "address", "token"])
+_items = st.dictionaries(
+    st.one_of(_names, st.sampled_from(["attributes", "values"])),
+    _scalars,
+).flatmap(
+    lambda item: st.fixed_dictionaries(
+        {
+            k: (
+                st.lists(st.one_of(_scalars, st.dictionaries(_names, _scalars)), max_size=3)
+                if k in ("attributes", "values")
+                else st.just(v)
+            )
+            for k, v in item.items()
+        }
+    )
+)
+
+
+@settings(max_examples=300)
+@given(
+    kind=st.sampled_from(["requests", "services", "discovery"]), items=st.lists(_items, max_size=4)
+)
+def test_xml_is_what_element_tree_writes(kind: str, items: list[dict[str, Any]]) -> None:
+    data: Any = items if kind != "discovery" else (items[0] if items else {})
+    assert open311.render(kind, data, "xml") == _element_tree(kind, data)
 
 
 def test_the_static_copy_renders_a_month_and_the_site_wide_documents(

@@ -21,7 +21,7 @@ import pytest
 
 from gridportal.adapters.directory_site import DirectorySite
 from gridportal.adapters.memory import MemoryStore
-from gridportal.demo import ManualClock, handler
+from gridportal.demo import DISPATCHER, ManualClock, handler
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.model import Action, Complaint, Status
@@ -353,3 +353,26 @@ def test_a_case_that_cannot_be_published_is_listed_and_offline_and_the_night_goe
     for site in ("site", "fresh"):
         assert (tmp_path / site / "cases" / bad_id / "index.html").is_file()
     assert not any(p.is_file() for w in ("work", "work2") for p in (tmp_path / w).rglob("*"))
+
+
+def test_a_final_month_s_metrics_page_is_not_sent_again_by_a_later_night(
+    night: Portal, tmp_path: Path
+) -> None:
+    """A final month's figures no longer move (定稿): its page carries no time of the
+    night, so a night that changes only a provisional month leaves it as it was."""
+    clock = night.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(days=49, hours=14))  # 20 December, 10:00: Sep and Oct are final
+    filed = night.file_complaint(Complaint("env-litter", "QB-LCJX-01", "东门口", "垃圾满了。"))
+    build(night, tmp_path / "site", tmp_path / "work")
+    status = json.loads((tmp_path / "site" / "data" / "metrics.json").read_bytes())["month_status"]
+    final = sorted(m for m, s in status.items() if s["final"])
+    assert final and not status["2026-12"]["final"]
+
+    clock.advance(timedelta(hours=2))  # the same month: the list of months stays
+    night.act(filed.tracking, Action.ASSESS, DISPATCHER, data={"priority": "general"})
+    report = build(night, tmp_path / "site", tmp_path / "work")
+    assert report.plan is not None
+    sent = {step.key for step in report.plan.uploads}
+    assert "metrics/2026-12/index.html" in sent  # provisional: computed again tonight
+    assert [m for m in final if f"metrics/{m}/index.html" in sent] == []

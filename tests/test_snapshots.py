@@ -26,7 +26,7 @@ from gridportal.demo import ManualClock
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.metrics import compute_metrics
-from gridportal.domain.model import Action, Actor, Role, Status
+from gridportal.domain.model import Action, Actor, Complaint, Role, Status
 from gridportal.domain.opendata import BOM, CASE_COLUMNS, SNAPSHOT_INDEX, csv_text
 from gridportal.domain.publication import month_of
 from gridportal.domain.reference import District
@@ -451,3 +451,21 @@ def test_a_case_taken_down_goes_from_a_file_with_every_link_to_it() -> None:
     assert count == 1 and cleaned is not None and b"gone00000001" not in cleaned
     assert cleaned.decode("utf-8-sig").splitlines()[1:] == ["dup000000001,merged,"]
     assert without(data, {"other0000001"}) == (data, 0)
+
+
+def test_a_month_with_no_case_between_two_others_gets_a_snapshot_of_headers(
+    night: Portal, tmp_path: Path
+) -> None:
+    """The metrics list every month of their range, so a month in which no case was
+    received (here November) turns final too; it has no shard and no open data, and its
+    snapshot holds the files' headers and its zero figures."""
+    advance(night, timedelta(days=50))  # 20 December: September to November are final
+    night.file_complaint(Complaint("env-litter", "QB-LCJX-01", "东门口", "垃圾满了。"))
+    build(night, tmp_path / "site", tmp_path / "work")
+    site = tmp_path / "site"
+    assert not (site / "data" / "cases" / "2026-11.csv").exists()
+    folder = site / revision_path("2026-11", 1)
+    header = csv_text([c.name for c in CASE_COLUMNS], ()).encode("utf-8")
+    assert (folder / "cases.csv").read_bytes() == header
+    assert json.loads((folder / "metrics.json").read_bytes())["month"] == "2026-11"
+    assert [r["revision"] for r in index(site)["2026-11"]] == [1]

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
-from xml.etree import ElementTree
 
 from gridportal import requests
 from gridportal.domain.credentials import Keys
@@ -485,27 +484,45 @@ def render(kind: str, data: Any, fmt: str) -> bytes:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if kind in _XML_SHAPES:
         root_name, item_name = _XML_SHAPES[kind]
-        root = ElementTree.Element(root_name)
-        for item in data:
-            _fill(ElementTree.SubElement(root, item_name), item)
+        body = _wrap(root_name, "".join(_wrap(item_name, _children(item)) for item in data))
     else:
-        root = ElementTree.Element(kind)
-        _fill(root, data)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+        body = _wrap(kind, _children(data))
+    return (_XML_DECLARATION + body).encode("utf-8")
 
 
-def _fill(element: ElementTree.Element, data: Mapping[str, Any]) -> None:
+# The same bytes as ``ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)``
+# (a test compares them), written as text: the nightly copy writes every request of a
+# month, and ElementTree's tree of elements was four fifths of that time.
+_XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
+
+
+def _children(data: Mapping[str, Any]) -> str:
+    parts = []
     for key, value in data.items():
-        child = ElementTree.SubElement(element, key)
         if isinstance(value, list):
-            for entry in value:
-                sub = ElementTree.SubElement(child, _XML_LISTS[key])
-                if isinstance(entry, Mapping):
-                    _fill(sub, entry)
-                else:
-                    sub.text = _text(entry)
+            entry = _XML_LISTS[key]
+            inner = "".join(
+                _wrap(entry, _children(v) if isinstance(v, Mapping) else _escape(_text(v)))
+                for v in value
+            )
+            parts.append(_wrap(key, inner))
         else:
-            child.text = _text(value)
+            parts.append(_wrap(key, _escape(_text(value))))
+    return "".join(parts)
+
+
+def _wrap(tag: str, body: str) -> str:
+    return f"<{tag}>{body}</{tag}>" if body else f"<{tag} />"
+
+
+def _escape(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
 
 
 def _text(value: Any) -> str:

@@ -335,6 +335,12 @@ def _revision(
         "events.csv": night.read(opendata.month_events_key(month)),
         "metrics.csv": opendata.month_metrics_csv(report, month).encode("utf-8"),
     }
+    overall = report.get("monthly", {}).get(month, {}).get("overall") or {}
+    if not overall.get("cases"):
+        # A month between others with no case received (the metrics list every month of
+        # the range) has no shard and so no open data: its snapshot's files are headers.
+        data["cases.csv"] = data["cases.csv"] or opendata.cases_csv(()).encode("utf-8")
+        data["events.csv"] = data["events.csv"] or opendata.events_csv(()).encode("utf-8")
     for name, content in data.items():
         if content is None:
             raise RuntimeError(f"the snapshot of {month} lacks its {name}")

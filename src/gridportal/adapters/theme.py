@@ -559,7 +559,7 @@ class SiteChrome:
         self._env = env
         self._shared = shared
         self._headers: dict[str | None, Markup] = {}
-        self._footer: Markup | None = None
+        self._footers: dict[str, Markup] = {}
 
     def header(self, nav: str | None = None) -> Markup:
         found = self._headers.get(nav)
@@ -568,11 +568,14 @@ class SiteChrome:
             found = self._headers[nav] = Markup(html)
         return found
 
-    def footer(self) -> Markup:
-        if self._footer is None:
-            html = self._env.get_template("_footer.html").render(self._shared)
-            self._footer = Markup(html)
-        return self._footer
+    def footer(self, build_label: str) -> Markup:
+        """``build_label``: the page's own (a final month's page shows none)."""
+        found = self._footers.get(build_label)
+        if found is None:
+            values = {**self._shared, "BUILD_TIME_LABEL": build_label}
+            html = self._env.get_template("_footer.html").render(values)
+            found = self._footers[build_label] = Markup(html)
+        return found
 
 
 class RowCache:
@@ -1115,6 +1118,14 @@ def _metric_pages(
         ),
     )
     for month in metric_months:
+        # A final month's figures no longer move (定稿): its page carries no time of
+        # tonight and no calendar warning, so a night does not send it again unless its
+        # numbers or the list of months changed.
+        frozen: dict[str, Any] = (
+            {"generated_at": None, "calendar": {}, "BUILD_TIME_LABEL": ""}
+            if status.get(month, {}).get("final")
+            else {}
+        )
         yield (
             f"metrics/{month}/index.html",
             theme.render(
@@ -1124,7 +1135,7 @@ def _metric_pages(
                 month=month,
                 overall=monthly[month].get("overall"),
                 views=_metric_views(monthly[month]),
-                **common,
+                **{**common, **frozen},
             ),
         )
     tables = [(f"{format_month(shown)}", entry)] if shown else []
