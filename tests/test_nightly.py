@@ -24,7 +24,7 @@ import pytest
 
 from api_helpers import COMPLAINT, act, login, post
 from gridportal import search
-from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.directory_site import DirectorySite, key_of
 from gridportal.adapters.local_server import compressed_keys
 from gridportal.adapters.s3_site import S3Site
 from gridportal.domain.model import Role
@@ -87,7 +87,7 @@ def directory(root: Path) -> dict[str, bytes]:
     """The published files of a directory site, without what only the local origin uses
     (the .br and .gz siblings, the search index): the edge compresses for a bucket."""
     files = {
-        p.relative_to(root).as_posix(): p.read_bytes()
+        key_of(p.relative_to(root).as_posix()): p.read_bytes()
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.relative_to(root).parts[0] != search.INDEX_DIR
     }

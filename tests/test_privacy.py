@@ -343,9 +343,9 @@ def test_a_site_built_from_corpus_cases_holds_none_of_their_personal_data(
     site = DirectorySite(tmp_path / "site")
     site.ensure_bucket()
     publish(portal, site, work_dir=tmp_path / "work", full=True)
-    assert len(list((tmp_path / "site" / "cases").glob("*/index.html"))) >= len(chosen)
+    assert len(list((tmp_path / "site" / "cases").glob("*.html"))) >= len(chosen)
     # The corpus text did reach the site, redacted: the search below is not vacuous.
-    pages = (tmp_path / "site" / "cases").glob("*/index.html")
+    pages = (tmp_path / "site" / "cases").glob("*.html")
     assert any("[手机号]" in page.read_text(encoding="utf-8") for page in pages)
     background = "\n".join(public_data(district).names)
     leaks = corpus.site_leaks(tmp_path / "site", chosen, IMPORTED_FIELDS, background)
@@ -376,7 +376,7 @@ def test_a_staff_members_private_name_does_not_reach_the_site(
     site = DirectorySite(tmp_path / "site")
     site.ensure_bucket()
     publish(portal, site, work_dir=tmp_path / "work", full=True)
-    pages = (tmp_path / "site" / "cases").glob("*/index.html")
+    pages = (tmp_path / "site" / "cases").glob("*.html")
     assert any("已到场清运" in page.read_text(encoding="utf-8") for page in pages)
     forms = [("name", "林海涛"), ("name", "小林"), ("pinyin_name", "Lin Haitao")]
     item = {"sentinels": [{"kind": k, "value": v, "field": "public_note"} for k, v in forms]}

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.directory_site import DirectorySite, stored_name
 from gridportal.adapters.memory import MemoryStore
 from gridportal.demo import DISPATCHER, ManualClock, handler
 from gridportal.domain.calendar import WorkCalendar
@@ -37,7 +37,7 @@ from gridportal.publish import (
     tier_of,
 )
 from gridportal.services import Portal
-from gridportal.shards import staged_path
+from gridportal.shards import case_page_key, staged_path
 from support.builds import build, copy_of, demo_until, files
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -53,6 +53,11 @@ def demo(district: District, calendar: WorkCalendar) -> Portal:
 def night(demo: Portal) -> Portal:
     """A fresh copy of the demo's cases, with its own clock standing at END."""
     return copy_of(demo, END)
+
+
+def case_file(site: Path, public_id: str) -> Path:
+    """A case page's file in a site directory (directory_site.stored_name)."""
+    return site / stored_name(case_page_key(public_id))
 
 
 def change_some_cases(portal: Portal) -> tuple[str, str]:
@@ -149,7 +154,7 @@ def test_a_takedown_removes_the_case_from_every_page_and_file(
         if key.endswith(".gz"):
             data = gzip.decompress(data)
         assert public_id.encode() not in data, key
-    assert not (tmp_path / "site" / "cases" / public_id).exists()
+    assert not case_file(tmp_path / "site", public_id).exists()
 
 
 def test_a_night_without_changes_uploads_nothing(night: Portal, tmp_path: Path) -> None:
@@ -283,7 +288,7 @@ def test_a_case_merged_into_one_taken_down_no_longer_links_to_it(
     assert original is not None
     target = night.keys.public_id(original)
     build(night, tmp_path / "site", tmp_path / "work")
-    page = tmp_path / "site" / "cases" / duplicate / "index.html"
+    page = case_file(tmp_path / "site", duplicate)
     assert f"/cases/{target}/" in page.read_text(encoding="utf-8")
     clock = night.clock
     assert isinstance(clock, ManualClock)
@@ -321,7 +326,7 @@ def test_a_case_that_cannot_be_published_is_listed_and_offline_and_the_night_goe
     queues = [d.id for d in night.district.departments]
     open_case = next(r for unit in queues for r in night.store.unit_queue(unit))
     bad_id = open_case.file.public_id
-    assert (tmp_path / "site" / "cases" / bad_id / "index.html").is_file()
+    assert case_file(tmp_path / "site", bad_id).is_file()
     flawed = FlawedPortal(
         store=night.store,
         district=night.district,
@@ -339,7 +344,7 @@ def test_a_case_that_cannot_be_published_is_listed_and_offline_and_the_night_goe
     assert "ValueError" in report.unpublished[0]["reason"]
     assert any(open_case.tracking in w for w in report.warnings)
     # Offline, as a full build of the same data leaves it: no page, no row, no link.
-    assert not (tmp_path / "site" / "cases" / bad_id).exists()
+    assert not case_file(tmp_path / "site", bad_id).exists()
     full = build(flawed, tmp_path / "fresh", tmp_path / "work2", full=True)
     assert [u["tracking"] for u in full.unpublished] == [open_case.tracking]
     online, expected = files(tmp_path / "site"), files(tmp_path / "fresh")
@@ -351,7 +356,7 @@ def test_a_case_that_cannot_be_published_is_listed_and_offline_and_the_night_goe
     assert build(night, tmp_path / "site", tmp_path / "work").unpublished == []
     assert build(night, tmp_path / "fresh", tmp_path / "work2", full=True).unpublished == []
     for site in ("site", "fresh"):
-        assert (tmp_path / site / "cases" / bad_id / "index.html").is_file()
+        assert case_file(tmp_path / site, bad_id).is_file()
     assert not any(p.is_file() for w in ("work", "work2") for p in (tmp_path / w).rglob("*"))
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from gridportal import search
+from gridportal.adapters.directory_site import stored_name
 
 PAGE = (
     '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>'
@@ -14,7 +15,7 @@ PAGE = (
 
 
 def write(root: Path, key: str, title: str, body: str) -> None:
-    path = root / key
+    path = root / stored_name(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(PAGE.format(title=title, body=body), encoding="utf-8")
 

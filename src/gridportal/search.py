@@ -24,9 +24,11 @@ INDEX_DIR = "pagefind"  # under the site root: /pagefind/pagefind.js …
 # pages, docs/benchmarks.md): above this many pages the embedded home has no search index
 # (the search page then points to the browse lists) rather than a night that cannot end.
 MAX_PAGES = 20_000
-# The files Pagefind reads: case pages and bulletins (and the months' first listing pages,
-# which match too but carry no data-pagefind-body); the rest of the site is never opened.
-INDEXED_GLOB = "{cases,grids}/*/index.html"
+# The files Pagefind reads: case pages (stored as cases/<id>.html, directory_site.stored_name)
+# and bulletins (and the months' first listing pages, which match too but carry no
+# data-pagefind-body); the rest of the site is never opened. search.js shows a case's
+# result at /cases/<id>/, where the origin serves it.
+INDEXED_GLOB = "{cases/*.html,grids/*/index.html}"
 
 
 def executable() -> Path | None:
@@ -40,12 +42,17 @@ def executable() -> Path | None:
 
 
 def pages(site_root: Path) -> int:
-    """How many pages Pagefind would open: case records and bulletins (one directory
-    each), counted without reading a file."""
+    """How many pages Pagefind would open (``INDEXED_GLOB``), counted without reading a
+    file: the pages stored in cases/ besides its index, and the bulletins."""
     count = 0
-    for folder in ("cases", "grids"):
-        if (site_root / folder).is_dir():
-            count += sum(1 for entry in os.scandir(site_root / folder) if entry.is_dir())
+    if (site_root / "cases").is_dir():
+        count += sum(
+            1
+            for entry in os.scandir(site_root / "cases")
+            if entry.name.endswith(".html") and entry.name != "index.html"
+        )
+    if (site_root / "grids").is_dir():
+        count += sum(1 for entry in os.scandir(site_root / "grids") if entry.is_dir())
     return count
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from gridportal import open311
+from gridportal.adapters.directory_site import stored_name
 from gridportal.adapters.theme import (
     Listing,
     SiteContext,
@@ -75,13 +76,11 @@ def case_page_key(public_id: str) -> str:
 
 
 def staged_path(root: Path, key: str) -> Path:
-    """Where ``key`` is staged in a local directory: a page ``cases/<x>/index.html`` as
-    ``cases/<x>.html``, every other file under its key. A full build stages 100,000 case
-    pages; a directory for each, made and then removed again, was a sixth of its time."""
-    parts = key.split("/")
-    if len(parts) == 3 and parts[0] == "cases" and parts[2] == "index.html":
-        return root / "cases" / f"{parts[1]}.html"
-    return root / key
+    """Where ``key`` is staged in a local directory: where a directory site stores it
+    (``directory_site.stored_name``: a page ``cases/<x>/index.html`` as ``cases/<x>.html``),
+    so that the apply step renames each staged file into the site with no directory to
+    make."""
+    return root / stored_name(key)
 
 
 def digest(data: bytes) -> str:

@@ -1,4 +1,5 @@
-"""Publishing to a local directory: atomic writes, deletions, keys stay inside."""
+"""Publishing to a local directory: atomic writes, deletions, keys stay inside, and the
+layout that stores a page directly under cases/ as a file of its own."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.directory_site import (
+    DirectorySite,
+    key_of,
+    move_to_flat_layout,
+    stored_name,
+)
+from support.builds import files
 
 
 def test_put_read_and_delete(tmp_path: Path) -> None:
@@ -62,9 +71,9 @@ def test_staged_files_are_taken_by_rename(tmp_path: Path) -> None:
     assert site.read("a.html") == b"a"
     assert oct((online / "a.html").stat().st_mode & 0o777) == "0o644"  # the origin reads it
     assert site.read("cases/x1/index.html") == b"new"
-    assert (online / "cases" / "x1" / "index.html").stat().st_ino == inode  # not a copy
+    assert (online / "cases" / "x1.html").stat().st_ino == inode  # not a copy, no directory
     assert sorted(p.name for p in staged.rglob("*")) == ["cases"]  # taken, not left
-    # A directory made for a new case, and one whose parents are missing too.
+    # A new case, and a file whose directory and its parents are missing.
     (staged / "cases" / "y2.html").write_bytes(b"y2")
     (staged / "m.csv").write_bytes(b"m")
     site.put_many(
@@ -76,3 +85,75 @@ def test_staged_files_are_taken_by_rename(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         site.put_many([("../b.html", staged / "b.html")], move=True)
     assert (staged / "b.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("cases/a1b2c3d4e5f6/index.html", "cases/a1b2c3d4e5f6.html"),
+        ("cases/a1b2c3d4e5f6/index.html.br", "cases/a1b2c3d4e5f6.html.br"),
+        ("cases/2026-11/index.html", "cases/2026-11.html"),  # a month's first page
+        ("cases/2026-11/2/index.html", "cases/2026-11/2/index.html"),
+        ("cases/index.html", "cases/index.html"),
+        ("cases/by/grid/QB-1/index.html", "cases/by/grid/QB-1/index.html"),
+        ("grids/QB-1/index.html", "grids/QB-1/index.html"),
+        ("cases/x/qr.svg", "cases/x/qr.svg"),
+    ],
+)
+def test_a_page_directly_under_cases_is_stored_as_a_file(key: str, name: str) -> None:
+    assert stored_name(key) == name
+    assert key_of(name) == key
+
+
+_segment = st.one_of(
+    st.sampled_from(["cases", "index", "index.html", "index.html.br", "x.html", "x.html.gz"]),
+    st.text(st.sampled_from("abcx19-_."), min_size=1, max_size=8).filter(
+        lambda s: s not in (".", "..")
+    ),
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(_segment, min_size=1, max_size=4))
+def test_each_key_has_a_name_of_its_own(segments: list[str]) -> None:
+    """No two keys share a file: the name leads back to its key, except for a name that
+    is itself the stored name of a page (which the origin does not serve as such)."""
+    key = "/".join(segments)
+    if key_of(key) == key:
+        assert key_of(stored_name(key)) == key
+    else:
+        assert stored_name(key_of(key)) == key
+
+
+def test_a_site_written_in_the_old_layout_is_moved_once(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    old = {
+        "cases/a1/index.html": b"a1",
+        "cases/a1/index.html.br": b"a1br",
+        "cases/2026-11/index.html": b"m",
+        "cases/2026-11/2/index.html": b"m2",
+        "cases/by/index.html": b"by",
+        "cases/by/grid/G/index.html": b"g",
+        "cases/index.html": b"i",
+    }
+    for key, data in old.items():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(data)
+    # A move interrupted after the first page: the sentinel page stays until the end.
+    os.replace(root / "cases/a1/index.html", root / "cases/a1.html")
+
+    site = DirectorySite(root)
+    site.ensure_bucket()
+    assert files(root) == old
+    assert not (root / "cases" / "a1").exists()
+    assert sorted(p.name for p in (root / "cases").iterdir()) == [
+        "2026-11",
+        "2026-11.html",
+        "a1.html",
+        "a1.html.br",
+        "by",
+        "by.html",
+        "index.html",
+    ]
+    assert site.read("cases/a1/index.html") == b"a1"
+    assert move_to_flat_layout(root) == 0  # moved already: one stat

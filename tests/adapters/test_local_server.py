@@ -86,9 +86,10 @@ def tiny_app() -> Chalice:
 def site(tmp_path: Path) -> Path:
     (tmp_path / SECRET).write_text("must never be served", encoding="utf-8")
     root = tmp_path / "output"
-    (root / "cases" / "abc").mkdir(parents=True)
+    (root / "cases").mkdir(parents=True)
     (root / "index.html").write_text("<h1>首页</h1>", encoding="utf-8")
-    (root / "cases" / "abc" / "index.html").write_text("<h1>案件</h1>", encoding="utf-8")
+    # A case page, stored as the directory site stores it (directory_site.stored_name).
+    (root / "cases" / "abc.html").write_text("<h1>案件</h1>", encoding="utf-8")
     (root / "theme.css").write_text("body{}", encoding="utf-8")
     (root / "404.html").write_text("<h1>找不到</h1>", encoding="utf-8")
     return root
@@ -210,6 +211,8 @@ def test_directory_urls(portal: LocalPortal) -> None:
     assert request(portal, "GET", "/cases/abc/")[2].decode() == "<h1>案件</h1>"
     status, headers, _ = request(portal, "GET", "/cases/abc?from=qr")
     assert (status, headers["Location"]) == (301, "/cases/abc/?from=qr")
+    # The page's stored name is no address of its own.
+    assert request(portal, "GET", "/cases/abc.html")[0] == 404
 
 
 def test_head_has_headers_and_no_body(portal: LocalPortal) -> None:
@@ -312,7 +315,7 @@ def test_many_files_are_compressed_on_every_core_to_the_same_bytes(tmp_path: Pat
 
 
 def test_a_page_goes_out_compressed_by_accept_encoding(site: Path) -> None:
-    (site / "cases" / "abc" / "index.html").write_bytes(LONG_PAGE)
+    (site / "cases" / "abc.html").write_bytes(LONG_PAGE)
     with LocalPortal(site=DirectorySite(site), api=chalice_api(tiny_app())) as portal:
         status, headers, body = request(
             portal, "GET", "/cases/abc/", headers={"Accept-Encoding": "gzip, br"}
@@ -333,7 +336,7 @@ def test_a_page_goes_out_compressed_by_accept_encoding(site: Path) -> None:
         assert headers["Vary"] == "Accept-Encoding"  # a cache must keep both apart
 
         # The page rewritten: it goes out as it is now, never as it was compressed before.
-        (site / "cases" / "abc" / "index.html").write_bytes(LONG_PAGE + b"<p>new</p>")
+        (site / "cases" / "abc.html").write_bytes(LONG_PAGE + b"<p>new</p>")
         _, headers, body = request(portal, "GET", "/cases/abc/", headers={"Accept-Encoding": "br"})
         assert brotli.decompress(body) == LONG_PAGE + b"<p>new</p>"
 

@@ -10,6 +10,7 @@ what a record or a bulletin weighs over the wire, the search, the styled 404 pag
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import boto3
 import pytest
 
 from gridportal.adapters.directory_site import DirectorySite as DirectoryTarget
+from gridportal.adapters.directory_site import stored_name
 from gridportal.adapters.local_server import DirectorySite, LocalPortal, chalice_api
 from gridportal.adapters.tables import create_table
 from gridportal.domain.model import Action, Actor, Complaint, Role
@@ -36,6 +38,7 @@ GRID = "QB-LCJX-01"
 PHONE = {"width": 360, "height": 740}
 WIDE = {"width": 1280, "height": 800}
 PAGE_BUDGET = 30_000  # bytes over the wire for a record or a bulletin, with its stylesheet
+MONTH = re.compile(r"\d{4}-\d{2}")  # a month's first listing page: cases/<YYYY-MM>.html
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         root = tmp_path_factory.mktemp("site")
         publish(portal, DirectoryTarget(root), work_dir=tmp_path_factory.mktemp("build"))
         case_id = portal.keys.public_id(tracking)  # a case record, never a month's list
-        assert (root / "cases" / case_id / "index.html").is_file()
-        month = next(p.name for p in (root / "cases").iterdir() if p.name[:2] == "20")
+        assert (root / stored_name(f"cases/{case_id}/index.html")).is_file()
+        month = next(p.stem for p in (root / "cases").glob("*.html") if MONTH.fullmatch(p.stem))
         sys.path.insert(0, str(ROOT / "functions"))
         import app
 
@@ -185,8 +188,8 @@ def test_a_search_for_a_category_finds_its_records(page: Any, site: Site) -> Non
     page.wait_for_selector("#search-results li", timeout=15_000)
     links = page.locator("#search-results li a").evaluate_all("els => els.map(e => e.href)")
     litter = {
-        p.parent.name
-        for p in (site.root / "cases").glob("*/index.html")
+        p.stem  # cases/<id>.html, served and linked as /cases/<id>/
+        for p in (site.root / "cases").glob("*.html")
         if "垃圾堆放" in (text := p.read_text(encoding="utf-8")) and "data-pagefind-body" in text
     }
     assert len(litter) == 2

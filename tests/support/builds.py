@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from gridportal.adapters.directory_site import DirectorySite
+from gridportal.adapters.directory_site import DirectorySite, key_of
 from gridportal.adapters.memory import MemoryStore
 from gridportal.demo import ManualClock, copy_cases, generate_in_memory
 from gridportal.domain.calendar import WorkCalendar
@@ -45,5 +45,7 @@ def build(portal: Portal, site: Path, work: Path, **kwargs: object) -> BuildRepo
 
 
 def files(root: Path) -> dict[str, bytes]:
+    """A site directory's files by site key (``cases/<id>/index.html`` for the page
+    stored as ``cases/<id>.html``, directory_site.stored_name)."""
     found = sorted(p for p in root.rglob("*") if p.is_file())
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
+    return {key_of(p.relative_to(root).as_posix()): p.read_bytes() for p in found}

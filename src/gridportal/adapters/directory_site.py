@@ -8,10 +8,18 @@ directory and then renamed over the old one (``os.replace`` is atomic on one fil
 system), so the local origin never serves a half-written page. Files the build staged
 for tonight (``put_many(..., move=True)``) are renamed into place rather than copied: at
 100,000 case pages the copies were most of the apply step.
+
+A page directly under ``cases/`` (a case's ``cases/<id>/index.html``, a month's first
+listing page) is stored as ``cases/<x>.html`` rather than in a directory of its own
+(``stored_name``); the origin serves ``/cases/<x>/`` from it all the same. At a million
+cases a directory each was a million ``mkdir`` calls in one ``cases/`` directory, most of
+the apply step, and 4 GB of directory blocks. A site written before is moved to this
+layout once, by ``ensure_bucket`` (``move_to_flat_layout``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
@@ -19,6 +27,61 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+# A page directly under cases/ and its pre-compressed siblings (local_server.ENCODINGS).
+_PAGE_NAMES = ("index.html", "index.html.br", "index.html.gz")
+# A page every build writes whose place differs between the layouts: a site that has it
+# in a directory of its own was written before ``stored_name`` (moved last, so that an
+# interrupted move is taken up again by the next build).
+_OLD_LAYOUT_SENTINEL = "cases/by/index.html"
+
+
+def stored_name(key: str) -> str:
+    """Where the file of site ``key`` is in a site directory (relative): ``cases/<x>/
+    index.html`` (and its ``.br``/``.gz``) as ``cases/<x>.html``, every other key as it is."""
+    if key.startswith("cases/"):
+        parts = key.split("/")
+        if len(parts) == 3 and parts[2] in _PAGE_NAMES and parts[1] not in ("", "index"):
+            return f"cases/{parts[1]}.html{parts[2][len('index.html') :]}"
+    return key
+
+
+def key_of(name: str) -> str:
+    """The site key of a file stored at ``name`` (the inverse of ``stored_name``)."""
+    parts = name.split("/")
+    if len(parts) == 2 and parts[0] == "cases":
+        for page in _PAGE_NAMES:
+            suffix = page[len("index") :]  # .html, .html.br, .html.gz
+            stem = parts[1].removesuffix(suffix)
+            if stem != parts[1] and stem not in ("", "index"):
+                return f"cases/{stem}/{page}"
+    return name
+
+
+def move_to_flat_layout(root: Path) -> int:
+    """Move a site directory written before ``stored_name`` to its layout: each
+    ``cases/<x>/index.html`` (and siblings) to ``cases/<x>.html``, and the directories
+    left empty removed. Returns the files moved (none, at the cost of one ``stat``, once
+    the site is in this layout)."""
+    cases = root / "cases"
+    if not (root / _OLD_LAYOUT_SENTINEL).is_file():
+        return 0
+    moved = 0
+    folders = sorted(
+        (e.name for e in os.scandir(cases) if e.is_dir(follow_symlinks=False)),
+        key=lambda name: name == "by",  # the sentinel's directory last
+    )
+    for folder in folders:
+        if folder == "index":
+            continue
+        for name in _PAGE_NAMES:
+            old = cases / folder / name
+            if old.is_file():
+                os.replace(old, root / stored_name(f"cases/{folder}/{name}"))
+                moved += 1
+        with contextlib.suppress(OSError):  # a month's directory keeps its other pages
+            (cases / folder).rmdir()
+    return moved
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -77,8 +140,10 @@ class DirectorySite:
         self._root_text = str(self._resolved)
 
     def ensure_bucket(self) -> None:
-        """The directory plays the bucket: create it if missing."""
+        """The directory plays the bucket: create it if missing (in the layout of
+        ``stored_name``, moving an older site's pages once)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        move_to_flat_layout(self.root)
 
     def _path(self, key: str) -> Path:
         return Path(self._file(key))
@@ -89,7 +154,7 @@ class DirectorySite:
         name = posixpath.normpath(key)
         if key.startswith("/") or name in (".", "..") or name.startswith("../"):
             raise ValueError(f"key outside the site: {key!r}")
-        return os.path.join(self._root_text, name)
+        return os.path.join(self._root_text, stored_name(name))
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -109,7 +174,7 @@ class DirectorySite:
             for key, source in items:
                 self.put(key, source)
             return
-        # A full build moves 100,000 case pages, each into a directory of its own: plain
+        # A full build moves 100,000 case pages, all into cases/ (``stored_name``): plain
         # os calls, and each directory made once (pathlib's were a third of the time).
         made: set[str] = set()
         for key, source in items:
@@ -132,5 +197,5 @@ class DirectorySite:
     def delete(self, key: str) -> None:
         path = self._path(key)
         path.unlink(missing_ok=True)
-        # Leave no empty directory behind (cases/<id>/ of a removed case).
+        # Leave no empty directory behind (a month's listings of a month now empty).
         prune_empty_dirs(path.parent, self._resolved)

@@ -43,7 +43,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
-from gridportal.adapters.directory_site import prune_empty_dirs
+from gridportal.adapters.directory_site import key_of, prune_empty_dirs, stored_name
 from gridportal.adapters.infra_template import API_HEADERS, SECURITY_HEADERS, cache_control_for
 
 logger = logging.getLogger(__name__)
@@ -193,14 +193,14 @@ def write_compressed(
 def _write_compressed(root: Path, keys: list[str]) -> int:
     written = 0
     for key in keys:
-        path = root / key
+        path = root / stored_name(key)
         try:
             large = path.stat().st_size >= PRECOMPRESS_FROM
         except FileNotFoundError:
             large = False
         data = path.read_bytes() if large else b""
         for encoding, suffix in ENCODINGS:
-            sibling = root / (key + suffix)
+            sibling = root / stored_name(key + suffix)
             packed = compress(data, encoding) if large else b""
             if not packed or len(packed) >= len(data):
                 sibling.unlink(missing_ok=True)
@@ -213,13 +213,12 @@ def _write_compressed(root: Path, keys: list[str]) -> int:
 
 
 def remove_compressed(root: Path, keys: Iterable[str]) -> None:
-    """Remove the siblings of deleted files, and the directories they leave empty (the
-    cases/<id>/ of a case taken down)."""
+    """Remove the siblings of deleted files, and the directories they leave empty."""
     top = root.resolve()
     for key in keys:
         for sibling in compressed_keys(key):
-            (root / sibling).unlink(missing_ok=True)
-        prune_empty_dirs((root / key).resolve().parent, top)
+            (root / stored_name(sibling)).unlink(missing_ok=True)
+        prune_empty_dirs((root / stored_name(key)).resolve().parent, top)
 
 
 def accepted_encodings(header: str | None) -> list[str]:
@@ -342,13 +341,16 @@ class SiteSource(Protocol):
 
 
 class DirectorySite:
-    """The built site in a local directory (Pelican's output)."""
+    """The built site in a local directory, as ``directory_site.DirectorySite`` writes it
+    (a case page ``cases/<id>/index.html`` stored as ``cases/<id>.html``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
     def read(self, key: str) -> SiteFile | None:
-        path = (self.root / key).resolve()
+        if key_of(stored_name(key)) != key:
+            return None  # cases/<x>.html: a page's stored name, served as /cases/<x>/ only
+        path = (self.root / stored_name(key)).resolve()
         # resolve() follows symbolic links: a link out of the site is refused like "..".
         if not path.is_relative_to(self.root) or not path.is_file():
             return None

@@ -51,6 +51,12 @@
     return out;
   }
 
+  // A case page is stored as /cases/<id>.html and served as /cases/<id>/ (the site
+  // directory's layout, directory_site.stored_name): link to the address people share.
+  function pageUrl(url) {
+    return String(url).replace(/^(\/cases\/[^/]+)\.html$/, "$1/");
+  }
+
   function show(results, shown) {
     return Promise.all(
       results.slice(shown, shown + PAGE).map(function (r) {
@@ -60,8 +66,9 @@
       pages.forEach(function (data) {
         var item = document.createElement("li");
         var link = document.createElement("a");
-        link.href = data.url;
-        link.textContent = (data.meta && data.meta.title) || data.url;
+        var url = pageUrl(data.url);
+        link.href = url;
+        link.textContent = (data.meta && data.meta.title) || url;
         item.appendChild(link);
         item.appendChild(excerpt(data.excerpt));
         list.appendChild(item);
