@@ -316,9 +316,10 @@ def bucket_bytes(plan: Any, root: Path) -> dict[str, Any]:
     """What the same night sends to a bucket: ``S3Site`` stores data and state files
     gzip-encoded. Measured by compressing the published files as it does (after the
     timing)."""
+    from gridportal.adapters.directory_site import stored_name
     from gridportal.adapters.s3_site import stored_size
 
-    kinds = bytes_by_kind(plan, lambda step: stored_size(step.key, root / step.key))
+    kinds = bytes_by_kind(plan, lambda step: stored_size(step.key, root / stored_name(step.key)))
     return {"bucket_bytes": sum(kinds.values()), "bucket_bytes_by_kind": kinds}
 
 

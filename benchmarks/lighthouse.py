@@ -169,11 +169,17 @@ def site_weights(site_dir: Path) -> dict[str, tuple[int, int, str]]:
     stylesheet = re.search(r'<link rel="stylesheet" href="/([^"]+)"', home)
     css_bytes = compressed(site_dir / stylesheet.group(1)) if stylesheet else 0
     found = {}
-    for kind, pattern in (("records", "cases/*/index.html"), ("bulletins", "grids/*/index.html")):
+    # A case page is stored as cases/<id>.html (directory_site.stored_name), beside the
+    # months' first pages, the browse index and the index of months.
+    pages = {
+        "records": [(p, p.stem) for p in site_dir.glob("cases/*.html")],
+        "bulletins": [(p, p.parent.name) for p in site_dir.glob("grids/*/index.html")],
+    }
+    for kind, found_pages in pages.items():
         sizes = [
-            (compressed(page) + css_bytes, page.parent.name)
-            for page in site_dir.glob(pattern)
-            if not re.fullmatch(r"\d{4}-\d{2}|by", page.parent.name)
+            (compressed(page) + css_bytes, name)
+            for page, name in found_pages
+            if not re.fullmatch(r"\d{4}-\d{2}|by|index", name)
         ]
         largest = max(sizes, default=(0, ""))
         found[kind] = (len(sizes), *largest)
