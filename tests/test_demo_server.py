@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from gridportal.demo_server import WARMED, embedded_settings
+from gridportal.demo_server import WARMED, _stop_on_sigterm, embedded_settings
 from gridportal.domain.credentials import normalise_tracking
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,15 +55,16 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         root.mkdir(parents=True, exist_ok=True)
         self.output = root / "server.out"
+        self.errors = root / "server.err"
 
     def start(self) -> None:
-        with self.output.open("ab") as output:  # the child keeps its own copy
-            self.process = subprocess.Popen(
+        with self.output.open("ab") as output, self.errors.open("ab") as errors:
+            self.process = subprocess.Popen(  # the child keeps its own copies of the files
                 [sys.executable, "-m", "gridportal.cli", "serve", "--port", str(self.port)],
                 env=self.env,
                 cwd=ROOT,
                 stdout=output,
-                stderr=subprocess.DEVNULL,
+                stderr=errors,
                 start_new_session=True,
             )
         deadline = time.monotonic() + 30
@@ -118,6 +119,35 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield running
     finally:
         running.stop()
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
+    """``kill`` (or systemd stopping ``portal serve``) stops it as Ctrl-C does: the
+    server closes and says so, with no traceback, even when the signal comes twice
+    (``make demo`` passes its own SIGTERM on to the server)."""
+    server = Server(tmp_path / "portal")
+    server.start()
+    assert server.process is not None
+    os.killpg(server.process.pid, signal.SIGTERM)
+    os.killpg(server.process.pid, signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0
+    errors = server.errors.read_text(encoding="utf-8")
+    assert "Traceback" not in errors and "Aborted" not in errors
+    assert "已停止" in server.output.read_text(encoding="utf-8")
+
+
+def test_a_stop_signal_is_taken_once() -> None:
+    """A second SIGTERM (or Ctrl-C) while the server stops would break off the stop
+    with a traceback: once the first arrived, both are ignored."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _stop_on_sigterm(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
 
 
 @pytest.mark.slow

@@ -44,7 +44,12 @@ RECEIPTS_FILE = "receipts.json"
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # `kill <pid>` stops the demo as cleanly as Ctrl-C
+    # `kill <pid>` stops the demo as cleanly as Ctrl-C. Once: a stop signal sent again
+    # while it stops (make passes its own SIGTERM on to the demo, systemd signals every
+    # process of the unit) would break off the stop with a traceback.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _setup_logging() -> None:
@@ -112,6 +117,7 @@ def serve(*, root: Path | None = None, host: str = "127.0.0.1", port: int, banne
         port=port,
     )
     _warm_in_background()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `portal serve` under systemd too
     if banner and root is not None:
         _banner(server.base_url, root, backend="SQLite " + str(rt.settings.db_path))
     else:
