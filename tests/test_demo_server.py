@@ -136,6 +136,23 @@ def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
     assert "已停止" in server.output.read_text(encoding="utf-8")
 
 
+def test_a_site_in_the_older_layout_is_served_from_the_first_request(tmp_path: Path) -> None:
+    """A case page written as cases/<id>/index.html, before a site directory stored it
+    as cases/<id>.html: the origin moves it when it starts, not at the next build."""
+    page = tmp_path / "portal" / "site" / "cases" / "a1b2c3d4e5f6" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<h1>案件</h1>", encoding="utf-8")
+    server = Server(tmp_path / "portal")
+    server.start()
+    try:
+        assert server.request("GET", "/cases/a1b2c3d4e5f6/", None, {}) == (
+            200,
+            "<h1>案件</h1>".encode(),
+        )
+    finally:
+        server.stop()
+
+
 def test_a_stop_signal_is_taken_once() -> None:
     """A second SIGTERM (or Ctrl-C) while the server stops would break off the stop
     with a traceback: once the first arrived, both are ignored."""

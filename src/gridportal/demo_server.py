@@ -46,14 +46,20 @@ RECEIPTS_FILE = "receipts.json"
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
     # `kill <pid>` stops the demo as cleanly as Ctrl-C. Once: a stop signal sent again
     # while it stops (make passes its own SIGTERM on to the demo, systemd signals every
-    # process of the unit) would break off the stop with a traceback.
+    # process of the unit, Ctrl-C pressed twice) would break off the stop with a traceback.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
-def _setup_logging() -> None:
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGINT (Ctrl-C) stop the demo or the server, each taken once."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, _stop_on_sigterm)
+
+
+def _setup_logging() -> None:
+    _stop_on_signals()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for chatty in ("werkzeug", "botocore", "pelican"):  # one line per page or request
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -97,6 +103,7 @@ def run_demo(root: Path, *, port: int, aws_port: int, reset: bool, aws: bool = F
 
 def serve(*, root: Path | None = None, host: str = "127.0.0.1", port: int, banner: bool) -> None:
     """Serve the configured site directory and the API on one origin until stopped."""
+    from gridportal.adapters.directory_site import move_to_flat_layout
     from gridportal.adapters.local_server import (
         DirectorySite,
         chalice_api,
@@ -110,6 +117,7 @@ def serve(*, root: Path | None = None, host: str = "127.0.0.1", port: int, banne
     if rt.settings.site_dir is None:
         raise click.ClickException("本地站点需要 GRIDPORTAL_SITE_DIR（站点目录）。")
     rt.settings.site_dir.mkdir(parents=True, exist_ok=True)
+    move_to_flat_layout(rt.settings.site_dir)  # a site written before: served as it is now
     server = make_server(
         site=DirectorySite(rt.settings.site_dir),
         api=chalice_api(_chalice_app()),
@@ -117,7 +125,7 @@ def serve(*, root: Path | None = None, host: str = "127.0.0.1", port: int, banne
         port=port,
     )
     _warm_in_background()
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `portal serve` under systemd too
+    _stop_on_signals()  # `portal serve` under systemd too
     if banner and root is not None:
         _banner(server.base_url, root, backend="SQLite " + str(rt.settings.db_path))
     else:

@@ -487,7 +487,7 @@ def render(kind: str, data: Any, fmt: str) -> bytes:
         body = _wrap(root_name, "".join(_wrap(item_name, _children(item)) for item in data))
     else:
         body = _wrap(kind, _children(data))
-    return (_XML_DECLARATION + body).encode("utf-8")
+    return (_XML_DECLARATION + body).encode("utf-8", "xmlcharrefreplace")
 
 
 # The same bytes as ``ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)``

@@ -25,9 +25,9 @@ INDEX_DIR = "pagefind"  # under the site root: /pagefind/pagefind.js …
 # (the search page then points to the browse lists) rather than a night that cannot end.
 MAX_PAGES = 20_000
 # The files Pagefind reads: case pages (stored as cases/<id>.html, directory_site.stored_name)
-# and bulletins (and the months' first listing pages, which match too but carry no
-# data-pagefind-body); the rest of the site is never opened. search.js shows a case's
-# result at /cases/<id>/, where the origin serves it.
+# and bulletins (and the months' first listing pages, /cases/by/ and /cases/, which match
+# too but carry no data-pagefind-body); the rest of the site is never opened. search.js
+# shows a case's result at /cases/<id>/, where the origin serves it.
 INDEXED_GLOB = "{cases/*.html,grids/*/index.html}"
 
 
