@@ -54,6 +54,13 @@ def key_of(name: str) -> str:
     return name
 
 
+def file_of(key: str) -> str | None:
+    """``stored_name(key)``, or None when that file is another key's: ``cases/<x>.html``
+    holds the page ``cases/<x>/index.html`` and is no key of its own."""
+    stored = stored_name(key)
+    return stored if key_of(stored) == key else None
+
+
 def move_to_flat_layout(root: Path) -> int:
     """Move a site directory written before ``stored_name`` to its layout: each
     ``cases/<x>/index.html`` (and siblings) to ``cases/<x>.html``, and the directories
@@ -157,8 +164,8 @@ class DirectorySite:
         name = posixpath.normpath(key)
         if key.startswith("/") or name in (".", "..") or name.startswith("../"):
             raise ValueError(f"key outside the site: {key!r}")
-        stored = stored_name(name)
-        if key_of(stored) != name:  # cases/<x>.html: the file of the key cases/<x>/index.html
+        stored = file_of(name)
+        if stored is None:
             raise ValueError(f"key of another key's file: {key!r}")
         return os.path.join(self._root_text, stored)
 

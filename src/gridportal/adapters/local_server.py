@@ -43,7 +43,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
-from gridportal.adapters.directory_site import key_of, prune_empty_dirs, stored_name
+from gridportal.adapters.directory_site import file_of, prune_empty_dirs, stored_name
 from gridportal.adapters.infra_template import API_HEADERS, SECURITY_HEADERS, cache_control_for
 
 logger = logging.getLogger(__name__)
@@ -348,9 +348,10 @@ class DirectorySite:
         self.root = root.resolve()
 
     def read(self, key: str) -> SiteFile | None:
-        if key_of(stored_name(key)) != key:
+        stored = file_of(key)
+        if stored is None:
             return None  # cases/<x>.html: a page's stored name, served as /cases/<x>/ only
-        path = (self.root / stored_name(key)).resolve()
+        path = (self.root / stored).resolve()
         # resolve() follows symbolic links: a link out of the site is refused like "..".
         if not path.is_relative_to(self.root) or not path.is_file():
             return None
