@@ -8,6 +8,7 @@ plan never shows a link to a missing page; a dry run writes nothing.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import re
@@ -22,6 +23,7 @@ import pytest
 from gridportal.adapters.directory_site import DirectorySite, stored_name
 from gridportal.adapters.memory import MemoryStore
 from gridportal.demo import DISPATCHER, ManualClock, handler
+from gridportal.domain import redaction
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.lifecycle import replay
 from gridportal.domain.model import Action, Complaint, Status
@@ -32,6 +34,7 @@ from gridportal.publish import (
     ENTRY_PAGES,
     MARKER,
     Plan,
+    _run_pool,
     publish,
     take_down,
     tier_of,
@@ -135,6 +138,17 @@ def test_months_read_in_forked_workers_publish_what_one_export_does(
     assert read.full and exported.full and read.total == exported.total > 100
     assert read.seconds["export"] < 1  # the plan only listed the months
     assert files(tmp_path / "read") == files(tmp_path / "exported")
+
+
+def _worker_state(_job: int) -> tuple[int, bool]:
+    return gc.get_freeze_count(), redaction._LEXICON is not None and redaction._PINYIN is not None
+
+
+def test_a_pool_worker_starts_with_the_dictionaries_loaded_and_kept_from_the_collector() -> None:
+    # What a worker was forked with and the dictionaries are never garbage: the collector
+    # does not walk them at each full collection (half its time in a shard).
+    states = list(_run_pool(_worker_state, range(4), workers=2))
+    assert all(frozen > 0 and loaded for frozen, loaded in states)
 
 
 def test_a_takedown_removes_the_case_from_every_page_and_file(

@@ -24,6 +24,7 @@ and only files rendered tonight are hashed.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import json
@@ -62,6 +63,7 @@ from gridportal.domain.publication import (
     publication_version,
     unpublished,
 )
+from gridportal.domain.redaction import load_tables
 from gridportal.ports import COMMAND_CENTRE, CaseRecord, MonthReader, Store
 from gridportal.services import Portal, staff_names
 from gridportal.shards import (
@@ -81,6 +83,7 @@ from gridportal.shards import (
     month_sources,
     month_state_key,
     piece_key,
+    staged_file,
     staged_path,
 )
 from gridportal.site_extras import after_publish
@@ -130,11 +133,11 @@ class SiteTarget(Protocol):
 
     def read(self, key: str) -> bytes | None: ...
 
-    def put(self, key: str, source: Path) -> None: ...
+    def put(self, key: str, source: str | Path) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
-    def put_many(self, items: Sequence[tuple[str, Path]], *, move: bool = False) -> None:
+    def put_many(self, items: Sequence[tuple[str, str | Path]], *, move: bool = False) -> None:
         """Publish staged files; ``move``: they are the build's own, the target may take them."""
         ...
 
@@ -1142,7 +1145,7 @@ def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> 
     """The only code that writes to the site: uploads tier by tier, then deletions. A
     file not in the plan's staging directory was staged by a shard in the bucket
     (``scratch``) and is copied from there."""
-    staging = Path(plan.staging)
+    root = os.fspath(plan.staging)
     uploaded: list[str] = []
     deleted: list[str] = []
     size = 0
@@ -1154,8 +1157,8 @@ def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> 
     def flush() -> None:
         nonlocal size
         if batch:
-            paths = [(s.key, staged_path(staging, s.key)) for s in batch]
-            local = [(key, path) for key, path in paths if all_local or path.is_file()]
+            paths = [(s.key, staged_file(root, s.key)) for s in batch]
+            local = paths if all_local else [(k, p) for k, p in paths if os.path.isfile(p)]
             if local:
                 # The staging directory is the night's scratch: its files may be taken.
                 site.put_many(local, move=True)
@@ -1231,7 +1234,9 @@ def _run_pool(
             yield from map(work, jobs)
             return
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_worker_start
+        ) as pool:
             pending: list[Future[_Out]] = []
             for job in jobs:
                 pending.append(pool.submit(work, job))
@@ -1241,6 +1246,15 @@ def _run_pool(
                 yield future.result()
     finally:
         _export_portal = None
+
+
+def _worker_start() -> None:
+    """A pool worker's first step: the redactor's dictionaries loaded, then all that is
+    alive so far (those, and what the worker was forked with) set aside from the garbage
+    collector, which otherwise walks it again at each full collection: half of the
+    collector's time in a shard, 3% of the shard's."""
+    load_tables()
+    gc.freeze()
 
 
 def _site_files(

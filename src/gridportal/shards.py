@@ -32,6 +32,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,7 +81,13 @@ def staged_path(root: Path, key: str) -> Path:
     (``directory_site.stored_name``: a page ``cases/<x>/index.html`` as ``cases/<x>.html``),
     so that the apply step renames each staged file into the site with no directory to
     make."""
-    return root / stored_name(key)
+    return Path(staged_file(os.fspath(root), key))
+
+
+def staged_file(root: str, key: str) -> str:
+    """``staged_path`` as text, for the loops over every case page of a build (a ``Path``
+    each was a third of the apply step's own time at 100,000 files)."""
+    return os.path.join(root, stored_name(key))
 
 
 def digest(data: bytes) -> str:
@@ -200,22 +207,25 @@ def build_shard(job: ShardJob) -> ShardResult:
         safe_segment(record["id"], "case id")
 
     theme = Theme(job.context)
-    out = Path(job.out_dir)
     manifest: dict[str, str] = {}
     changed: list[str] = []
 
     sizes: dict[str, int] = {}
-    made: set[Path] = set()  # directories made for the staged files
+    made: set[str] = set()  # directories made for the staged files
+    root = job.out_dir
 
     def emit(key: str, data: bytes) -> None:
         sha = digest(data)
         manifest[key] = sha
         if old_manifest.get(key) != sha:
-            path = staged_path(out, key) if job.staging else out / key
-            if path.parent not in made:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made.add(path.parent)
-            path.write_bytes(data)
+            # Text paths and plain os calls: this runs once for every case page.
+            path = staged_file(root, key) if job.staging else os.path.join(root, key)
+            folder = os.path.dirname(path)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            with open(path, "wb") as handle:
+                handle.write(data)
             changed.append(key)
             sizes[key] = len(data)
 

@@ -107,7 +107,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def copy_atomic(source: Path, path: Path) -> None:
+def copy_atomic(source: str | Path, path: Path) -> None:
     """Copy a (possibly large) file into place the same way, streaming it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -121,7 +121,7 @@ def copy_atomic(source: Path, path: Path) -> None:
         raise
 
 
-def move_atomic(source: Path, path: str) -> None:
+def move_atomic(source: str | Path, path: str) -> None:
     """Rename a staged file into place (atomic), into a directory that exists; a copy
     when it is on another file system."""
     os.chmod(source, 0o644)  # the origin reads it, whatever the build's umask (as a copy)
@@ -178,10 +178,10 @@ class DirectorySite:
     def write(self, key: str, data: bytes) -> None:
         write_atomic(self._path(key), data)
 
-    def put(self, key: str, source: Path) -> None:
+    def put(self, key: str, source: str | Path) -> None:
         copy_atomic(source, self._path(key))
 
-    def put_many(self, items: Sequence[tuple[str, Path]], *, move: bool = False) -> None:
+    def put_many(self, items: Sequence[tuple[str, str | Path]], *, move: bool = False) -> None:
         """``move``: the sources are the build's own staged files, taken rather than copied."""
         if not move:
             for key, source in items:

@@ -118,7 +118,7 @@ class S3Site:
             **({"ContentEncoding": encoding} if encoding else {}),
         )
 
-    def put(self, key: str, source: Path) -> None:
+    def put(self, key: str, source: str | Path) -> None:
         with open(source, "rb") as body:
             if stored_encoding(key) is None:
                 self._put_object(key, body)
@@ -151,7 +151,7 @@ class S3Site:
         with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
             list(pool.map(lambda item: self.copy(*item), items))
 
-    def put_many(self, items: Sequence[tuple[str, Path]], *, move: bool = False) -> None:
+    def put_many(self, items: Sequence[tuple[str, str | Path]], *, move: bool = False) -> None:
         """Uploads (``move`` makes no difference: the staged files stay where they are)."""
         if len(items) == 1:
             self.put(*items[0])

@@ -1428,6 +1428,13 @@ def _pinyin() -> _Pinyin:
     return _PINYIN
 
 
+def load_tables() -> None:
+    """Load the redactor's dictionaries (jieba's, pypinyin's) now rather than on the
+    first text that needs them."""
+    _lexicon()
+    _pinyin()
+
+
 _LATIN_WORDS_RE = re.compile(
     r"(?<![A-Za-z0-9@_\-])[A-Za-z]{1,12}"
     r"(?:(?:[ \-_.'·]|\s?-\s?)[A-Za-z]{1,12}){0,3}(?![A-Za-z0-9@])"
