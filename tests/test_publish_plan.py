@@ -30,9 +30,11 @@ from gridportal.domain.model import Action, Complaint, Status
 from gridportal.domain.reference import District
 from gridportal.ports import MonthReader
 from gridportal.publish import (
+    ARCHIVES,
     ENTRY,
     ENTRY_PAGES,
     MARKER,
+    SITE_STATE,
     Plan,
     _run_pool,
     publish,
@@ -40,7 +42,17 @@ from gridportal.publish import (
     tier_of,
 )
 from gridportal.services import Portal
-from gridportal.shards import case_page_key, staged_path
+from gridportal.shards import (
+    ARCHIVE_KINDS,
+    PIECE_PREFIX,
+    case_page_key,
+    month_piece,
+    month_sources,
+    month_state_key,
+    piece_key,
+    previous_pieces,
+    staged_path,
+)
 from support.builds import build, copy_of, demo_until, files
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -149,6 +161,112 @@ def test_a_pool_worker_starts_with_the_dictionaries_loaded_and_kept_from_the_col
     # does not walk them at each full collection (half its time in a shard).
     states = list(_run_pool(_worker_state, range(4), workers=2))
     assert all(frozen > 0 and loaded for frozen, loaded in states)
+
+
+class CountingSite(DirectorySite):
+    """A site directory that remembers what a build reads of it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: list[str] = []
+        self.ranges: list[str] = []
+
+    def read(self, key: str) -> bytes | None:
+        self.reads.append(key)
+        return super().read(key)
+
+    def read_range(self, key: str, start: int, length: int) -> bytes | None:
+        self.ranges.append(key)
+        return super().read_range(key, start, length)
+
+
+def test_a_night_reads_unchanged_months_back_out_of_the_published_downloads(
+    night: Portal, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    build(night, site, tmp_path / "work")
+    # No month's piece of the downloads is published as a file of its own: the site
+    # state says where each one is in the download.
+    assert not [k for k in files(site) if k.startswith(PIECE_PREFIX)]
+    state = json.loads((site / SITE_STATE).read_bytes())
+    for kind in ARCHIVE_KINDS:
+        archive = (site / ARCHIVES[kind][0]).read_bytes()
+        spans = state["archives"][kind]
+        assert len(spans) == len(state["months"]) > 1
+        for month, (offset, length) in spans.items():
+            source = (site / month_sources(month)[ARCHIVE_KINDS.index(kind)]).read_bytes()
+            piece = archive[offset : offset + length]
+            assert gzip.decompress(piece) == month_piece(kind, source.decode("utf-8"))
+
+    change_some_cases(night)
+    target = CountingSite(site)
+    report = publish(night, target, work_dir=tmp_path / "work", now=night.clock(), workers=1)
+    assert report.plan is not None and not report.full
+    untouched = [m for m in state["months"] if m not in report.plan.months]
+    assert untouched and len(target.ranges) == len(ARCHIVE_KINDS) * len(untouched)
+    read_sources = [k for m in untouched for k in month_sources(m) if k in target.reads]
+    assert read_sources == []  # nor their open data, nor any older piece file
+    assert not [k for k in target.reads if k.startswith(PIECE_PREFIX)]
+    build(night, tmp_path / "fresh", tmp_path / "work2", full=True)
+    assert files(site) == files(tmp_path / "fresh")
+
+
+def test_pieces_whose_place_in_the_download_is_wrong_or_unknown_are_made_again(
+    night: Portal, tmp_path: Path
+) -> None:
+    # As a night that failed between the download and the site state would leave them.
+    site = tmp_path / "site"
+    build(night, site, tmp_path / "work")
+    state = json.loads((site / SITE_STATE).read_bytes())
+    shifted = {m: [offset + 1, length] for m, (offset, length) in state["archives"]["csv"].items()}
+    state["archives"]["csv"] = shifted
+    del state["archives"]["json"]
+    (site / SITE_STATE).write_bytes(json.dumps(state).encode())
+    change_some_cases(night)
+    build(night, site, tmp_path / "work")
+    build(night, tmp_path / "fresh", tmp_path / "work2", full=True)
+    for kind in ARCHIVE_KINDS:
+        key = ARCHIVES[kind][0]
+        assert (site / key).read_bytes() == (tmp_path / "fresh" / key).read_bytes(), key
+    assert files(site) == files(tmp_path / "fresh")
+
+
+def test_a_site_whose_pieces_were_files_of_their_own_moves_to_the_downloads(
+    night: Portal, tmp_path: Path
+) -> None:
+    # Made as older builds left it: each piece a file under _state/pieces/, listed in
+    # its month's manifest, and no place in the downloads recorded.
+    site = tmp_path / "site"
+    build(night, site, tmp_path / "work")
+    state = json.loads((site / SITE_STATE).read_bytes())
+    for kind in ARCHIVE_KINDS:
+        archive = (site / ARCHIVES[kind][0]).read_bytes()
+        for month, (offset, length) in state["archives"][kind].items():
+            (site / piece_key(month, kind)).parent.mkdir(parents=True, exist_ok=True)
+            (site / piece_key(month, kind)).write_bytes(archive[offset : offset + length])
+    for month in state["months"]:
+        path = site / month_state_key(month)
+        month_state = json.loads(path.read_bytes())
+        pieces = month_state.pop("pieces")
+        month_state["manifest"].update({piece_key(month, k): d for k, d in pieces.items()})
+        path.write_bytes(json.dumps(month_state).encode())
+    del state["archives"]
+    (site / SITE_STATE).write_bytes(json.dumps(state).encode())
+
+    change_some_cases(night)
+    target = CountingSite(site)
+    publish(night, target, work_dir=tmp_path / "work", now=night.clock(), workers=1)
+    assert [k for k in target.reads if k.startswith(PIECE_PREFIX)]  # read once more
+    build(night, tmp_path / "fresh", tmp_path / "work2", full=True)
+    online, fresh = files(site), files(tmp_path / "fresh")
+    assert set(online) == set(fresh)  # the piece files are gone
+    # A month not rebuilt keeps its older state until it is; it names the same pieces.
+    older = [k for k in fresh if online[k] != fresh[k]]
+    assert older and all(k.startswith("_state/months/") for k in older)
+    for key in older:
+        month = key.removeprefix("_state/months/").removesuffix(".json")
+        pieces = json.loads(fresh[key])["pieces"]
+        assert previous_pieces(month, json.loads(online[key])) == pieces
 
 
 def test_a_takedown_removes_the_case_from_every_page_and_file(

@@ -83,6 +83,7 @@ from gridportal.shards import (
     month_sources,
     month_state_key,
     piece_key,
+    previous_pieces,
     staged_file,
     staged_path,
 )
@@ -132,6 +133,10 @@ class SiteTarget(Protocol):
     def ensure_bucket(self) -> None: ...
 
     def read(self, key: str) -> bytes | None: ...
+
+    def read_range(self, key: str, start: int, length: int) -> bytes | None:
+        """``length`` bytes of the file as stored, from ``start`` (None: no such file)."""
+        ...
 
     def put(self, key: str, source: str | Path) -> None: ...
 
@@ -728,13 +733,14 @@ def _record_shard(
         names.append(state_key)
         sizes[state_key] = len(data)
     if scratch.local is None:
-        for key in names:
+        for key in [*names, *result.staged]:
             scratch.put(f"staging/{key}", staged_path(out_dir, key))
     summary = {
         "month": result.month,
         "changed": list(result.changed),
         "added": list(result.added),
         "deleted": list(result.deleted),
+        "staged": list(result.staged),
         "sizes": sizes,
         "case_pages": result.case_pages,
         "render_seconds": result.render_seconds,
@@ -792,14 +798,9 @@ def _read_month_shard(job: ShardJob) -> tuple[ShardResult, list[dict[str, str]]]
 
 def _month_summary(state: Mapping[str, Any]) -> dict[str, Any]:
     """A month's entry in the site index: its state without what only the shard itself
-    (manifest) or the metrics (tally) read, plus the digests of its archive pieces."""
-    month, manifest = state["month"], state.get("manifest", {})
+    (manifest) or the metrics (tally) read, with the digests of its archive pieces."""
     summary = {k: v for k, v in state.items() if k not in _NOT_INDEXED}
-    summary["pieces"] = {
-        kind: manifest[piece_key(month, kind)]
-        for kind in ARCHIVE_KINDS
-        if piece_key(month, kind) in manifest
-    }
+    summary["pieces"] = previous_pieces(state["month"], state)
     return summary
 
 
@@ -864,6 +865,7 @@ def _finish(
         report.changed += result.get("exported", 0)
         sizes.update(result["sizes"])
         staged.update(result["sizes"])
+        staged.update(result.get("staged", ()))
         added = set(result["added"])
         uploads.extend(
             Step("upload", key, tier_of(key), sizes[key], key in added) for key in result["changed"]
@@ -921,17 +923,31 @@ def _finish(
         as_of = now
         site_files = _site_files(context, portal, metrics, summaries, as_of, staging)
     timer.lap("site")
-    # The whole-archive downloads, joined from the months' pieces, only when one changed.
-    made = _missing_pieces(site, scratch, index, staged, staging)
-    for key in made:
-        uploads.append(Step("upload", key, STATES, (staging / key).stat().st_size, True))
+    # The whole-archive downloads, joined from the months' pieces, only when one changed;
+    # where each month's piece is in them, so that a later night reads it back from there.
+    _missing_pieces(site, scratch, index, staged, staging)
+    spans: dict[str, dict[str, list[int]]] = {}
+    old_spans: Mapping[str, Mapping[str, Sequence[int]]] = site_state.get("archives", {})
     for kind, key in ((k, _archive_key(k)) for k in ARCHIVE_KINDS):
         sha = _archive_digest(kind, index, months)
         site_files[key] = sha
         if old_site_manifest.get(key) != sha:
-            _write_archive(
-                staging / key, kind, _pieces(site, scratch, staged, staging, months, kind)
+            pieces = _pieces(
+                site, scratch, staged, staging, index, months, kind, old_spans.get(kind, {})
             )
+            spans[kind] = _write_archive(staging / key, kind, pieces)
+        elif kind in old_spans:
+            spans[kind] = {m: list(span) for m, span in old_spans[kind].items()}
+    if site_state:
+        # Older builds published each piece as a file of its own: a month's go once the
+        # downloads say where its pieces are (a month rebuilt tonight has had them deleted).
+        for month in months:
+            placed = all(month in spans.get(k, ()) for k in ARCHIVE_KINDS)
+            before = all(month in old_spans.get(k, ()) for k in ARCHIVE_KINDS)
+            if month not in rebuilt and placed and not before:
+                deletions.extend(
+                    Step("delete", piece_key(month, k), DELETIONS) for k in ARCHIVE_KINDS
+                )
     timer.lap("archive")
     editorial = _editorial(root, context, site_state, staging / "_editorial", full)
     timer.lap("site")
@@ -966,6 +982,7 @@ def _finish(
         "manifest": manifest,
         "editorial_manifest": editorial_manifest,
         "editorial_key": _editorial_key(root, context),
+        "archives": spans,
     }
     site_state_bytes = _state_bytes(new_site_state)
     if uploads or deletions or _state_bytes(site_state) != site_state_bytes:
@@ -1334,28 +1351,31 @@ def _missing_pieces(
     index: dict[str, dict[str, Any]],
     staged: set[str],
     staging: Path,
-) -> list[str]:
+) -> None:
     """Pieces of months published before pieces existed, made once from their open-data
-    files (into ``staging``); their digests go into the index. Returns their keys."""
-    made = []
+    files (into ``staging``); their digests go into the index."""
     for month, summary in sorted(index.items()):
         pieces = summary.setdefault("pieces", {})
-        for kind, data_key in zip(ARCHIVE_KINDS, month_sources(month), strict=True):
+        for kind in ARCHIVE_KINDS:
             if kind in pieces:
                 continue
-            text = site.read(data_key)
-            if text is None:
-                text = scratch.read(f"staging/{data_key}")
-            assert text is not None, f"{data_key} is missing"
-            data = gz(month_piece(kind, text.decode("utf-8")))
+            data = _piece_from_open_data(site, scratch, month, kind)
             key = piece_key(month, kind)
             path = staging / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             pieces[kind] = digest(data)
             staged.add(key)
-            made.append(key)
-    return made
+
+
+def _piece_from_open_data(site: SiteTarget, scratch: Scratch, month: str, kind: str) -> bytes:
+    data_key = month_sources(month)[ARCHIVE_KINDS.index(kind)]
+    text = site.read(data_key)
+    if text is None:
+        text = scratch.read(f"staging/{data_key}")
+    if text is None:
+        raise RuntimeError(f"{data_key} is missing")
+    return gz(month_piece(kind, text.decode("utf-8")))
 
 
 def _pieces(
@@ -1363,40 +1383,62 @@ def _pieces(
     scratch: Scratch,
     staged: set[str],
     staging: Path,
+    index: Mapping[str, Mapping[str, Any]],
     months: Sequence[str],
     kind: str,
-) -> Iterator[bytes]:
-    """Each month's compressed piece, oldest first: made tonight (staged) or online."""
+    spans: Mapping[str, Sequence[int]],
+) -> Iterator[tuple[str, bytes]]:
+    """Each month's compressed piece, oldest first: made tonight (staged), or read back
+    out of the published download by its byte range (``spans``), checked against its
+    digest. A site without those spans, or whose download no longer matches them (a
+    night that failed between the two), has the piece from its older file, or made
+    again from the month's open data."""
+    archive = _archive_key(kind)
     for month in months:
         key = piece_key(month, kind)
-        data: bytes | None = None
         if (staging / key).is_file():
-            data = (staging / key).read_bytes()
-        elif key in staged:
+            yield month, (staging / key).read_bytes()
+            continue
+        if key in staged:  # on AWS, a shard's staged files are in the bucket
             data = scratch.read(f"staging/{key}")
-        else:
-            data = site.read(key)
-        if data is None:
-            raise RuntimeError(f"the archive piece {key} is missing")
-        yield data
+            if data is None:
+                raise RuntimeError(f"the archive piece {key} is missing")
+            yield month, data
+            continue
+        want = index[month]["pieces"][kind]
+        span = spans.get(month)
+        data = site.read_range(archive, span[0], span[1]) if span else None
+        if data is None or digest(data) != want:
+            data = site.read(key)  # published as a file of its own by older builds
+        if data is None or digest(data) != want:
+            data = _piece_from_open_data(site, scratch, month, kind)
+        if digest(data) != want:
+            raise RuntimeError(f"the {kind} piece of {month} does not match its digest")
+        yield month, data
 
 
-def _write_archive(path: Path, kind: str, pieces: Iterable[bytes]) -> None:
+def _write_archive(
+    path: Path, kind: str, pieces: Iterable[tuple[str, bytes]]
+) -> dict[str, list[int]]:
     """Join gzip members into one download (head, pieces with separators, tail): a
     valid gzip stream whose content equals ``opendata.archive_csv``/``archive_json``
     (for the steps, ``archive_csv`` with ``EVENT_COLUMNS``).
-    One piece (one month) in memory at a time; nothing is compressed again."""
+    One piece (one month) in memory at a time; nothing is compressed again. Returns
+    where each month's piece is: month → [offset, length]."""
     head, between, tail, empty_tail = archive_members(kind)
     path.parent.mkdir(parents=True, exist_ok=True)
+    spans: dict[str, list[int]] = {}
     first = True
     with open(path, "wb") as out:
         out.write(head)
-        for piece in pieces:
+        for month, piece in pieces:
             if not first:
                 out.write(between)
+            spans[month] = [out.tell(), len(piece)]
             out.write(piece)
             first = False
         out.write(empty_tail if first else tail)
+    return spans
 
 
 def _editorial_key(root: Path, context: SiteContext) -> str:

@@ -9,12 +9,16 @@ month's shard is everything published about that month's cases:
 * ``data/cases/<YYYY-MM>.csv`` and ``.json``, the month's open data;
 * ``_state/months/<YYYY-MM>.json``, the shard's state: the manifest of its files
   (key → SHA-256), its metrics tally (``metrics.MonthTally``), its counts, the newest
-  listing rows of each grid and the cases its cases were merged into. Site-wide pages
+  listing rows of each grid, the cases its cases were merged into and the digests of its
+  archive pieces. Site-wide pages
   and metrics are made from these states alone, never from records;
-* ``_state/pieces/<YYYY-MM>.csv.gz`` and ``.json.gz`` (when ``job.pieces``), the month's
-  share of the whole-archive downloads, compressed on its own: gzip members concatenate
-  into one valid gzip stream, so the site-wide step joins the months' pieces between a
-  head and a tail (``archive_members``) and a night compresses only the months it rebuilt.
+* ``_state/pieces/<YYYY-MM>.csv.gz``, ``.json.gz`` and ``.events.gz`` (when
+  ``job.pieces``), the month's share of the whole-archive downloads, compressed on its
+  own: gzip members concatenate into one valid gzip stream, so the site-wide step joins
+  the months' pieces between a head and a tail (``archive_members``) and a night
+  compresses only the months it rebuilt. Pieces are staged for that step alone
+  (``ShardResult.staged``), never published: a later night reads an unchanged month's
+  piece back out of the published download by its byte range (``publish._pieces``).
 
 ``build_shard`` is the work of one month: a pure function of a ``ShardJob`` (the
 month's records as last published, tonight's refreshed records and removals, the
@@ -113,6 +117,17 @@ def gz(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=PIECE_LEVEL, mtime=0)
 
 
+def previous_pieces(month: str, state: Mapping[str, Any]) -> dict[str, str]:
+    """Kind → digest of the month's pieces as last built, from its shard state (a state
+    written when pieces were published has them in its manifest instead)."""
+    if "pieces" in state:
+        return dict(state["pieces"])
+    manifest = state.get("manifest", {})
+    return {
+        k: manifest[piece_key(month, k)] for k in ARCHIVE_KINDS if piece_key(month, k) in manifest
+    }
+
+
 def month_sources(month: str) -> tuple[str, str, str]:
     """The month's open-data file each archive kind is made of (``ARCHIVE_KINDS`` order)."""
     return (*month_data_keys(month), opendata.month_events_key(month))
@@ -179,6 +194,8 @@ class ShardResult:
     records: int = 0
     state_changed: bool = True  # the state differs from ``job.previous_state``
     sizes: Mapping[str, int] = field(default_factory=dict)  # bytes of each changed file
+    # Written to out_dir for the finish step only, never published: the archive's pieces.
+    staged: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -214,20 +231,23 @@ def build_shard(job: ShardJob) -> ShardResult:
     made: set[str] = set()  # directories made for the staged files
     root = job.out_dir
 
+    def write(key: str, data: bytes) -> None:
+        # Text paths and plain os calls: this runs once for every case page.
+        path = staged_file(root, key) if job.staging else os.path.join(root, key)
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(path, "wb") as handle:
+            handle.write(data)
+        sizes[key] = len(data)
+
     def emit(key: str, data: bytes) -> None:
         sha = digest(data)
         manifest[key] = sha
         if old_manifest.get(key) != sha:
-            # Text paths and plain os calls: this runs once for every case page.
-            path = staged_file(root, key) if job.staging else os.path.join(root, key)
-            folder = os.path.dirname(path)
-            if folder not in made:
-                os.makedirs(folder, exist_ok=True)
-                made.add(folder)
-            with open(path, "wb") as handle:
-                handle.write(data)
+            write(key, data)
             changed.append(key)
-            sizes[key] = len(data)
 
     if not records:
         # A month whose every case was taken down leaves nothing behind, as if it had
@@ -279,15 +299,20 @@ def build_shard(job: ShardJob) -> ShardResult:
     emit(json_key, json_text.encode("utf-8"))
     events_key, events_text = opendata.month_events_key(month), opendata.events_csv(records)
     emit(events_key, events_text.encode("utf-8"))  # the steps file
+    pieces: dict[str, str] = {}  # kind → digest of the month's piece
+    staged: list[str] = []
     if job.pieces:
-        keys = [piece_key(month, kind) for kind in ARCHIVE_KINDS]
         texts = (csv_text, json_text, events_text)
         moved = any(k in changed for k in (csv_key, json_key, events_key))
-        if moved or any(k not in old_manifest for k in keys):
-            for kind, key, text in zip(ARCHIVE_KINDS, keys, texts, strict=True):
-                emit(key, gz(month_piece(kind, text)))
+        built = previous_pieces(month, previous_state)
+        if moved or set(built) != set(ARCHIVE_KINDS):
+            for kind, text in zip(ARCHIVE_KINDS, texts, strict=True):
+                key, data = piece_key(month, kind), gz(month_piece(kind, text))
+                pieces[kind] = digest(data)
+                write(key, data)
+                staged.append(key)
         else:  # the open data did not change: neither did its pieces (not compressed again)
-            manifest.update({k: old_manifest[k] for k in keys})
+            pieces = built
     for key, data in open311.month_copy(month, records).items():  # docs/open311.md
         emit(key, data)
 
@@ -309,6 +334,7 @@ def build_shard(job: ShardJob) -> ShardResult:
         "merged": sorted({r["merged_into"] for r in records if r["merged_into"]}),
         "tally": tally,
         "manifest": manifest,
+        **({"pieces": pieces} if pieces else {}),
     }
     deleted = tuple(sorted(k for k in old_manifest if k not in manifest))
     return ShardResult(
@@ -322,6 +348,7 @@ def build_shard(job: ShardJob) -> ShardResult:
         records=len(records),
         state_changed=state != job.previous_state,
         sizes=sizes,
+        staged=tuple(staged),
     )
 
 

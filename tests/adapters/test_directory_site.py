@@ -36,6 +36,14 @@ def test_put_read_and_delete(tmp_path: Path) -> None:
     assert sorted(p.name for p in online.rglob("*")) == ["a.html"]
 
 
+def test_a_range_of_a_file_is_read_as_stored(tmp_path: Path) -> None:
+    site = DirectorySite(tmp_path / "site")
+    site.write("data/cases.csv.gz", b"0123456789")
+    assert site.read_range("data/cases.csv.gz", 3, 4) == b"3456"
+    assert site.read_range("data/cases.csv.gz", 8, 4) == b"89"  # as far as it goes
+    assert site.read_range("never-there.gz", 0, 5) is None
+
+
 def test_a_failed_copy_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
     site = DirectorySite(tmp_path / "site")
     site.write("page.html", b"old")

@@ -48,6 +48,19 @@ def test_put_read_and_delete(aws_env: Any, tmp_path: Path) -> None:
     assert site.read("never-there") is None
 
 
+def test_a_range_of_a_download_is_read_as_stored(aws_env: Any, tmp_path: Path) -> None:
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, "site")
+    site.ensure_bucket()
+    members = [gzip.compress(f"{n}月\n".encode(), mtime=0) for n in range(1, 4)]
+    (tmp_path / "cases.csv.gz").write_bytes(b"".join(members))
+    site.put("data/cases.csv.gz", tmp_path / "cases.csv.gz")
+    start = len(members[0])
+    assert site.read_range("data/cases.csv.gz", start, len(members[1])) == members[1]
+    assert site.read_range("data/cases.csv.gz", 10_000, 5) is None  # past its end
+    assert site.read_range("never-there.gz", 0, 5) is None
+
+
 def test_data_and_state_are_stored_gzip_encoded_and_read_back_plain(
     aws_env: Any, tmp_path: Path
 ) -> None:

@@ -175,6 +175,14 @@ class DirectorySite:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
+    def read_range(self, key: str, start: int, length: int) -> bytes | None:
+        try:
+            with open(self._file(key), "rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
     def write(self, key: str, data: bytes) -> None:
         write_atomic(self._path(key), data)
 

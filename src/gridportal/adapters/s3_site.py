@@ -107,6 +107,20 @@ class S3Site:
         body = bytes(stored["Body"].read())
         return gzip.decompress(body) if stored.get("ContentEncoding") == "gzip" else body
 
+    def read_range(self, key: str, start: int, length: int) -> bytes | None:
+        """``length`` bytes of the object as stored (a ``.gz`` download is stored as it
+        is), from ``start``: one ranged GET."""
+        try:
+            stored = self.s3.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{start + length - 1}"
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404", "NoSuchBucket", "InvalidRange"):
+                return None
+            raise
+        return bytes(stored["Body"].read())
+
     def _put_object(self, key: str, body: IO[bytes] | bytes) -> None:
         encoding = stored_encoding(key)
         self.s3.put_object(
