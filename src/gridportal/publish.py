@@ -24,6 +24,7 @@ and only files rendered tonight are hashed.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import itertools
@@ -793,6 +794,15 @@ def _read_month_shard(job: ShardJob) -> tuple[ShardResult, list[dict[str, str]]]
     return build_shard(_exported_job(job, records, failed)), failed
 
 
+def _read_and_record_shard(scratch: Scratch, out_dir: Path, job: ShardJob) -> dict[str, Any]:
+    result, failed = _read_month_shard(job)
+    return _record_shard(scratch, out_dir, result, result.records, failed)
+
+
+def _build_and_record_shard(scratch: Scratch, out_dir: Path, job: ShardJob) -> dict[str, Any]:
+    return _record_shard(scratch, out_dir, build_shard(job), 0)
+
+
 # ---- Step 3: finish (site-wide pages, metrics, the ordered upload) ----
 
 
@@ -1066,12 +1076,14 @@ def publish(
         _shard_job(site, scratch, night, m, context, staging, work_dir / "fresh" / f"{m}.jsonl")
         for m in night.months
     )
+    # Each worker records its shard itself, as a shard on Lambda does: what comes back is
+    # a line of summary, not the month's state, manifest and tally (pickled, and written
+    # out by the parent, they took a core's share from the workers).
     if night.read_months:
-        for result, failed in _run_pool(_read_month_shard, jobs, workers, portal):
-            _record_shard(scratch, staging, result, result.records, failed)
+        work = functools.partial(_read_and_record_shard, scratch, staging)
+        list(_run_pool(work, jobs, workers, portal))
     else:
-        for result in _run_pool(build_shard, jobs, workers):
-            _record_shard(scratch, staging, result, 0)
+        list(_run_pool(functools.partial(_build_and_record_shard, scratch, staging), jobs, workers))
     night.seconds["shards"] = time.perf_counter() - started
     report = _finish(
         portal, site, scratch, night, staging=staging, project_root=root, dry_run=dry_run
