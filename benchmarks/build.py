@@ -16,6 +16,10 @@ Pieces (each runs in a fresh process, so its wall time and peak memory are its o
   --metrics       the metrics over 1,000,000 published records (needs the 1M site)
   --api           the API bundle (make package): unzipped size, cold import time
 
+Every run also measures the machine's pace before and after the pieces (one month of the
+20,000-case archive made into a shard in one process, ms of CPU a case): the machine is
+shared, and a run's figures are read beside the pace it ran at.
+
 The archives are synthetic (``portal synth``, seed 2026, five years up to 2026-11-30) and
 are generated once into ``var/bench/cases-<N>.db`` (SQLite) and reused; each build works
 on a copy, so the generated archive stays as generated. Builds publish to a directory
@@ -549,6 +553,39 @@ def piece_api() -> dict[str, Any]:
     }
 
 
+# The machine's pace: one month of the 20,000-case archive made into a shard in one process
+# (read, replay, redact, render, open data), best of three. Run before and after the other
+# pieces: this machine is shared, and the same build's CPU time has varied by a third
+# between runs, so a run's figures are read beside the pace it ran at.
+PACE_MONTH = "2026-05"
+
+
+def piece_pace() -> dict[str, Any]:
+    import tempfile
+
+    from gridportal import publish
+    from gridportal.adapters.theme import site_context
+    from gridportal.domain.redaction import forget, load_tables
+    from gridportal.shards import ShardJob, build_shard
+
+    portal = portal_on(archive(PELICAN_CASES))
+    context = site_context(portal.district, project_root=ROOT)
+    load_tables()
+    best, cases = float("inf"), 0
+    for _ in range(3):
+        forget()  # each pass meets the month's text as new, as a build does
+        with tempfile.TemporaryDirectory(dir=BENCH) as out:
+            started = time.process_time()
+            records, _failed = publish._export_month(
+                portal, portal.store.month_histories(PACE_MONTH)
+            )
+            job = ShardJob(PACE_MONTH, context, out, fresh=tuple(records), render_all=True)
+            build_shard(job)
+            best = min(best, time.process_time() - started)
+            cases = len(records)
+    return {"month": PACE_MONTH, "cases": cases, "ms_per_case": round(best / cases * 1e3, 3)}
+
+
 PIECES: dict[str, Callable[[], dict[str, Any]]] = {
     "full-100k": lambda: piece_full(100_000),
     "full-1m": lambda: piece_full(1_000_000),
@@ -557,6 +594,7 @@ PIECES: dict[str, Callable[[], dict[str, Any]]] = {
     "pelican": piece_pelican,
     "metrics": piece_metrics,
     "api": piece_api,
+    "pace": piece_pace,
 }
 
 
@@ -603,6 +641,14 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
     def get(piece: str, key: str) -> Any:
         return results.get(piece, {}).get(key)
 
+    if "pace-before" in results and "pace-after" in results:
+        yield (
+            "the machine's pace (lower is faster)",
+            f"one month's shard, {fig('pace-before', 'cases')} cases: "
+            f"{fig('pace-before', 'ms_per_case')} ms of CPU a case before the run, "
+            f"{fig('pace-after', 'ms_per_case')} after",
+            "",
+        )
     for piece, cases, limit in (("full-100k", "100,000", 60), ("full-1m", "1,000,000", 600)):
         if piece not in results:
             continue
@@ -675,7 +721,8 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--all", action="store_true", help="every piece")
-    for name in PIECES:
+    measured = [name for name in PIECES if name != "pace"]  # the pace brackets every run
+    for name in measured:
         parser.add_argument(f"--{name}", action="store_true", dest=name.replace("-", "_"))
     parser.add_argument("--piece", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
@@ -692,11 +739,13 @@ def main() -> None:
     if args.piece:  # inside the child process
         print(json.dumps(PIECES[args.piece]()))
         return
-    chosen = [n for n in PIECES if args.all or getattr(args, n.replace("-", "_"))]
+    chosen = [n for n in measured if args.all or getattr(args, n.replace("-", "_"))]
     if not chosen:
         parser.error("choose pieces (--full-100k, --api, …) or --all")
     try:
-        results = {name: run_piece(name) for name in chosen}
+        results = {"pace-before": run_piece("pace")}
+        results.update({name: run_piece(name) for name in chosen})
+        results["pace-after"] = run_piece("pace")
     finally:
         discard_set_aside()
     width = max(len(r[0]) for r in rows(results))
