@@ -780,9 +780,10 @@ def _exported_job(
     return replace(job, fresh=tuple(records), removed=job.removed | gone)
 
 
-def _read_month_shard(job: ShardJob) -> tuple[ShardResult, list[dict[str, str]]]:
+def _read_month_shard(scratch: Scratch, out_dir: Path, job: ShardJob) -> dict[str, Any]:
     """A full local build's shard, in a worker forked from the build: the month's cases
-    read from the store (``MonthReader``), those taken down (``job.gone``) left out."""
+    read from the store (``MonthReader``), those taken down (``job.gone``) left out; the
+    shard recorded by the worker itself (``_record_shard``), as on Lambda."""
     portal = _export_portal
     assert portal is not None and isinstance(portal.store, MonthReader)
     cases = (
@@ -791,11 +792,7 @@ def _read_month_shard(job: ShardJob) -> tuple[ShardResult, list[dict[str, str]]]
         if record.file.public_id not in job.gone
     )
     records, failed = _export_month(portal, cases)
-    return build_shard(_exported_job(job, records, failed)), failed
-
-
-def _read_and_record_shard(scratch: Scratch, out_dir: Path, job: ShardJob) -> dict[str, Any]:
-    result, failed = _read_month_shard(job)
+    result = build_shard(_exported_job(job, records, failed))
     return _record_shard(scratch, out_dir, result, result.records, failed)
 
 
@@ -1080,7 +1077,7 @@ def publish(
     # a line of summary, not the month's state, manifest and tally (pickled, and written
     # out by the parent, they took a core's share from the workers).
     if night.read_months:
-        work = functools.partial(_read_and_record_shard, scratch, staging)
+        work = functools.partial(_read_month_shard, scratch, staging)
         list(_run_pool(work, jobs, workers, portal))
     else:
         list(_run_pool(functools.partial(_build_and_record_shard, scratch, staging), jobs, workers))
@@ -1405,7 +1402,6 @@ def _pieces(
     digest. A site without those spans, or whose download no longer matches them (a
     night that failed between the two), has the piece from its older file, or made
     again from the month's open data."""
-    archive = _archive_key(kind)
     for month in months:
         key = piece_key(month, kind)
         if (staging / key).is_file():
@@ -1418,15 +1414,22 @@ def _pieces(
             yield month, data
             continue
         want = index[month]["pieces"][kind]
-        span = spans.get(month)
-        data = site.read_range(archive, span[0], span[1]) if span else None
-        if data is None or digest(data) != want:
-            data = site.read(key)  # published as a file of its own by older builds
-        if data is None or digest(data) != want:
-            data = _piece_from_open_data(site, scratch, month, kind)
-        if digest(data) != want:
+        found = _piece_candidates(site, scratch, month, kind, spans.get(month))
+        data = next((d for d in found if d is not None and digest(d) == want), None)
+        if data is None:
             raise RuntimeError(f"the {kind} piece of {month} does not match its digest")
         yield month, data
+
+
+def _piece_candidates(
+    site: SiteTarget, scratch: Scratch, month: str, kind: str, span: Sequence[int] | None
+) -> Iterator[bytes | None]:
+    """Where a month's piece may be, read lazily in this order: its byte range in the
+    published download, the file older builds published it as, its month's open data."""
+    if span:
+        yield site.read_range(_archive_key(kind), span[0], span[1])
+    yield site.read(piece_key(month, kind))
+    yield _piece_from_open_data(site, scratch, month, kind)
 
 
 def _write_archive(
