@@ -11,6 +11,8 @@ Pieces (each runs in a fresh process, so its wall time and peak memory are its o
                   files and bytes uploaded, by kind of file, as files and as a bucket
                   stores them (runs --full-1m first if its site is missing)
   --incremental-100k  a night at 100,000 cases with 1,000 changed (1%), the same figures
+  --search        the search index of the 1,000,000-case site, as a build keeps it after
+                  publishing: wall time, Pagefind's peak memory, records indexed
   --pelican       20,000 case pages: the portal's renderer against Pelican's own Markdown
                   article pipeline on the same cases
   --metrics       the metrics over 1,000,000 published records (needs the 1M site)
@@ -210,6 +212,7 @@ def build(portal: Any, name: str, *, now: datetime, full: bool) -> Any:
             now=now,
             project_root=ROOT,
             workers=WORKERS,
+            search_pages=0,  # the search index has a piece of its own (piece_search)
         )
 
     if not os.environ.get("GRIDPORTAL_BENCH_PROFILE"):
@@ -313,6 +316,30 @@ def piece_incremental(count: int = 1_000_000, changes: int = CHANGED) -> dict[st
         "cpu_seconds": round(cpu_seconds() - cpu, 1),
         **report_figures(report),
         **bucket_bytes(report.plan, site_dir(name)),
+        **peak_mb(),
+    }
+
+
+def piece_search(count: int = 1_000_000) -> dict[str, Any]:
+    """The search index a directory site keeps (``search.refresh``, after a build): over a
+    site of ``count`` cases, every bulletin and the newest records up to its page limit.
+    Its peak is Pagefind's, the one child of this process."""
+    from gridportal import search
+
+    name = f"full-{count}"
+    if not (site_dir(name) / "index.html").exists():
+        piece_full(count)  # the site to index: not measured here
+    root = site_dir(name)
+    started, cpu = time.perf_counter(), cpu_seconds()
+    search.refresh(root)
+    scope = json.loads((root / search.INDEX_DIR / search.SCOPE_FILE).read_text("utf-8"))
+    return {
+        "cases": count,
+        "site_pages": search.pages(root),
+        "indexed_cases": scope.get("cases"),
+        "since": scope.get("since"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(cpu_seconds() - cpu, 1),
         **peak_mb(),
     }
 
@@ -590,6 +617,7 @@ PIECES: dict[str, Callable[[], dict[str, Any]]] = {
     "full-1m": lambda: piece_full(1_000_000),
     "incremental": piece_incremental,
     "incremental-100k": lambda: piece_incremental(100_000, 1_000),
+    "search": piece_search,
     "pelican": piece_pelican,
     "metrics": piece_metrics,
     "api": piece_api,
@@ -684,6 +712,15 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
             f"bytes uploaded, peak {fig('incremental-100k', 'peak_mb')} MB; "
             + night_bytes(results["incremental-100k"]),
             "",
+        )
+    if "search" in results:
+        yield (
+            "search index of the 1,000,000-case site (after a build)",
+            f"{fig('search', 'seconds')} s ({fig('search', 'cpu_seconds')} s of CPU), "
+            f"Pagefind's peak {fig('search', 'peak_worker_mb')} MB: every bulletin and the "
+            f"{fig('search', 'indexed_cases')} records received since "
+            f"{fig('search', 'since')}, of {fig('search', 'site_pages')} pages",
+            f"< 2 GB: {verdict(get('search', 'peak_worker_mb'), 2048)}",
         )
     if "pelican" in results:
         yield (

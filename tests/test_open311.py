@@ -17,8 +17,8 @@ from gridportal.adapters.memory import MemoryStore
 from gridportal.domain.credentials import Keys
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.model import CLOSED_STATUSES, OPEN_STATUSES, Status
+from gridportal.domain.opendata import month_data_keys
 from gridportal.domain.reference import District
-from gridportal.shards import month_data_keys
 from support.open311 import check_json, parse_xml, xml_text
 from support.records import published_record, step
 

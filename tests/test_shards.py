@@ -13,6 +13,7 @@ import pytest
 from gridportal.adapters.theme import PAGE_SIZE, SiteContext, newest_first, site_context
 from gridportal.domain import opendata
 from gridportal.domain.metrics import combine_metrics, compute_metrics
+from gridportal.domain.opendata import month_data_keys
 from gridportal.domain.publication import PublishedRecord
 from gridportal.domain.reference import District
 from gridportal.shards import (
@@ -22,7 +23,6 @@ from gridportal.shards import (
     archive_members,
     build_shard,
     case_page_key,
-    month_data_keys,
     month_sources,
     parse_month_json,
     piece_key,

@@ -332,7 +332,7 @@ def select(
 
 
 def month_key(month: str) -> str:
-    """Where the nightly build publishes a month's records (``shards.month_data_keys``; the
+    """Where the nightly build publishes a month's records (``opendata.month_data_keys``; the
     API bundle carries no shard code, a test keeps the two equal)."""
     return f"data/cases/{month}.json"
 

@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TypeVar
 
-from gridportal import open311, posters, snapshots
+from gridportal import open311, posters, search, snapshots
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -79,7 +79,6 @@ from gridportal.shards import (
     digest,
     gz,
     month_counts,
-    month_data_keys,
     month_piece,
     month_sources,
     month_state_key,
@@ -703,7 +702,7 @@ def _shard_job(
         out_dir=str(out_dir),
         fresh_file=str(fresh_file) if fresh_file and fresh_file.is_file() else None,
         removed=frozenset(work.get("removed", ())),
-        previous=None if night.full else site.read(month_data_keys(month)[1]),
+        previous=None if night.full else site.read(opendata.month_data_keys(month)[1]),
         previous_state=_read_json(site, month_state_key(month)),
         render_all=night.full,
         gone=frozenset(night.gone),
@@ -836,9 +835,11 @@ def _finish(
     staging: Path,
     project_root: Path | None = None,
     dry_run: bool = False,
+    search_pages: int = search.MAX_PAGES,
 ) -> BuildReport:
     """Site-wide pages from the site index and tonight's shards, the plan, then (unless
-    ``dry_run``) its application and the build marker."""
+    ``dry_run``) its application, the build marker and the steps after it
+    (``site_extras``; ``search_pages``: the most pages to index, 0 for none)."""
     report = BuildReport(full=night.full, changed=night.changed, total=0)
     report.seconds.update(night.seconds)
     report.unpublished.extend(night.unpublished)
@@ -1015,6 +1016,7 @@ def _finish(
             context.site_url,
             report.published.uploaded,
             report.published.deleted,
+            search_pages=search_pages,
         )
     )
     return report
@@ -1043,11 +1045,12 @@ def publish(
     dry_run: bool = False,
     workers: int | None = None,
     api_base: str = "/api",
+    search_pages: int = search.MAX_PAGES,
 ) -> BuildReport:
     """Plan tonight's build, run its shards in a process pool and, unless ``dry_run``,
     apply it: the same three steps as the state machine, with the scratch space in
     ``work_dir`` (see the module doc), emptied once the build is published (a dry run
-    leaves the plan's files in ``work_dir/staging``)."""
+    leaves the plan's files in ``work_dir/staging``). ``search_pages``: as ``_finish``."""
     now = now or portal.clock()
     work_dir = Path(work_dir)
     for name in _WORK_NAMES:  # left by a dry run or a build that failed
@@ -1083,7 +1086,14 @@ def publish(
         list(_run_pool(functools.partial(_build_and_record_shard, scratch, staging), jobs, workers))
     night.seconds["shards"] = time.perf_counter() - started
     report = _finish(
-        portal, site, scratch, night, staging=staging, project_root=root, dry_run=dry_run
+        portal,
+        site,
+        scratch,
+        night,
+        staging=staging,
+        project_root=root,
+        dry_run=dry_run,
+        search_pages=search_pages,
     )
     if not dry_run:
         # Published: what was staged goes now, so that a night does not begin by deleting

@@ -72,10 +72,6 @@ def month_state_key(month: str) -> str:
     return f"{STATE_PREFIX}months/{month}.json"
 
 
-def month_data_keys(month: str) -> tuple[str, str]:
-    return f"data/cases/{month}.csv", f"data/cases/{month}.json"
-
-
 def case_page_key(public_id: str) -> str:
     return f"cases/{public_id}/index.html"
 
@@ -130,7 +126,7 @@ def previous_pieces(month: str, state: Mapping[str, Any]) -> dict[str, str]:
 
 def month_sources(month: str) -> tuple[str, str, str]:
     """The month's open-data file each archive kind is made of (``ARCHIVE_KINDS`` order)."""
-    return (*month_data_keys(month), opendata.month_events_key(month))
+    return (*opendata.month_data_keys(month), opendata.month_events_key(month))
 
 
 def _csv_head(kind: str) -> str:
@@ -293,7 +289,7 @@ def build_shard(job: ShardJob) -> ShardResult:
             continue
         emit(listing.key, theme.listing_page(listing, made_rows))
 
-    csv_key, json_key = month_data_keys(month)
+    csv_key, json_key = opendata.month_data_keys(month)
     csv_text, json_text = opendata.cases_csv(records), opendata.cases_json(records)
     emit(csv_key, csv_text.encode("utf-8"))
     emit(json_key, json_text.encode("utf-8"))

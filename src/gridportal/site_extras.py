@@ -8,8 +8,9 @@ Three steps that need the published site rather than the night's staging directo
   ``.br`` and ``.gz`` siblings of the large text files published tonight (pages are
   compressed by the local origin when asked for), and the removal of those of deleted
   files (CloudFront compresses at the edge, so a bucket gets none);
-* **search** (``gridportal.search``): on a directory site, Pagefind over the whole site
-  when a page was published or removed, up to ``search.MAX_PAGES`` pages.
+* **search** (``gridportal.search``): on a directory site, Pagefind when a page was
+  published or removed: over the whole site, or, above ``search.MAX_PAGES`` pages, over
+  every bulletin and the newest case records.
 
 A step whose tool is missing (WeasyPrint without Pango, Pagefind not installed) is
 skipped with a warning; the build itself has succeeded by then.
@@ -42,8 +43,11 @@ def after_publish(
     site_url: str,
     uploaded: Sequence[str],
     deleted: Sequence[str],
+    *,
+    search_pages: int = search.MAX_PAGES,
 ) -> dict[str, float]:
-    """Run the steps after a night's plan was applied; returns seconds by step."""
+    """Run the steps after a night's plan was applied; returns seconds by step.
+    ``search_pages``: the most pages the search index takes (0: the site has none)."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     written: list[str] = []
@@ -63,14 +67,11 @@ def after_publish(
     seconds["compress"] = time.perf_counter() - started
 
     pages_moved = any(k.endswith(".html") for k in [*uploaded, *deleted])
-    if pages_moved or not (root / search.INDEX_DIR).is_dir():
+    if search_pages <= 0:
+        search.remove_index(root)
+    elif pages_moved or not (root / search.INDEX_DIR).is_dir():
         if search.executable() is None:
             logger.warning("search index skipped: pagefind[extended] is not installed")
-        elif (took := search.refresh(root)) is None:
-            logger.warning(
-                "search index skipped: more than %d pages to index (search.MAX_PAGES)",
-                search.MAX_PAGES,
-            )
         else:
-            seconds["search"] = took
+            seconds["search"] = search.refresh(root, search_pages)
     return seconds

@@ -40,7 +40,7 @@ from gridportal.adapters.theme import SiteContext, Theme
 from gridportal.domain import opendata
 from gridportal.domain.deadlines import BEIJING
 from gridportal.domain.metrics import rankings
-from gridportal.shards import STATE_PREFIX, digest, month_data_keys, staged_path
+from gridportal.shards import STATE_PREFIX, digest, staged_path
 
 STATE_KEY = f"{STATE_PREFIX}snapshots.json"
 STATE_VERSION = 1
@@ -262,7 +262,7 @@ def stage(
         revise = final and figures != entry["figures"]
         if figures == entry.get("checked", entry["figures"]) and not revise:
             continue  # nothing moved since the last look
-        cases_key = month_data_keys(month)[0]
+        cases_key = opendata.month_data_keys(month)[0]
         latest = entry["revisions"][-1]
         previous = night.read(revision_path(month, latest["revision"]) + "cases.csv")
         current = night.read(cases_key) if month in monthly else None
@@ -329,7 +329,7 @@ def _revision(
     while night.site.read(revision_path(month, number) + "metrics.json") is not None:
         number += 1
     folder = revision_path(month, number)
-    cases_key, _ = month_data_keys(month)
+    cases_key, _ = opendata.month_data_keys(month)
     data = {
         "cases.csv": night.read(cases_key),
         "events.csv": night.read(opendata.month_events_key(month)),

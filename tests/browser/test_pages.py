@@ -10,7 +10,9 @@ what a record or a bulletin weighs over the wire, the search, the styled 404 pag
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from gridportal import search
 from gridportal.adapters.directory_site import DirectorySite as DirectoryTarget
 from gridportal.adapters.directory_site import stored_name
 from gridportal.adapters.local_server import DirectorySite, LocalPortal, chalice_api
@@ -196,6 +199,36 @@ def test_a_search_for_a_category_finds_its_records(page: Any, site: Site) -> Non
     assert {link.rstrip("/").rsplit("/", 1)[-1] for link in links} >= litter
     assert "2 条" in page.locator("#search-status").inner_text() or len(links) >= 2
     assert "search/?q=" in page.url  # the query stays in the address, to share or reload
+    assert page.locator("#search-scope").is_hidden()  # the whole site is indexed
+
+
+def test_a_search_over_the_newest_records_says_since_when(
+    page: Any, site: Site, tmp_path: Path
+) -> None:
+    # A site larger than its index: a copy of this one, indexed with room for two records.
+    root = tmp_path / "site"
+    shutil.copytree(site.root, root)
+    bulletins = len(list(root.glob(search.BULLETINS_GLOB)))
+    search.refresh(root, max_pages=bulletins + 2)
+    since = json.loads((root / search.INDEX_DIR / search.SCOPE_FILE).read_text("utf-8"))["since"]
+    sys.path.insert(0, str(ROOT / "functions"))
+    import app
+
+    with LocalPortal(site=DirectorySite(root), api=chalice_api(app.app)) as local:
+        page.goto(f"{local.base_url}/search/?q=垃圾")
+        page.wait_for_selector("#search-results li", timeout=15_000)
+        scope = page.locator("#search-scope")
+        scope.wait_for(state="visible", timeout=15_000)
+        year, month, day = (int(part) for part in since.split("-"))
+        assert scope.inner_text() == (
+            f"搜索范围：{year}年{month}月{day}日以来受理的 2 条办理记录和全部网格公示牌。"
+            "更早的记录请按月份浏览。"
+        )
+        assert scope.locator("a").get_attribute("href") == "/cases/"
+        hrefs = page.locator("#search-results li a").evaluate_all(
+            "els => els.map(e => e.getAttribute('href'))"
+        )
+        assert 1 <= len([h for h in hrefs if h.startswith("/cases/")]) <= 2  # of three
 
 
 def test_a_missing_page_gets_the_styled_404(page: Any, site: Site) -> None:

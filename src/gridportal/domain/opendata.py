@@ -607,6 +607,14 @@ METRICS_CSV = "data/metrics.csv"
 DATAPACKAGE = "data/datapackage.json"
 
 
+MONTH_CASES_DIR = "data/cases"  # a month's records: <YYYY-MM>.csv and .json
+
+
+def month_data_keys(month: str) -> tuple[str, str]:
+    """A month's records as published: the CSV table and the JSON (Open311's reads)."""
+    return f"{MONTH_CASES_DIR}/{month}.csv", f"{MONTH_CASES_DIR}/{month}.json"
+
+
 def month_events_key(month: str) -> str:
     return f"data/events/{month}.csv"
 
@@ -649,8 +657,7 @@ def site_files(
     ]
     for month in months:
         files += [
-            (f"data/cases/{month}.csv", "cases"),
-            (f"data/cases/{month}.json", "cases"),
+            *((key, "cases") for key in month_data_keys(month)),
             (month_events_key(month), "events"),
             (month_metrics_key(month), "metrics"),
         ]

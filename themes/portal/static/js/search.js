@@ -4,6 +4,8 @@
  * link; this script reads ?q=, loads Pagefind (its WebAssembly only when someone searches)
  * and lists the results. Everything goes into the page through textContent and
  * createElement: an excerpt's <mark> tags are the only markup kept, rebuilt as elements.
+ * A large site's index holds its newest records only (search.py): /pagefind/scope.json
+ * says since when, and the page says so under the results.
  */
 (function () {
   "use strict";
@@ -12,10 +14,12 @@
   var input = document.getElementById("search-q");
   var status = document.getElementById("search-status");
   var list = document.getElementById("search-results");
+  var scopeNote = document.getElementById("search-scope");
   if (!form || !input || !status || !list) {
     return;
   }
   var engine = null;
+  var scope = null;
 
   function load() {
     if (!engine) {
@@ -26,6 +30,46 @@
       });
     }
     return engine;
+  }
+
+  // "2026-11-08" -> "2026年11月8日"
+  function dayLabel(day) {
+    var parts = String(day).split("-");
+    return parts[0] + "年" + Number(parts[1]) + "月" + Number(parts[2]) + "日";
+  }
+
+  // What the index covers: said once, under the results, when it leaves older records out.
+  function showScope() {
+    if (!scope) {
+      scope = fetch("/pagefind/scope.json")
+        .then(function (response) {
+          return response.ok ? response.json() : null;
+        })
+        .catch(function () {
+          return null;
+        });
+    }
+    scope.then(function (covered) {
+      if (!scopeNote || !covered || covered.complete || !covered.since) {
+        return;
+      }
+      var browse = document.createElement("a");
+      browse.href = "/cases/";
+      browse.textContent = "按月份浏览";
+      scopeNote.textContent = "";
+      scopeNote.appendChild(
+        document.createTextNode(
+          "搜索范围：" +
+            dayLabel(covered.since) +
+            "以来受理的 " +
+            Number(covered.cases).toLocaleString("zh-CN") +
+            " 条办理记录和全部网格公示牌。更早的记录请"
+        )
+      );
+      scopeNote.appendChild(browse);
+      scopeNote.appendChild(document.createTextNode("。"));
+      scopeNote.hidden = false;
+    });
   }
 
   function text(value) {
@@ -99,6 +143,7 @@
       return;
     }
     status.textContent = "正在搜索……";
+    showScope();
     load()
       .then(function (pagefind) {
         return pagefind.search(query);
