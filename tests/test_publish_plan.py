@@ -33,10 +33,16 @@ from gridportal.publish import (
     ARCHIVES,
     ENTRY,
     ENTRY_PAGES,
+    LEAVES,
     MARKER,
+    MONTH_FIRST,
     SITE_STATE,
     Plan,
+    Step,
+    _apply_ahead,
+    _apply_rest,
     _run_pool,
+    order_steps,
     publish,
     take_down,
     tier_of,
@@ -312,6 +318,76 @@ def test_a_dry_run_prints_the_plan_and_writes_nothing(night: Portal, tmp_path: P
     assert json.loads(json.dumps(data)) == data  # plain data
     assert files(tmp_path / "site") == before
     assert night.store.get_marker(MARKER) == marker
+
+
+# ---- applying ahead ----
+
+
+def test_a_first_build_puts_its_new_pages_up_ahead_and_publishes_the_same_site(
+    night: Portal, tmp_path: Path
+) -> None:
+    target = DirectorySite(tmp_path / "ahead")
+    target.ensure_bucket()
+    dry = publish(
+        night, target, work_dir=tmp_path / "w0", now=night.clock(), workers=2, dry_run=True
+    )
+    assert dry.published is None and files(tmp_path / "ahead") == {}  # nothing ahead
+    report = publish(night, target, work_dir=tmp_path / "w1", now=night.clock(), workers=2)
+    build(night, tmp_path / "one", tmp_path / "w2")  # one worker: nothing goes ahead
+    assert files(tmp_path / "ahead") == files(tmp_path / "one")
+    assert report.plan is not None and report.published is not None
+    uploads = report.plan.uploads
+    assert sorted(report.published.uploaded) == sorted(s.key for s in uploads)  # each once
+    assert report.published.bytes == sum(s.size for s in uploads)
+
+
+def staged_steps(staging: Path, steps: list[Step]) -> list[Step]:
+    for step in steps:
+        path = staged_path(staging, step.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(step.key.encode())
+    return steps
+
+
+def test_only_new_leaves_go_ahead_and_the_rest_follows_them(tmp_path: Path) -> None:
+    staging, target = tmp_path / "staging", DirectorySite(tmp_path / "site")
+    target.ensure_bucket()
+    uploads = staged_steps(
+        staging,
+        [
+            Step("upload", "cases/2026-11/index.html", MONTH_FIRST, 1, True),
+            Step("upload", "cases/old/index.html", LEAVES, 1, False),  # changed
+            Step("upload", "cases/new/index.html", LEAVES, 1, True),
+            Step("upload", "data/cases/2026-11.csv", LEAVES, 1, True),
+        ],
+    )
+    ahead = _apply_ahead(uploads, target, staging)
+    assert ahead is not None
+    assert [s.key for s in ahead.steps] == ["cases/new/index.html", "data/cases/2026-11.csv"]
+    plan = Plan(full=False, staging=str(staging), steps=order_steps(uploads, []))
+    result = _apply_rest(plan, target, None, ahead)
+    assert result.uploaded == (
+        "cases/new/index.html",
+        "data/cases/2026-11.csv",
+        "cases/old/index.html",
+        "cases/2026-11/index.html",
+    )
+    assert {k: v.decode() for k, v in files(tmp_path / "site").items()} == {
+        s.key: s.key for s in uploads
+    }
+
+
+def test_a_failure_ahead_stops_the_build_before_the_rest(tmp_path: Path) -> None:
+    staging, target = tmp_path / "staging", DirectorySite(tmp_path / "site")
+    target.ensure_bucket()
+    listing = staged_steps(staging, [Step("upload", "cases/2026-11/index.html", MONTH_FIRST, 1)])
+    missing = Step("upload", "cases/new/index.html", LEAVES, 1, True)  # never staged
+    ahead = _apply_ahead([missing, *listing], target, staging)
+    assert ahead is not None
+    plan = Plan(full=False, staging=str(staging), steps=order_steps([missing, *listing], []))
+    with pytest.raises(RuntimeError, match="ahead failed"):
+        _apply_rest(plan, target, None, ahead)
+    assert files(tmp_path / "site") == {}  # the listing waits for what it links to
 
 
 # ---- the plan's order ----

@@ -16,7 +16,10 @@ the uploads in link-safe order and the deletions. ``portal build --dry-run`` pri
 ``DirectorySite``): leaves first (case pages, data, assets), then the pages that link
 to them, the entry pages last, then deletions (nothing links to them any more), then
 the shard states and the site state. The build marker in the store moves only after
-that, so a failed night is simply redone the next time.
+that, so a failed night is simply redone the next time. On a directory site with two
+cores, the plan's first steps, the shards' new leaves, are applied in a process of their
+own while the site-wide pages are made (``_apply_ahead``): a first build's 100,000 case
+pages go up on the core the shards leave idle.
 
 Knowing what changed never re-hashes the site: each shard's manifest is in its state,
 and only files rendered tonight are hashed.
@@ -87,7 +90,7 @@ from gridportal.shards import (
     staged_file,
     staged_path,
 )
-from gridportal.site_extras import after_publish
+from gridportal.site_extras import after_publish, site_root
 
 MARKER = "build"
 # A step's time is taken before its write lands, and the ``changed`` index is eventually
@@ -836,10 +839,15 @@ def _finish(
     project_root: Path | None = None,
     dry_run: bool = False,
     search_pages: int = search.MAX_PAGES,
+    apply_ahead: bool = False,
 ) -> BuildReport:
     """Site-wide pages from the site index and tonight's shards, the plan, then (unless
     ``dry_run``) its application, the build marker and the steps after it
-    (``site_extras``; ``search_pages``: the most pages to index, 0 for none)."""
+    (``site_extras``; ``search_pages``: the most pages to index, 0 for none).
+
+    ``apply_ahead`` (a directory site, two cores or more): the shards' new leaves (new
+    case pages and month files, the plan's first steps) go up in a process of their own
+    while this one makes the site-wide pages and the plan (``_apply_ahead``)."""
     report = BuildReport(full=night.full, changed=night.changed, total=0)
     report.seconds.update(night.seconds)
     report.unpublished.extend(night.unpublished)
@@ -895,6 +903,11 @@ def _finish(
     for month in old_index:  # a month gone: its pieces go too (older sites may lack them)
         if month not in index:
             deletions.extend(Step("delete", piece_key(month, k), DELETIONS) for k in ARCHIVE_KINDS)
+    ahead = (
+        _apply_ahead(uploads, site, staging)
+        if apply_ahead and not dry_run and scratch.local is not None
+        else None
+    )
     timer.lap("shards")
 
     # Metrics from the months' tallies: tonight's from the staged states, the others'
@@ -1003,7 +1016,10 @@ def _finish(
 
     if dry_run:
         return report
-    report.published = apply_plan(plan, site, scratch)
+    if ahead is None:
+        report.published = apply_plan(plan, site, scratch)
+    else:
+        report.published = _apply_rest(plan, site, scratch, ahead)
     portal.store.set_marker(MARKER, now.isoformat())
     portal.store.set_marker(VERSION_MARKER, publication_version(portal.calendar))
     scratch.discard(_scratch_names(night, staged))
@@ -1085,6 +1101,7 @@ def publish(
     else:
         list(_run_pool(functools.partial(_build_and_record_shard, scratch, staging), jobs, workers))
     night.seconds["shards"] = time.perf_counter() - started
+    cores = workers if workers is not None else os.cpu_count() or 1
     report = _finish(
         portal,
         site,
@@ -1094,6 +1111,7 @@ def publish(
         project_root=root,
         dry_run=dry_run,
         search_pages=search_pages,
+        apply_ahead=cores > 1 and site_root(site) is not None,
     )
     if not dry_run:
         # Published: what was staged goes now, so that a night does not begin by deleting
@@ -1220,6 +1238,51 @@ def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> 
             deleted.append(step.key)
     flush()
     return PublishResult(tuple(uploaded), tuple(deleted), size)
+
+
+@dataclass
+class _Ahead:
+    """Steps being applied in a process of their own (``_apply_ahead``)."""
+
+    steps: list[Step]
+    process: multiprocessing.process.BaseProcess
+
+
+def _apply_ahead(uploads: Sequence[Step], site: SiteTarget, staging: Path) -> _Ahead | None:
+    """Start applying the shards' new leaves while the site-wide pages are made: on a
+    first build, nearly every file (100,000 renames at 100,000 cases, 4 s; 37 s at a
+    million), which took a core after the rest while the other one idled.
+
+    They are the plan's first steps: leaves go up before any page that links to them,
+    new before changed (``order_steps``), and nothing online links to a new page yet.
+    The process is forked (the site target is not sent anywhere); if this one fails
+    before waiting for it, it still finishes, and no step it applies needs the rest."""
+    steps = [s for s in order_steps(uploads, ()) if s.tier == LEAVES and s.new]
+    if not steps:
+        return None
+    context = multiprocessing.get_context("fork")
+    process = context.Process(
+        target=apply_plan, args=(Plan(full=False, staging=str(staging), steps=steps), site)
+    )
+    process.start()
+    return _Ahead(steps, process)
+
+
+def _apply_rest(
+    plan: Plan, site: SiteTarget, scratch: Scratch | None, ahead: _Ahead
+) -> PublishResult:
+    """The plan without what ``_apply_ahead`` applied, once it has."""
+    ahead.process.join()
+    if ahead.process.exitcode != 0:
+        raise RuntimeError(f"applying the new pages ahead failed ({ahead.process.exitcode})")
+    done = {s.key for s in ahead.steps}
+    rest = Plan(plan.full, plan.staging, [s for s in plan.steps if s.key not in done], plan.months)
+    published = apply_plan(rest, site, scratch)
+    return PublishResult(
+        tuple(s.key for s in ahead.steps) + published.uploaded,
+        published.deleted,
+        sum(s.size for s in ahead.steps) + published.bytes,
+    )
 
 
 # ---- helpers ----
@@ -1389,9 +1452,11 @@ def _missing_pieces(
 
 def _piece_from_open_data(site: SiteTarget, scratch: Scratch, month: str, kind: str) -> bytes:
     data_key = month_sources(month)[ARCHIVE_KINDS.index(kind)]
-    text = site.read(data_key)
+    # Tonight's first, then the site's: a file staged tonight may be on its way into the
+    # site (``_apply_ahead``); a rename is atomic, so it is in one of the two.
+    text = scratch.read(f"staging/{data_key}")
     if text is None:
-        text = scratch.read(f"staging/{data_key}")
+        text = site.read(data_key)
     if text is None:
         raise RuntimeError(f"{data_key} is missing")
     return gz(month_piece(kind, text.decode("utf-8")))

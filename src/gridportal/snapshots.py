@@ -203,9 +203,12 @@ class _Night:
         self.uploads: dict[str, bool] = {}
 
     def read(self, key: str) -> bytes | None:
-        path = staged_path(self.staging, key)
-        if path.is_file():
-            return path.read_bytes()
+        # A staged file may be moving into the site meanwhile (publish._apply_ahead): a
+        # rename is atomic, so it is read from one place or the other.
+        try:
+            return staged_path(self.staging, key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            pass
         data = self.scratch.read(f"staging/{key}")
         return data if data is not None else self.site.read(key)
 
