@@ -1276,7 +1276,7 @@ def _apply_rest(
     if ahead.process.exitcode != 0:
         raise RuntimeError(f"applying the new pages ahead failed ({ahead.process.exitcode})")
     done = {s.key for s in ahead.steps}
-    rest = Plan(plan.full, plan.staging, [s for s in plan.steps if s.key not in done], plan.months)
+    rest = replace(plan, steps=[s for s in plan.steps if s.key not in done])
     published = apply_plan(rest, site, scratch)
     return PublishResult(
         tuple(s.key for s in ahead.steps) + published.uploaded,

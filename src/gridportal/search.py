@@ -44,8 +44,8 @@ MAX_PAGES = 12_000
 # and bulletins (and the months' first listing pages, /cases/by/ and /cases/, which match
 # too but carry no data-pagefind-body); the rest of the site is never opened. search.js
 # shows a case's result at /cases/<id>/, where the origin serves it.
-INDEXED_GLOB = "{cases/*.html,grids/*/index.html}"
 BULLETINS_GLOB = "grids/*/index.html"
+INDEXED_GLOB = "{cases/*.html," + BULLETINS_GLOB + "}"
 # A site's subset to index is gathered here, as hard links: Pagefind reads a directory.
 VIEW_DIR = ".pagefind-view"
 # The months' open data (data/cases/<YYYY-MM>.csv) name each month's records, in order of
