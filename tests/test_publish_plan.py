@@ -37,10 +37,14 @@ from gridportal.publish import (
     MARKER,
     MONTH_FIRST,
     SITE_STATE,
+    Night,
     Plan,
+    Scratch,
     Step,
     _apply_ahead,
     _apply_rest,
+    _largest_first,
+    _plan,
     _run_pool,
     order_steps,
     publish,
@@ -136,6 +140,17 @@ class NoMonthReads:
         return getattr(self._store, name)
 
 
+def without_month_reads(portal: Portal) -> Portal:
+    """The same portal over ``NoMonthReads``: its plan exports every case itself."""
+    return Portal(
+        store=NoMonthReads(portal.store),  # type: ignore[arg-type]
+        district=portal.district,
+        calendar=portal.calendar,
+        keys=portal.keys,
+        clock=portal.clock,
+    )
+
+
 def test_months_read_in_forked_workers_publish_what_one_export_does(
     night: Portal, tmp_path: Path
 ) -> None:
@@ -145,13 +160,7 @@ def test_months_read_in_forked_workers_publish_what_one_export_does(
     site = DirectorySite(tmp_path / "read")
     site.ensure_bucket()
     read = publish(night, site, work_dir=tmp_path / "w1", now=night.clock(), workers=2)
-    plain = Portal(
-        store=NoMonthReads(night.store),  # type: ignore[arg-type]
-        district=night.district,
-        calendar=night.calendar,
-        keys=night.keys,
-        clock=night.clock,
-    )
+    plain = without_month_reads(night)
     exported = build(plain, tmp_path / "exported", tmp_path / "w2")
     assert read.full and exported.full and read.total == exported.total > 100
     assert read.seconds["export"] < 1  # the plan only listed the months
@@ -318,6 +327,31 @@ def test_a_dry_run_prints_the_plan_and_writes_nothing(night: Portal, tmp_path: P
     assert json.loads(json.dumps(data)) == data  # plain data
     assert files(tmp_path / "site") == before
     assert night.store.get_marker(MARKER) == marker
+
+
+def test_the_pool_takes_the_largest_months_first(night: Portal, tmp_path: Path) -> None:
+    def plan(portal: Portal, name: str, *, full: bool) -> Any:
+        site = DirectorySite(tmp_path / "site")
+        site.ensure_bucket()
+        scratch = Scratch(local=tmp_path / name)
+        return _plan(portal, site, scratch, night_id=name, now=portal.clock(), full=full)
+
+    assert isinstance(night.store, MonthReader)
+    filed = night.store.filed_months()
+    plain = without_month_reads(night)
+    for full in (plan(night, "read", full=True), plan(plain, "exported", full=True)):
+        assert full.sizes == filed  # each month read by its worker, or exported by the plan
+        order = _largest_first(full)
+        assert sorted(order) == full.months and len(set(filed.values())) > 1
+        assert [full.sizes[m] for m in order] == sorted(filed.values(), reverse=True)
+
+    build(night, tmp_path / "site", tmp_path / "work")
+    change_some_cases(night)  # a new case in November, two open cases resolved
+    tonight = plan(night, "night", full=False)
+    assert tonight.sizes["2026-11"] == 1  # a month new tonight: its one case
+    published = sum(filed.get(month, 0) for month in tonight.months)
+    assert sum(tonight.sizes.values()) == published + tonight.changed
+    assert Night.from_dict(json.loads(json.dumps(tonight.to_dict()))) == tonight
 
 
 # ---- applying ahead ----

@@ -230,8 +230,9 @@ class MonthReader(Protocol):
     worker read and export its own cases: the store is read on every core, and no history
     crosses between processes (pickling them cost more than reading them)."""
 
-    def filed_months(self) -> list[str]:
-        """The months (YYYY-MM, Beijing time) in which a case was filed, oldest first."""
+    def filed_months(self) -> dict[str, int]:
+        """The months (YYYY-MM, Beijing time) in which a case was filed, oldest first, with
+        how many were filed in each."""
 
     def month_histories(self, month: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
         """The cases filed in ``month`` (Beijing time) with their events, filing order."""

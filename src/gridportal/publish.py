@@ -440,6 +440,7 @@ class _Spill:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.handles: dict[str, IO[str]] = {}
+        self.counts: dict[str, int] = {}  # month → lines written
         self.count = 0
 
     def write(self, month: str, line: str) -> None:
@@ -448,6 +449,7 @@ class _Spill:
             # One handle per month stays open for the whole export; close() ends them.
             handle = self.handles[month] = open(self.path(month), "w", encoding="utf-8")  # noqa: SIM115
         handle.write(line)
+        self.counts[month] = self.counts.get(month, 0) + 1
         self.count += 1
 
     def path(self, month: str) -> Path:
@@ -542,6 +544,9 @@ class Night:
     read_months: bool = False
     gone: list[str] = field(default_factory=list)  # public ids of every case taken down
     changed: int = 0  # records exported by the plan
+    # Cases each month's shard works over, as far as the plan knows: the pool takes the
+    # largest first, so that no large month is left to one core at the end.
+    sizes: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     unpublished: list[dict[str, str]] = field(default_factory=list)  # by the plan's export
 
@@ -557,6 +562,7 @@ class Night:
             "read_months": self.read_months,
             "gone": self.gone,
             "changed": self.changed,
+            "sizes": self.sizes,
             "seconds": self.seconds,
             "unpublished": self.unpublished,
         }
@@ -574,6 +580,7 @@ class Night:
             read_months=bool(data.get("read_months", False)),
             gone=list(data.get("gone", ())),
             changed=int(data.get("changed", 0)),
+            sizes=dict(data.get("sizes", {})),
             seconds=dict(data.get("seconds", {})),
             unpublished=list(data.get("unpublished", ())),
         )
@@ -647,15 +654,15 @@ def _plan(
                 month = _month_of_history(events)
                 removed.setdefault(month, set()).add(record.file.public_id)
 
-    exported: set[str] = set()
+    fresh: dict[str, int] = {}  # month → cases exported tonight
     work: dict[str, list[str]] = {}
     if night.read_months:  # each month's worker reads and exports it (_read_month_shard)
         assert isinstance(store, MonthReader)
-        exported = set(store.filed_months())
+        fresh = store.filed_months()
     elif export_in_shards:
         for record, events in kept():
             work.setdefault(_month_of_history(events), []).append(record.tracking)
-        exported = set(work)
+        fresh = {month: len(trackings) for month, trackings in work.items()}
     else:
         spill = _Spill(scratch.local / "fresh")  # type: ignore[operator]
         try:
@@ -669,20 +676,29 @@ def _plan(
         finally:
             spill.close()
         night.changed = spill.count
-        exported = set(spill.handles)
+        fresh = spill.counts
 
     # The months to rebuild: tonight's cases, removals, every month on a full build, and
     # the months whose cases were merged into a case taken down tonight (their link goes).
     index = _site_index(site, site_state)
     withdrawn_ids = {i for ids in removed.values() for i in ids}
     linking = {m for m, s in index.items() if withdrawn_ids & set(s.get("merged", ()))}
-    night.months = sorted(exported | set(removed) | linking | (set(index) if full else set()))
+    night.months = sorted(set(fresh) | set(removed) | linking | (set(index) if full else set()))
+    for month in night.months:  # a rough measure (a night's case may be counted twice)
+        before = 0 if full else index.get(month, {}).get("cases") or 0
+        night.sizes[month] = before + fresh.get(month, 0)
     for month in night.months:
         if export_in_shards or removed.get(month):
             item = {"trackings": work.get(month, []), "removed": sorted(removed.get(month, ()))}
             scratch.write(f"work/{month}.json", _state_bytes(item))
     night.seconds["export"] = time.perf_counter() - started
     return night
+
+
+def _largest_first(night: Night) -> list[str]:
+    """The order a pool takes the months in. Oldest first, a city's growing volume left
+    its largest months to the end, and one core worked alone through the last of them."""
+    return sorted(night.months, key=lambda month: (-night.sizes.get(month, 0), month))
 
 
 # ---- Step 2: one month shard ----
@@ -1090,7 +1106,7 @@ def publish(
     context = site_context(portal.district, project_root=root, site_url=site_url, api_base=api_base)
     jobs = (
         _shard_job(site, scratch, night, m, context, staging, work_dir / "fresh" / f"{m}.jsonl")
-        for m in night.months
+        for m in _largest_first(night)
     )
     # Each worker records its shard itself, as a shard on Lambda does: what comes back is
     # a line of summary, not the month's state, manifest and tally (pickled, and written

@@ -529,7 +529,7 @@ class MonthReaderContract:
 
     def test_a_month_reads_its_own_cases_in_filing_order(self, store: Any) -> None:
         assert isinstance(store, MonthReader)
-        assert store.filed_months() == []
+        assert store.filed_months() == {}
         boundary = datetime(2026, 10, 31, 16, 30, tzinfo=UTC)  # 1 November, 00:30 Beijing
         filed = {
             "100000000001": boundary - timedelta(hours=1),  # 31 October, Beijing
@@ -539,7 +539,7 @@ class MonthReaderContract:
         }
         for tracking, at in filed.items():
             create(store, tracking, at=at)
-        assert store.filed_months() == ["2026-10", "2026-11", "2026-12"]
+        assert store.filed_months() == {"2026-10": 1, "2026-11": 2, "2026-12": 1}
         november = list(store.month_histories("2026-11"))
         assert [r.tracking for r, _ in november] == ["100000000003", "100000000002"]
         for record, events in november:

@@ -6,6 +6,7 @@ A lock makes each method atomic, as a DynamoDB transaction is.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -182,9 +183,10 @@ class MemoryStore:
             yield record, self.get_events(record.tracking)
 
     # ``ports.MonthReader``: a forked worker reads its copy of the dictionaries.
-    def filed_months(self) -> list[str]:
+    def filed_months(self) -> dict[str, int]:
         with self._lock:
-            return sorted({month_of(r.file.filed_at) for r in self.cases.values()})
+            filed = Counter(month_of(r.file.filed_at) for r in self.cases.values())
+        return dict(sorted(filed.items()))
 
     def month_histories(self, month: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
         for record, events in self.all_histories():

@@ -601,12 +601,12 @@ class SqliteStore:
 
     # ``ports.MonthReader``: filing times are Beijing time's text (``_ts``), so a month's
     # cases are those whose text starts with it, and its first seven characters name it.
-    def filed_months(self) -> list[str]:
+    def filed_months(self) -> dict[str, int]:
         rows = self._all(
             "read the months",
-            "SELECT DISTINCT substr(filed_at, 1, 7) FROM cases ORDER BY 1",
+            "SELECT substr(filed_at, 1, 7), count(*) FROM cases GROUP BY 1 ORDER BY 1",
         )
-        return [row[0] for row in rows]
+        return {month: count for month, count in rows}
 
     def month_histories(self, month: str) -> Iterator[tuple[CaseRecord, list[Event]]]:
         return self._filed_between(month, month + "~")
