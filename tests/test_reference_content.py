@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gridportal.domain.reference import District, TeamRole, parse_district
+from gridportal.domain.reference import District, Grid, TeamRole, parse_district
 
 DISTRICT_FILE = Path(__file__).resolve().parents[1] / "content" / "district.json"
 
@@ -133,3 +133,12 @@ def test_lists_are_published(district: District) -> None:
     for items in lists.values():
         assert len(items) == len(set(items))
         assert all(item.strip() for item in items)
+
+
+def test_a_boundary_names_the_places_on_each_side(district: District) -> None:
+    boundary = "东至中山中路，南至吴山广场北侧，西至大井巷东段，北至吴山北麓。"
+    edges = Grid("G", "某网格", "c", 3, boundary, 1, 1).edges()
+    assert edges == [("东", "中山中路"), ("南", "吴山广场"), ("西", "大井巷"), ("北", "吴山")]
+    for real in district.grids:  # every bulletin's boundary names its four sides
+        assert [side for side, _ in real.edges()] == ["东", "南", "西", "北"], real.id
+        assert all(len(place) >= 2 for _, place in real.edges()), real.id

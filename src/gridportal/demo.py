@@ -22,7 +22,6 @@ import heapq
 import itertools
 import math
 import random
-import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -997,8 +996,6 @@ def _interesting(views: Sequence[tuple[_Case, CaseView]]) -> tuple[DemoReceipt, 
 # Places and texts
 # --------------------------------------------------------------------------
 
-_STREET = re.compile(r"([东南西北])至([^,，。;；、]+)")
-_STREET_SUFFIX = re.compile(r"(东段|西段|南段|北段|东侧|西侧|南侧|北侧)$")
 _STREET_ENDINGS = ("路", "街", "巷", "里", "弄", "池头", "广场")
 _CORNERS = ("东北角", "东南角", "西北角", "西南角")
 # Matters that happen in and around homes rather than in the street.
@@ -1012,8 +1009,7 @@ class _Places:
     def __init__(self, grid: Grid, district: District) -> None:
         north_south: list[str] = []  # streets on the east and west edges run north–south
         east_west: list[str] = []
-        for side, name in _STREET.findall(grid.boundary):
-            street = _STREET_SUFFIX.sub("", name.strip())
+        for side, street in grid.edges():
             if street.endswith(_STREET_ENDINGS):
                 (north_south if side in "东西" else east_west).append(street)
         community = district.community(grid.community)

@@ -609,7 +609,8 @@ COMPOUND_SURNAMES: Final = frozenset(
 )  # fmt: skip
 
 # Words that look like a surname and a given name but are not names: those honorifics
-# follow ("语文老师", "保安师傅", "房东阿姨"), and thanks ("谢谢反映", "谢谢您").
+# follow ("语文老师", "保安师傅", "房东阿姨"), thanks ("谢谢反映", "谢谢您"), and words
+# jieba tags as names in complaints ("中午和周末", "宣传栏", "路灯白天亮").
 _NOT_NAMES = frozenset(
     {
         "语文", "中文", "英文", "音乐", "声乐", "历史", "保安", "治安", "公安", "平安",
@@ -617,7 +618,7 @@ _NOT_NAMES = frozenset(
         "快递", "外卖", "宿管", "环卫", "门卫", "维修", "保洁", "司机", "装修", "安装",
         "楼长", "楼下", "楼上", "邻居", "有关", "相关", "机关", "海关", "娱乐", "快乐",
         "万一", "一万", "高层", "高龄", "高中", "初中", "小学", "大学", "中学", "文化",
-        "方面", "石化", "金融", "史上", "谢谢",
+        "方面", "石化", "金融", "史上", "谢谢", "周末", "宣传", "白天",
     }
 )  # fmt: skip
 # Characters that end a given name: particles, pronouns, verbs of speech.
@@ -872,6 +873,8 @@ def public_data(district: District) -> PublicData:
     names: list[str] = [district.name, *(s.name for s in district.stations)]
     names += [c.name for c in district.communities] + [d.name for d in district.departments]
     names += [g.name for g in district.grids]
+    # The streets and landmarks bounding each grid (高银街, 吴山广场, 吴山), on its bulletin.
+    names += [place for g in district.grids for _side, place in g.edges()]
     for grid in district.grids:
         for member in grid.team:
             phones.append(member.work_phone)
@@ -1155,6 +1158,15 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
             return
         if name[:sl] in _PREPOSITION_SURNAMES:
             return
+        # Its surname must not end a word of three or four characters begun before it,
+        # unless the word is rare: 居民楼有一户 is not 居民 + 楼有, nor 住宅楼邻居家
+        # 楼邻居 + 家, but 楼上楼小红家 is 楼小红 (楼上楼: 3 in jieba's counts). Two
+        # characters are too often a name's neighbour (上楼, 本周).
+        if any(
+            lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD
+            for word in (text[j : start + 1] for j in range(max(0, start - 3), start - 1))
+        ):
+            return
         # Unframed, the name must not start with an ordinary word: 居民高空抛物 is
         # not 居民 + 高空抛, 楼上夏天 is not a person.
         if not framed and any(
@@ -1285,6 +1297,7 @@ def _names_in_tokens(tokens: list[tuple[str, int, int]], lex: _Lexicon) -> list[
                     and lex.may_be_given_name(nxt)
                     and (len(nxt) == 2 or lex.tags.get(word, "").startswith("nr"))
                     and not lex.is_word_not_name(word + nxt)
+                    and (word + nxt)[:2] not in _NOT_NAMES  # 白 + 天亮
                 ):
                     spans.append((start, nxt_end))
                     i += 1

@@ -9,6 +9,7 @@ phone numbers are published on every grid bulletin (定格、定人、定责).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -47,6 +48,11 @@ class TeamMember:
     duties: str
 
 
+# A boundary names a place on each side: "东至中山中路，南至吴山广场北侧，…".
+_BOUNDARY_EDGE = re.compile(r"([东南西北])至([^,，。;；、]+)")
+_EDGE_PART = re.compile(r"(东段|西段|南段|北段|东侧|西侧|南侧|北侧|东麓|西麓|南麓|北麓)$")
+
+
 @dataclass(frozen=True)
 class Grid:
     id: str  # e.g. "QB-LCJX-01"
@@ -57,6 +63,14 @@ class Grid:
     households: int
     population: int
     team: tuple[TeamMember, ...] = ()
+
+    def edges(self) -> list[tuple[str, str]]:
+        """The places the boundary names, each with its side (东, 南, 西, 北), without
+        the part of it meant (吴山广场北侧 → 吴山广场, 吴山北麓 → 吴山)."""
+        return [
+            (side, _EDGE_PART.sub("", place.strip()))
+            for side, place in _BOUNDARY_EDGE.findall(self.boundary)
+        ]
 
 
 @dataclass(frozen=True)
