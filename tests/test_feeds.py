@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,6 +38,7 @@ def row(i: int, grid: str = "G1", unit: str | None = "dept-a", resolved: bool = 
     }
 
 
+BEIJING = ZoneInfo("Asia/Shanghai")
 METRICS: dict[str, Any] = {
     "monthly": {
         month: {
@@ -103,6 +105,22 @@ def test_figures_of_the_newest_months_for_the_street_a_grid_and_a_department() -
         {"monthly": {"2024-12": METRICS["monthly"]["2025-06"]}}, None, None, ""
     )
     assert december[0].updated == "2025-01-01T00:00:00+08:00"
+
+
+def test_a_month_still_under_way_has_no_figures_and_one_not_final_says_so() -> None:
+    metrics = {
+        **METRICS,
+        "generated_at": "2025-06-15T02:00:00+08:00",  # June is under way
+        "month_status": {"2025-03": {"final": True}, "2025-05": {"final": False}},
+    }
+    entries = figure_entries(metrics, None, None, "清波街道")
+    assert [e.link for e in entries] == [f"/metrics/2025-0{m}/" for m in (3, 4, 5)]
+    generated = datetime(2025, 6, 15, 2, tzinfo=BEIJING)
+    assert all(datetime.fromisoformat(e.updated) <= generated for e in entries)
+    assert ["暂定" in e.summary for e in entries] == [False, True, True]
+    # On the first of July June has ended, and its entry comes.
+    july = {**metrics, "generated_at": "2025-07-01T00:00:00+08:00"}
+    assert figure_entries(july, None, None, "清波街道")[-1].link == "/metrics/2025-06/"
 
 
 def test_the_feeds_of_a_site_parse_and_keep_to_their_scope() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -93,10 +94,19 @@ def figure_entries(
     metrics: Mapping[str, Any], section: str | None, unit: str | None, name: str
 ) -> list[Entry]:
     """Monthly figures of the newest complete months: the whole street (``section`` None)
-    or one row of ``monthly[M][section]``."""
+    or one row of ``monthly[M][section]``. A month still under way has none: its entry
+    would be dated at its end, in the future. One not yet final says so (暂定)."""
     monthly = metrics.get("monthly") or {}
+    status = metrics.get("month_status") or {}
+    generated = metrics.get("generated_at")
+    ended = [
+        month
+        for month in sorted(monthly)
+        if generated is None
+        or datetime.fromisoformat(_month_end(month)) <= datetime.fromisoformat(generated)
+    ]
     out = []
-    for month in sorted(monthly)[-FIGURE_MONTHS:]:
+    for month in ended[-FIGURE_MONTHS:]:
         if section is None:
             row = monthly[month].get("overall")
         else:
@@ -108,6 +118,8 @@ def figure_entries(
             f"解决率 {_percent(row.get('resolution_rate'))}，"
             f"满意率 {_percent(row.get('satisfaction_rate'))}。"
         )
+        if not status.get(month, {}).get("final"):
+            summary += "（暂定，定稿前会随办理进展变化。）"
         out.append(
             Entry(
                 f"/metrics/{month}/#{unit or 'overall'}",

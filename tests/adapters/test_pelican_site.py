@@ -231,6 +231,10 @@ METRICS: dict[str, Any] = {
     "generated_at": "2024-06-03T02:00:00+08:00",
     "period": {"first_month": "2024-05", "last_month": "2024-06"},
     "months": ["2024-05", "2024-06"],
+    "month_status": {  # May has ended, and some of its deadlines have not passed
+        "2024-05": {"final": False, "final_at": "2024-06-14T23:59:59+08:00"},
+        "2024-06": {"final": False, "final_at": None},
+    },
     "definitions": [
         {
             "key": "response_rate",
@@ -384,7 +388,8 @@ def test_internal_links_resolve(site: BuildResult) -> None:
 
 def test_home_has_figures_buttons_and_definition_links(site: BuildResult) -> None:
     page = read(site, "index.html")
-    assert "2024年5月办理情况" in page  # June is not finished at build time
+    assert "2024年5月办理情况（暂定）" in page  # June is not finished at build time
+    assert "数字会随办理进展变化，2024-06-14后定稿。" in page
     for label in ("响应率", "解决率", "满意率", "综合得分"):
         assert label in page
     assert '<a href="/metrics/def/#def-response_rate">' in page
@@ -409,7 +414,7 @@ def test_grid_bulletin_has_team_qr_and_report_link(site: BuildResult) -> None:
     assert "东片社区公共服务站" in page and 'href="tel:057187000001"' in page
     assert "高风险" in page
     assert "柳翠井巷社区第1网格(五月)" not in page  # rows are relabelled by period
-    assert "全部时段" in page and "2024年5月" in page
+    assert "全部时段" in page and "2024年5月（暂定）" in page
     assert "/cases/aaaaaaaaaaa1/" in page and "/cases/bbbbbbbbbbb1/" not in page
     # QR codes are deterministic: the same matrix means the same URL.
     expected_file = io.BytesIO()

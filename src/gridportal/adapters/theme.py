@@ -806,6 +806,7 @@ def site_pages(
         check_month(month)
     headline_month, headline_partial = latest_complete_month(metric_months, as_of)
     monthly = metrics.get("monthly", {})
+    headline_status = metrics.get("month_status", {}).get(headline_month or "", {})
     yield (
         "index.html",
         theme.render(
@@ -815,6 +816,8 @@ def site_pages(
             headline=monthly[headline_month]["overall"] if headline_month else None,
             headline_month=headline_month,
             headline_partial=headline_partial,
+            headline_final=bool(headline_status.get("final")),
+            headline_final_at=headline_status.get("final_at"),
             headline_keys=HOME_FIGURES,
             totals=totals,
         ),
@@ -964,6 +967,7 @@ def _grid_pages(
     grid_rows = {row["id"]: row for row in metrics.get("by_grid", ())}
     monthly = metrics.get("monthly", {}).get(headline_month or "", {})
     month_rows = {row["id"]: row for row in monthly.get("by_grid", ())}
+    final = metrics.get("month_status", {}).get(headline_month or "", {}).get("final")
     stations = [
         {
             "name": station.name,
@@ -996,7 +1000,8 @@ def _grid_pages(
         url = report_url(site_url, grid.id)
         rows = []
         if grid.id in month_rows and headline_month:
-            rows.append({**month_rows[grid.id], "name": format_month(headline_month)})
+            name = format_month(headline_month) + ("" if final else "（暂定）")
+            rows.append({**month_rows[grid.id], "name": name})
         if grid.id in grid_rows:
             rows.append({**grid_rows[grid.id], "name": "全部时段"})
         yield f"grids/{grid.id}/qr.svg", qr_file(url)
