@@ -84,7 +84,12 @@ def _c(name: str, read: Callable[[Any], Any], kind: str, description: str) -> Co
 CASE_COLUMNS: tuple[Column, ...] = (
     _c("service_request_id", _field("id"), "string", "公开编号，与办理记录网址 /cases/编号/ 一致"),
     _c("requested_datetime", _field("received_at"), "datetime", "受理时间（北京时间）"),
-    _c("contacted_datetime", _field("contacted_at"), "datetime", "首次联系反映人的时间"),
+    _c(
+        "contacted_datetime",
+        _field("contacted_at"),
+        "datetime",
+        "首次联系反映人的时间（联系或告知办理结果，以先者为准；按时联系据此判断）",
+    ),
     _c("updated_datetime", _field("updated_at"), "datetime", "最近一步办理的时间"),
     _c("closed_date", _field("resolved_at"), "datetime", "办结时间；在办或重办中为空"),
     _c("status", _field("status"), "string", "状态代码"),
