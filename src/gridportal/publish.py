@@ -1388,7 +1388,7 @@ def _site_files(
         **metrics,
         "generated_at": at.isoformat(timespec="seconds"),
         "recent_since": (at - timedelta(days=RECENT_DAYS)).isoformat(timespec="seconds"),
-        "calendar": calendar_status(portal.calendar, at.date()).to_dict(),
+        "calendar": calendar_status(portal.calendar, at.date()).to_dict(public=True),
     }
     recent: dict[str, list[Any]] = {}
     for summary in summaries:  # oldest month first: newer rows go in front

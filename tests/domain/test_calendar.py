@@ -9,11 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridportal.domain.calendar import (
+    OVERRIDES_FILE,
     CalendarNotCovered,
     Overrides,
     OverridesError,
     WorkCalendar,
     YearSchedule,
+    calendar_status,
     format_years,
     parse_overrides,
 )
@@ -289,3 +291,22 @@ def test_working_days_between_counts_days(start: date, span: int) -> None:
     end = start + timedelta(days=span)
     expected = sum(CAL.is_workday(start + timedelta(days=i)) for i in range(1, span + 1))
     assert CAL.working_days_between(start, end) == expected
+
+
+@pytest.mark.parametrize(
+    ("today", "year"),
+    [("2026-12-07", 2027), ("2027-03-01", 2027)],  # within the warning days; past the end
+)
+def test_a_calendar_near_its_end_warns_staff_where_and_the_public_what(
+    today: str, year: int
+) -> None:
+    status = calendar_status(CAL, d(today))
+    assert status.warn
+    assert OVERRIDES_FILE in status.message() and f"{year}年" in status.message()
+    public = status.to_dict(public=True)["message"]
+    assert isinstance(public, str) and f"{year}年的节假日安排尚未录入" in public
+    assert "content/" not in public and ".json" not in public
+    assert status.to_dict()["message"] == status.message()
+    assert not calendar_status(CAL_2027, d(today)).warn  # once 2027 is entered
+    quiet = calendar_status(CAL, d("2026-06-01"))
+    assert not quiet.warn and quiet.message() == quiet.public_message() == ""

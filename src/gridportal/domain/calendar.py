@@ -257,15 +257,29 @@ class CalendarStatus:
             "否则跨年的期限将显示为待定。"
         )
 
-    def to_dict(self) -> dict[str, object]:
-        """Plain JSON values, for the build report and the metrics page."""
+    def public_message(self) -> str:
+        """The same warning for the public site: what it means for a deadline, nothing
+        of where the schedule is entered."""
+        if not self.warn:
+            return ""
+        if self.ends is None or self.days_left < 0:
+            return (
+                f"{self.today.year}年的节假日安排尚未录入工作日历，一般、复杂案件的期限暂时待定。"
+            )
+        return (
+            f"工作日历将于{self.ends.isoformat()}结束，{self.next_year}年的节假日安排尚未录入，"
+            "跨年的期限暂时显示为待定。"
+        )
+
+    def to_dict(self, *, public: bool = False) -> dict[str, object]:
+        """Plain JSON values, for the build report and (``public``) the metrics page."""
         return {
             "today": self.today.isoformat(),
             "ends": self.ends.isoformat() if self.ends else None,
             "days_left": self.days_left,
             "warn": self.warn,
             "warning_days": CALENDAR_WARNING_DAYS,
-            "message": self.message(),
+            "message": self.public_message() if public else self.message(),
         }
 
 
