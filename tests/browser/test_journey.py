@@ -265,6 +265,25 @@ def test_a_slow_answer_to_a_vote_is_not_a_failure(browser: Any, portal: Portal) 
     page.context.close()
 
 
+def test_the_forms_mark_every_missing_field_and_name_the_wrong_one(
+    browser: Any, portal: Portal
+) -> None:
+    page = phone(browser, script=True).new_page()
+    page.goto(f"{portal.url}/report/")
+    page.click("#report-submit")  # nothing filled in: all four at once, not one a tap
+    for name in ("category", "grid", "location", "description"):
+        assert page.locator(f"#error-{name}").is_visible(), name
+        assert page.get_attribute(f"#{name}", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "category"  # the first
+    page.goto(f"{portal.url}/lookup/")
+    page.fill("#tracking", "abcd-efgh-ijkl")
+    page.fill("#code", "12345678")
+    page.click("#lookup-submit")
+    page.wait_for_selector("#lookup-error:not([hidden])")
+    assert page.locator("#lookup-error").inner_text() == "受理编号：含有不允许的字符。"
+    page.context.close()
+
+
 @pytest.mark.parametrize("script", [True, False], ids=["javascript", "no-javascript"])
 def test_a_locked_lookup_says_it_is_locked_until_when_and_whom_to_call(
     browser: Any, portal: Portal, script: bool

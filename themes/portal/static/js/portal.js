@@ -110,9 +110,9 @@
   }
 
   // A locked lookup: the API's sentence (until when, Beijing time) and the number to call.
-  function showError(box, err, fallback) {
+  function showError(box, err, fallback, form) {
     clear(box);
-    box.appendChild(document.createTextNode(err.message || fallback));
+    box.appendChild(document.createTextNode((form ? labelled(form, err) : err.message) || fallback));
     if (err.hotline) {
       box.appendChild(document.createTextNode(" "));
       var call = el("a", "拨打 " + err.hotline);
@@ -187,6 +187,14 @@
     return (data && data.error) || {};
   }
 
+  // The API's message, led by the label of the field it names ("受理编号：含有不允许的字符。"),
+  // as the page the API answers without the script says it.
+  function labelled(form, err) {
+    var input = err.field && form.elements[err.field];
+    var label = input && input.labels && input.labels[0];
+    return label && err.message ? label.textContent.trim() + "：" + err.message : err.message;
+  }
+
   function bindCounters(form) {
     var fields = form.querySelectorAll("[data-counter]");
     for (var i = 0; i < fields.length; i++) {
@@ -253,13 +261,13 @@
     }
     bindCounters(form);
 
-    function fieldError(name, message) {
+    function fieldError(name, message, keepFocus) {
       var box = $("error-" + name);
       var input = form.elements[name];
       if (!box || !input) return false;
       show(box, message);
       input.setAttribute("aria-invalid", "true");
-      input.focus();
+      if (!keepFocus) input.focus();
       return true;
     }
 
@@ -309,12 +317,13 @@
         var value = form.elements[names[i]].value.trim();
         if (value || required[names[i]]) body[names[i]] = value;
       }
+      var missing = null; // every missing field is marked at once; the first takes the focus
       for (var name in required) {
-        if (!body[name]) {
-          fieldError(name, required[name]);
-          return;
+        if (!body[name] && fieldError(name, required[name], missing !== null) && missing === null) {
+          missing = name;
         }
       }
+      if (missing !== null) return;
       if (!pendingKey) pendingKey = uuid();
       busy = true;
       submit.disabled = true;
@@ -447,7 +456,7 @@
               hide($("lookup-result"));
               var fallback =
                 res.status === 404 ? "没有找到这件事项，请核对受理编号和查询码。" : "查询暂时不可用，请稍后再试。";
-              showError(error, apiError(res.data), fallback);
+              showError(error, apiError(res.data), fallback, form);
             }
           },
           function () {
@@ -524,11 +533,11 @@
               show($("vote-result"));
               $("vote-result").focus();
             } else if (res.status === 409) {
-              show(error, err.message || messages[err.code] || "暂时不能评价。");
+              show(error, labelled(form, err) || messages[err.code] || "暂时不能评价。");
             } else if (res.status === 404) {
-              show(error, err.message || "没有找到这件事项，或评价码不正确。");
+              show(error, labelled(form, err) || "没有找到这件事项，或评价码不正确。");
             } else {
-              show(error, err.message || "服务暂时无法受理评价，请稍后再点“提交评价”；同一评价重复提交只记一次。");
+              show(error, labelled(form, err) || "服务暂时无法受理评价，请稍后再点“提交评价”；同一评价重复提交只记一次。");
             }
           },
           function () {
