@@ -1,16 +1,28 @@
 """The computed version of the publication rules (``publication_version``): the metrics'
 rules are part of it, so a change of a counter, a definition, a weight or the code that
-applies them republishes every month."""
+applies them republishes every month. And the record's fields that follow a rule of their
+own (the contact time)."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from gridportal.domain import metrics
 from gridportal.domain.calendar import WorkCalendar, YearSchedule
-from gridportal.domain.publication import metrics_digest, publication_version, rules_digest
+from gridportal.domain.deadlines import BEIJING, first_contact
+from gridportal.domain.lifecycle import replay
+from gridportal.domain.model import Action
+from gridportal.domain.publication import (
+    iso,
+    metrics_digest,
+    publication_version,
+    rules_digest,
+)
+from gridportal.domain.reference import District
+from gridportal.publish import published
+from support.builds import demo_until
 
 COUNTERS = ("cases", "resolved", "merged")
 DEFINITIONS = ({"key": "cases", "name": "案件数", "formula": "", "description": "不含合并件。"},)
@@ -53,3 +65,22 @@ def test_the_version_follows_the_calendar_and_is_stable() -> None:
     )
     assert publication_version(one) == publication_version(one)
     assert publication_version(one) != publication_version(two)
+
+
+def test_the_published_contact_time_is_the_one_the_contact_deadline_judges(
+    district: District, calendar: WorkCalendar
+) -> None:
+    """A case resolved without a contact step was contacted when told the result: open
+    data must not say "contacted on time" beside an empty contact time."""
+    portal = demo_until(datetime(2026, 10, 31, 20, 0, tzinfo=BEIJING), district, calendar)
+    told_only = 0
+    for case, events in portal.store.all_histories():
+        record = published(portal, case, list(events))
+        contacts = [e.at for e in events if e.action is Action.CONTACT]
+        resolved = record["resolved_at"]
+        expected = first_contact(min(contacts, default=None), replay(events).resolved_at)
+        assert record["contacted_at"] == (expected and iso(expected)), record["id"]
+        if (record["deadlines"] or {}).get("contact_met") is True:
+            assert record["contacted_at"] is not None, record["id"]
+        told_only += bool(resolved and not contacts)
+    assert told_only > 10  # the rule is exercised, not only the contact step
