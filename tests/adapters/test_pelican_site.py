@@ -231,6 +231,7 @@ METRICS: dict[str, Any] = {
     "generated_at": "2024-06-03T02:00:00+08:00",
     "period": {"first_month": "2024-05", "last_month": "2024-06"},
     "months": ["2024-05", "2024-06"],
+    "methodology": {"ranking_min_cases": 5},
     "month_status": {  # May has ended, and some of its deadlines have not passed
         "2024-05": {"final": False, "final_at": "2024-06-14T23:59:59+08:00"},
         "2024-06": {"final": False, "final_at": None},
@@ -463,6 +464,8 @@ def test_metrics_pages(site: BuildResult) -> None:
     assert "<details><summary>" in page and "巡查发现1" in page
     assert "构成：市容环境 2、安全隐患 1" in page
     assert "红榜" in page and "黑榜" in page
+    # The lists rank fewer departments than the cards do, and say so.
+    assert "案件数不少于5件的部门才上榜，所以榜上的名次可能与下面部门卡片上的名次" in page
     assert "同一网格反复发生" in page and "短时间内集中评价" in page
     assert 'class="risk-cell risk-high"' in page
     assert "33.3%" in page and "—" in page
