@@ -416,6 +416,12 @@ def test_grid_bulletin_has_team_qr_and_report_link(site: BuildResult) -> None:
     assert "高风险" in page
     assert "柳翠井巷社区第1网格(五月)" not in page  # rows are relabelled by period
     assert "全部时段" in page and "2024年5月（暂定）" in page
+    # A phone sees each period's four figures; the fifteen-column table waits behind a tap.
+    assert page.count('<ul class="figures">') == 2
+    assert "<h3>2024年5月（暂定）</h3>" in page and "<h3>全部时段</h3>" in page
+    assert '<a href="/metrics/def/#def-response_rate"><span class="figure">' in page
+    details = page.index("<details><summary>全部指标（表格）</summary>")
+    assert details < page.index('<table class="metrics">') < page.index("</details>", details)
     assert "/cases/aaaaaaaaaaa1/" in page and "/cases/bbbbbbbbbbb1/" not in page
     # QR codes are deterministic: the same matrix means the same URL.
     expected_file = io.BytesIO()

@@ -1028,6 +1028,7 @@ def _grid_pages(
                 qr_svg=Markup(qr_svg(url, f"扫码反映问题：{grid.name}")),
                 risk=risk.get(grid.id),
                 metric_rows=rows,
+                headline_keys=HOME_FIGURES,
                 recent=list(recent_by_grid.get(grid.id, ()))[:RECENT_CASES_PER_GRID],
                 feeds=[("/" + grid_feed_key(grid.id), f"{grid.name}：动态")],
                 poster=posters,
