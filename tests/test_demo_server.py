@@ -19,12 +19,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from gridportal.demo_server import WARMED, _stop_on_sigterm, embedded_settings
+from gridportal.demo_server import WARMED, _demo_staff, _stop_on_sigterm, embedded_settings
 from gridportal.domain.credentials import normalise_tracking
+from gridportal.domain.model import Contact
+from gridportal.domain.redaction import KnownPeople, case_scrubber, public_data
+from gridportal.domain.reference import District
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY = {
@@ -305,3 +309,21 @@ def test_after_the_warm_up_no_request_loads_a_module(tmp_path: Path) -> None:
     answer = json.loads(done.stdout.decode().splitlines()[-1])
     assert answer["statuses"] == [201, 200, 200, 200, 200, 200, 201]
     assert answer["loaded"] == []
+
+
+def test_demo_staff_are_named_as_people_so_notes_keep_their_role_words(
+    district: District,
+) -> None:
+    """Staff names are private and removed from published text: a role title given as a
+    display name (督查员) was removed wherever a note used the word."""
+    staff = _demo_staff(SimpleNamespace(portal=SimpleNamespace(district=district)))
+    names = {member.username: member.display_name for member in staff}
+    assert len(staff) == 3 + len(district.departments) + len(district.grids)
+    for name in names.values():
+        assert 2 <= len(name) <= 3 and not name.endswith(("员", "人")), name
+    public = public_data(district)
+    grid = district.grids[0]
+    assert names[f"{grid.id}-worker"] in {m.name for m in grid.team}  # on its bulletin
+    note = "该事项多次转办未落实，督查员到现场督办，明确由城管局负责处置。"
+    scrub = case_scrubber(KnownPeople.of_contact(Contact(), staff=names.values(), public=public))
+    assert scrub(note) == note

@@ -298,18 +298,36 @@ def _demo_staff(rt: Any) -> list[Any]:
 
     password = hash_password(DEMO_PASSWORD)  # one hash for every demo account: fast start
     district = rt.portal.district
+    # Display names are people's names, as in a real directory: staff names are private
+    # and the redactor removes them from published text, so a role title given as a name
+    # (督查员) was removed wherever a note used the word.
     people = [
-        ("dispatch-01", "指挥中心派单员", Role.DISPATCHER, None),
-        ("supervisor-01", "督查员", Role.SUPERVISOR, None),
-        ("auditor-01", "审计员", Role.AUDITOR, None),
+        ("dispatch-01", "陈立", Role.DISPATCHER, None),
+        ("supervisor-01", "周敏", Role.SUPERVISOR, None),
+        ("auditor-01", "吴昊", Role.AUDITOR, None),
     ]
     people += [
-        (f"{d.id}-handler", f"{d.name}承办人", Role.HANDLER, d.id) for d in district.departments
+        (f"{d.id}-handler", _DEMO_HANDLERS[i % len(_DEMO_HANDLERS)], Role.HANDLER, d.id)
+        for i, d in enumerate(district.departments)
     ]
+    # A grid worker is the one on the grid's bulletin (public: the redactor keeps it).
     people += [
-        (f"{g.id}-worker", f"{g.name}网格员", Role.GRID_WORKER, g.id) for g in district.grids
+        (f"{g.id}-worker", _grid_worker_name(g), Role.GRID_WORKER, g.id) for g in district.grids
     ]
     return [StaffMember(u, n, r, unit, password) for u, n, r, unit in people]
+
+
+_DEMO_HANDLERS = (
+    "郑凯", "孙悦", "钱程", "冯涛", "蒋欣", "沈洁", "韩冰", "杨帆", "朱宁",
+    "秦岭", "许诺", "何畅", "吕方", "施展", "张弛", "孔明远", "曹文静",
+)  # fmt: skip
+
+
+def _grid_worker_name(grid: Any) -> str:
+    from gridportal.domain.reference import TeamRole
+
+    workers = [m.name for m in grid.team if m.role is TeamRole.WORKER]
+    return workers[0] if workers else f"{grid.name}网格员"
 
 
 def _banner(base_url: str, root: Path, *, backend: str) -> None:

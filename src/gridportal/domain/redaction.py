@@ -610,7 +610,8 @@ COMPOUND_SURNAMES: Final = frozenset(
 
 # Words that look like a surname and a given name but are not names: those honorifics
 # follow ("语文老师", "保安师傅", "房东阿姨"), thanks ("谢谢反映", "谢谢您"), and words
-# jieba tags as names in complaints ("中午和周末", "宣传栏", "路灯白天亮").
+# jieba tags as names in complaints and notes ("中午和周末", "宣传栏", "路灯白天亮",
+# "施划停车位").
 _NOT_NAMES = frozenset(
     {
         "语文", "中文", "英文", "音乐", "声乐", "历史", "保安", "治安", "公安", "平安",
@@ -618,7 +619,7 @@ _NOT_NAMES = frozenset(
         "快递", "外卖", "宿管", "环卫", "门卫", "维修", "保洁", "司机", "装修", "安装",
         "楼长", "楼下", "楼上", "邻居", "有关", "相关", "机关", "海关", "娱乐", "快乐",
         "万一", "一万", "高层", "高龄", "高中", "初中", "小学", "大学", "中学", "文化",
-        "方面", "石化", "金融", "史上", "谢谢", "周末", "宣传", "白天",
+        "方面", "石化", "金融", "史上", "谢谢", "周末", "宣传", "白天", "施划",
     }
 )  # fmt: skip
 # Characters that end a given name: particles, pronouns, verbs of speech.
