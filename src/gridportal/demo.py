@@ -1078,11 +1078,14 @@ def _personal_detail(rng: random.Random) -> str:
     )
 
 
-def _description(rng: random.Random, service: ServiceItem, location: str, channel: Channel) -> str:
+def _issues(service: ServiceItem) -> tuple[str, ...]:
+    """How residents word a matter of this category (``{loc}``, ``{when}`` to fill)."""
     issues, _ = _TEXTS.get(service.code, ((), ()))
-    if not issues:
-        issues = (f"{{loc}}存在“{service.name}”问题，{{when}}一直没有解决",)
-    issue = rng.choice(issues).format(loc=location, when=rng.choice(_WHEN))
+    return issues or (f"{{loc}}存在“{service.name}”问题，{{when}}一直没有解决",)
+
+
+def _description(rng: random.Random, service: ServiceItem, location: str, channel: Channel) -> str:
+    issue = rng.choice(_issues(service)).format(loc=location, when=rng.choice(_WHEN))
     if channel is Channel.PATROL:
         return f"巡查发现：{issue}，已拍照留存，请相关部门处置。"
     if service.answer:
@@ -1113,6 +1116,29 @@ def _resolution(rng: random.Random, service: ServiceItem) -> str:
     if service.answer and not resolutions:
         resolutions = ("已电话联系反映人，详细解答了办理条件和流程，反映人表示清楚。",)
     return rng.choice(resolutions or (f"已按职责对“{service.name}”问题处理完毕，并告知反映人。",))
+
+
+def wording(district: District) -> Iterator[str]:
+    """What the generator writes that names no one: each category's complaint wording at
+    each grid's places, the resolutions and the staff notes. The public site's redactor
+    is to leave all of it as it is (tests/test_demo.py; benchmarks/privacy.py measures
+    it as over-masking)."""
+    rng = random.Random(0)
+    for grid in district.grids:
+        places = _Places(grid, district)
+        for service in district.services:
+            for issue in _issues(service):
+                text = issue.format(loc=places.location(rng, service), when=rng.choice(_WHEN))
+                yield f"{rng.choice(_OPENINGS)}{text},{rng.choice(_CLOSINGS)}"
+    for service in district.services:
+        _, resolutions = _TEXTS.get(service.code, ((), ()))
+        yield from resolutions or (_resolution(rng, service),)
+    for department in district.departments:
+        yield _dispatch_note(district, department.id)
+        yield _return_note(district, department.id)
+        yield _SUPERVISE_NOTE.format(unit=department.name)
+    yield from (_ASSESS_NOTE, _MERGE_NOTE, _CONTACT_NOTE, _CONTACT_PRIVATE, _CONTACT_PATROL)
+    yield from (_CONTACT_REPORTED, _REOPEN_UNSATISFIED, _REOPEN_FAILED, _FOLLOW_UP_OK)
 
 
 def _unit_name(district: District, unit: str) -> str:
