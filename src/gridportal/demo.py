@@ -1353,7 +1353,7 @@ _TEXTS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
     "life-streetlight": (
-        ("{loc}的路灯{when}一直不亮，晚上很黑", "{loc}有几盏路灯白天亮、晚上不亮"),
+        ("{loc}的路灯{when}一直不亮，晚上很黑", "{loc}有几盏路灯大白天亮着，晚上反而不亮"),
         ("路灯养护单位已更换灯具，照明已恢复。", "已维修路灯控制线路，路灯恢复正常。"),
     ),
     "life-elevator": (

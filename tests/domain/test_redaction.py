@@ -488,7 +488,7 @@ KEPT = [
     # words jieba or a context took for names in the demo's complaints
     "装修队中午和周末也在用电钻施工",
     "小区门口的宣传栏被人乱涂乱画",
-    "您好，柳翠井巷公交站附近有几盏路灯白天亮、晚上不亮",
+    "您好，柳翠井巷公交站附近有几盏路灯大白天亮着，晚上反而不亮",
     "附近居民楼有一户人家养狗",
     "老旧住宅楼邻居家装修",
     "宿舍楼有人半夜唱歌",
@@ -782,6 +782,17 @@ DISGUISED = [
     ("老公李强每天都去看", f"老公{NAME}每天都去看"),
     ("楼上楼小红家漏水", f"楼上{NAME}家漏水"),  # 楼上楼 is too rare a word to end at 楼
     ("居民楼王小明家漏水", f"居民楼{NAME}家漏水"),
+    # a name may start like a word that only looks like one, or end a common word
+    ("我是白天宇", f"我是{NAME}"),
+    ("白天宇先生反映楼道堆物", f"{NAME}反映楼道堆物"),
+    ("邻居白天华说过这件事", f"邻居{NAME}说过这件事"),
+    ("住户宣传明反映路灯不亮", f"住户{NAME}反映路灯不亮"),
+    ("我叫周末华", f"我叫{NAME}"),
+    ("和周末华也去了", f"和{NAME}也去了"),
+    ("我是宣传栏", f"我是{NAME}"),
+    ("这个时间段志强家一直在装修", f"这个时间{NAME}家一直在装修"),
+    ("我们店的老主顾小明说门口积水", f"我们店的老主{NAME}说门口积水"),
+    ("第一张伟说过", f"第一{NAME}说过"),
     ("[李宁]也反映过", f"[{NAME}]也反映过"),
     ("经与周建华核实", f"经与{NAME}核实"),
     ("回访欧阳晓东", f"回访{NAME}"),
@@ -847,6 +858,9 @@ def test_public_numbers_and_names_stay(district: District) -> None:
     places = "中山中路与高银街交叉口西北角，吴山广场一带，吴山北麓步道"
     assert "[姓名]" in redact(places) and redact(places, public) == normalise(places)
     assert redact("我是吴山花，住在附近。", public) == "我是[姓名]，住在附近。"
+    # A place is public whole: 吴山北麓 is, 吴山 alone is shaped like a person's name.
+    assert redact("我是吴山，住在附近。", public) == "我是[姓名]，住在附近。"
+    assert redact("邻居吴山每天半夜唱歌", public) == "邻居[姓名]每天半夜唱歌"
 
 
 def test_a_text_seen_before_is_redacted_for_the_public_data_given_now(

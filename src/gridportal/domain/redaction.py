@@ -609,9 +609,7 @@ COMPOUND_SURNAMES: Final = frozenset(
 )  # fmt: skip
 
 # Words that look like a surname and a given name but are not names: those honorifics
-# follow ("语文老师", "保安师傅", "房东阿姨"), thanks ("谢谢反映", "谢谢您"), and words
-# jieba tags as names in complaints and notes ("中午和周末", "宣传栏", "路灯白天亮",
-# "施划停车位").
+# follow ("语文老师", "保安师傅", "房东阿姨"), and thanks ("谢谢反映", "谢谢您").
 _NOT_NAMES = frozenset(
     {
         "语文", "中文", "英文", "音乐", "声乐", "历史", "保安", "治安", "公安", "平安",
@@ -619,9 +617,13 @@ _NOT_NAMES = frozenset(
         "快递", "外卖", "宿管", "环卫", "门卫", "维修", "保洁", "司机", "装修", "安装",
         "楼长", "楼下", "楼上", "邻居", "有关", "相关", "机关", "海关", "娱乐", "快乐",
         "万一", "一万", "高层", "高龄", "高中", "初中", "小学", "大学", "中学", "文化",
-        "方面", "石化", "金融", "史上", "谢谢", "周末", "宣传", "白天", "施划",
+        "方面", "石化", "金融", "史上", "谢谢",
     }
 )  # fmt: skip
+# Words jieba or a loose context takes for a name in passing ("中午和周末也", "的宣传栏",
+# "施划停放区"). Only the word itself stands, and not after 我是 or before 先生: a name
+# that starts with it (周末华, 宣传明) is still a name.
+_NOT_NAMES_IN_PASSING = frozenset({"周末", "宣传栏", "施划"})
 # Characters that end a given name: particles, pronouns, verbs of speech.
 _STOP_CHARS = frozenset(
     "的了是在和与及或向给被把对从将由请让叫找位个名这那些们说到为已又也都就还并该此其各每等"
@@ -874,8 +876,14 @@ def public_data(district: District) -> PublicData:
     names: list[str] = [district.name, *(s.name for s in district.stations)]
     names += [c.name for c in district.communities] + [d.name for d in district.departments]
     names += [g.name for g in district.grids]
-    # The streets and landmarks bounding each grid (高银街, 吴山广场, 吴山), on its bulletin.
-    names += [place for g in district.grids for _side, place in g.edges()]
+    # The streets and landmarks bounding each grid, on its bulletin (高银街, 吴山广场,
+    # 吴山北麓), where they read as places: a name's shape (吴山) would keep a person's.
+    names += [
+        place
+        for g in district.grids
+        for _side, place in g.edges()
+        if place[-1] in _PLACE_SUFFIXES or len(place) >= 4
+    ]
     for grid in district.grids:
         for member in grid.team:
             phones.append(member.work_phone)
@@ -1145,6 +1153,16 @@ def _given_length(text: str, pos: int, limit: int = 2) -> int:
     return n
 
 
+def _prefix_in_a_word(text: str, start: int, end: int, lex: _Lexicon) -> bool:
+    """A context word of two characters or more that is the start of a longer common word
+    is no context: 居民楼有一户 is 居民楼 + 有一户, not 居民 + 楼有. (One character is
+    too short to tell: 和田 is a place, and 我和田睿梅 a name.)"""
+    return end - start >= 2 and any(
+        lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD
+        for word in (text[start : end + k] for k in (1, 2))
+    )
+
+
 def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
 
@@ -1157,15 +1175,22 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
         sl = _surname_len(name)
         if not sl or len(name) <= sl or name in _NOT_NAMES or name[:2] in _NOT_NAMES:
             return
+        if not person and name in _NOT_NAMES_IN_PASSING:
+            return
         if name[:sl] in _PREPOSITION_SURNAMES:
             return
-        # Its surname must not end a word of three or four characters begun before it,
-        # unless the word is rare: 居民楼有一户 is not 居民 + 楼有, nor 住宅楼邻居家
-        # 楼邻居 + 家, but 楼上楼小红家 is 楼小红 (楼上楼: 3 in jieba's counts). Two
-        # characters are too often a name's neighbour (上楼, 本周).
-        if any(
-            lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD
-            for word in (text[j : start + 1] for j in range(max(0, start - 3), start - 1))
+        # A surname that ends a common word of three or four characters begun before it,
+        # with a common two-character word for a given name, starts no name: 住宅楼邻居家
+        # is not 楼邻居 + 家. Any other given name keeps it a name (时间段志强家, 第一张伟说).
+        given = name[sl:]
+        if (
+            len(given) == 2
+            and lex.freq.get(given, 0) > _COMMON_WORD
+            and not lex.tags.get(given, "").startswith("nr")
+            and any(
+                lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD
+                for word in (text[j : start + 1] for j in range(max(0, start - 3), start - 1))
+            )
         ):
             return
         # Unframed, the name must not start with an ordinary word: 居民高空抛物 is
@@ -1189,6 +1214,8 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
 
     for m in _NAME_PREFIX_RE.finditer(text):
         pos = m.end()
+        if _prefix_in_a_word(text, m.start(), pos, lex):
+            continue
         sl = _surname_len(text[pos : pos + 2])
         if sl:
             end = pos + sl + _given_length(text, pos + sl)
@@ -1285,6 +1312,7 @@ def _names_in_tokens(tokens: list[tuple[str, int, int]], lex: _Lexicon) -> list[
                     and _given_ok(given)
                     and word not in _NOT_NAMES
                     and word[:2] not in _NOT_NAMES  # 谢谢您
+                    and word not in _NOT_NAMES_IN_PASSING
                     and not lex.is_word_not_name(word)
                 ):
                     spans.append((start, end))
@@ -1298,7 +1326,6 @@ def _names_in_tokens(tokens: list[tuple[str, int, int]], lex: _Lexicon) -> list[
                     and lex.may_be_given_name(nxt)
                     and (len(nxt) == 2 or lex.tags.get(word, "").startswith("nr"))
                     and not lex.is_word_not_name(word + nxt)
-                    and (word + nxt)[:2] not in _NOT_NAMES  # 白 + 天亮
                 ):
                     spans.append((start, nxt_end))
                     i += 1

@@ -50,7 +50,7 @@ class TeamMember:
 
 # A boundary names a place on each side: "东至中山中路，南至吴山广场北侧，…".
 _BOUNDARY_EDGE = re.compile(r"([东南西北])至([^,，。;；、]+)")
-_EDGE_PART = re.compile(r"(东段|西段|南段|北段|东侧|西侧|南侧|北侧|东麓|西麓|南麓|北麓)$")
+_EDGE_PART = re.compile(r"(东段|西段|南段|北段|东侧|西侧|南侧|北侧)$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Grid:
 
     def edges(self) -> list[tuple[str, str]]:
         """The places the boundary names, each with its side (东, 南, 西, 北), without
-        the part of it meant (吴山广场北侧 → 吴山广场, 吴山北麓 → 吴山)."""
+        the part of it meant (吴山广场北侧 → 吴山广场; 吴山北麓 stays whole)."""
         return [
             (side, _EDGE_PART.sub("", place.strip()))
             for side, place in _BOUNDARY_EDGE.findall(self.boundary)
