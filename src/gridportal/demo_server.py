@@ -302,9 +302,9 @@ def _demo_staff(rt: Any) -> list[Any]:
     # and the redactor removes them from published text, so a role title given as a name
     # (督查员) was removed wherever a note used the word.
     people = [
-        ("dispatch-01", "陈立", Role.DISPATCHER, None),
-        ("supervisor-01", "周敏", Role.SUPERVISOR, None),
-        ("auditor-01", "吴昊", Role.AUDITOR, None),
+        ("dispatch-01", "陈立群", Role.DISPATCHER, None),
+        ("supervisor-01", "周慧敏", Role.SUPERVISOR, None),
+        ("auditor-01", "吴浩然", Role.AUDITOR, None),
     ]
     people += [
         (f"{d.id}-handler", _DEMO_HANDLERS[i % len(_DEMO_HANDLERS)], Role.HANDLER, d.id)
@@ -317,9 +317,11 @@ def _demo_staff(rt: Any) -> list[Any]:
     return [StaffMember(u, n, r, unit, password) for u, n, r, unit in people]
 
 
+# Names that are no everyday word, whole or by surname (施展 took 施工 with it: a staff
+# surname is removed with 工, 总 and the like after it).
 _DEMO_HANDLERS = (
-    "郑凯", "孙悦", "钱程", "冯涛", "蒋欣", "沈洁", "韩冰", "杨帆", "朱宁",
-    "秦岭", "许诺", "何畅", "吕方", "施展", "张弛", "孔明远", "曹文静",
+    "郑凯文", "孙晓岚", "钱立新", "冯嘉怡", "蒋文博", "沈佳宁", "韩雪梅", "杨志远", "朱建平",
+    "秦海燕", "许文杰", "何佳琪", "吕志刚", "罗斌", "张晓峰", "孔德明", "曹丽娜",
 )  # fmt: skip
 
 
