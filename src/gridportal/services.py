@@ -39,7 +39,6 @@ from gridportal.domain.model import (
     Priority,
     Rating,
     Role,
-    Route,
     Status,
 )
 from gridportal.domain.redaction import KnownPeople, known_data_in
@@ -487,7 +486,6 @@ class Portal:
         return self._deadlines(
             received_at=state.received_at,
             priority=state.priority,
-            route=state.route,
             contacted_at=state.contacted_at,
             resolved_at=state.resolved_at,
             extended_due=state.extended_due,
@@ -504,7 +502,6 @@ class Portal:
         return self._deadlines(
             received_at=record.file.filed_at,
             priority=record.priority,
-            route=record.route,
             contacted_at=record.contacted_at,
             resolved_at=None,
             extended_due=record.extended_due,
@@ -516,22 +513,18 @@ class Portal:
         *,
         received_at: datetime,
         priority: Priority,
-        route: Route | None,
         contacted_at: datetime | None,
         resolved_at: datetime | None,
         extended_due: date | None,
         updated_at: datetime,
     ) -> tuple[DeadlineReport | None, str]:
-        contacted = contacted_at
-        if route is Route.DIRECT_ANSWER and contacted is None:
-            contacted = resolved_at
         now = max(self.clock(), updated_at)
         # Whatever the calendar covers is computed; only what needs a later year is 待定.
         report = assess_deadlines(
             received_at=received_at,
             priority=priority,
             calendar=self.calendar,
-            contacted_at=contacted,
+            contacted_at=contacted_at,
             resolved_at=resolved_at,
             extended_due=extended_due,
             now=now,

@@ -611,6 +611,19 @@ def test_the_first_contact_counts() -> None:
     assert case.state.contacted_at == first
 
 
+def test_telling_the_result_is_the_first_contact_and_a_reopen_keeps_it() -> None:
+    case = case_in(Status.RATED)  # resolved with no contact step, then rated unsatisfied
+    told = next(e.at for e in case.events if e.action is Action.RESOLVE)
+    assert case.state.contacted_at == told
+    case.do(Action.REOPEN)
+    assert case.state.resolved_at is None and case.state.contacted_at == told
+    case.do(Action.DISPATCH).do(Action.ACCEPT).do(Action.RESOLVE)
+    assert case.state.contacted_at == told  # the second round's result is not the first
+    called = case_in(Status.IN_PROGRESS).do(Action.CONTACT)
+    first = called.events[-1].at
+    assert called.do(Action.RESOLVE).state.contacted_at == first  # a call came first
+
+
 def test_merge_points_at_the_original() -> None:
     case = case_in(Status.ASSESSED).do(Action.MERGE)
     assert (case.state.status, case.state.outcome) == (Status.MERGED, Outcome.MERGED)

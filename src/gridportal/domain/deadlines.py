@@ -127,12 +127,6 @@ def working_day_deadline(received_at: datetime, days: int, calendar: WorkCalenda
     return end_of_day(calendar.add_working_days(received_day, days))
 
 
-def first_contact(contacted_at: datetime | None, resolved_at: datetime | None) -> datetime | None:
-    """When the complainant was first contacted: a contact step, or being told the
-    result (办结告知), whichever came first. The contact deadline is judged on it."""
-    return min((t for t in (contacted_at, resolved_at) if t is not None), default=None)
-
-
 def assess_deadlines(
     *,
     received_at: datetime,
@@ -183,7 +177,9 @@ def assess_deadlines(
     elif extended_due is not None:
         extended = True  # granted, but whether it beats the pending original is unknown
 
-    contact_done = first_contact(contacted_at, resolved_at)
+    # Telling the complainant the result also contacts them (a replayed state already
+    # says so in contacted_at; a snapshot written before it did may not).
+    contact_done = min((t for t in (contacted_at, resolved_at) if t is not None), default=None)
     met = _judge(resolved_at, due, now) if due is not None else None
     overdue: int | None = 0
     if met is False:

@@ -440,6 +440,8 @@ def _assigned(state: CaseState, unit: str, status: Status, route: Route) -> Case
 
 
 def _closed(state: CaseState, event: Event, route: Route, outcome: Outcome) -> CaseState:
+    # Telling the complainant the result contacts them (联系反映人): the first contact, if
+    # none came before. A reopen clears resolved_at, never this.
     return _with(
         state,
         status=Status.RESOLVED,
@@ -447,6 +449,7 @@ def _closed(state: CaseState, event: Event, route: Route, outcome: Outcome) -> C
         outcome=outcome,
         answer=event.public_note,
         resolved_at=event.at,
+        contacted_at=state.contacted_at or event.at,
     )
 
 

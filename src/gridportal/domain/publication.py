@@ -21,7 +21,7 @@ from typing import Any, NotRequired, TypedDict, overload
 
 from gridportal.domain import deadlines, lifecycle, model, redaction
 from gridportal.domain.calendar import WorkCalendar
-from gridportal.domain.deadlines import BEIJING, DeadlineReport, first_contact
+from gridportal.domain.deadlines import BEIJING, DeadlineReport
 from gridportal.domain.lifecycle import CaseState
 from gridportal.domain.model import Action, CaseFile, Event, Rating, label
 from gridportal.domain.redaction import KnownPeople, case_scrubber, public_data
@@ -334,7 +334,7 @@ def public_record(
         "units": list(state.units_involved),
         "month": month_of(state.received_at),
         "received_at": received_at,
-        "contacted_at": iso(first_contact(state.contacted_at, state.resolved_at)),
+        "contacted_at": iso(state.contacted_at),
         "resolved_at": iso(state.resolved_at),
         "updated_at": iso(state.updated_at),
         "summary": scrub(case.complaint.description),
