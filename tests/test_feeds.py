@@ -111,13 +111,22 @@ def test_a_month_still_under_way_has_no_figures_and_one_not_final_says_so() -> N
     metrics = {
         **METRICS,
         "generated_at": "2025-06-15T02:00:00+08:00",  # June is under way
-        "month_status": {"2025-03": {"final": True}, "2025-05": {"final": False}},
+        "month_status": {
+            "2025-03": {"final": True, "final_at": "2025-04-15T23:59:59+08:00"},
+            "2025-05": {"final": False, "final_at": "2025-06-20T23:59:59+08:00"},
+        },
     }
     entries = figure_entries(metrics, None, None, "清波街道")
     assert [e.link for e in entries] == [f"/metrics/2025-0{m}/" for m in (3, 4, 5)]
     generated = datetime(2025, 6, 15, 2, tzinfo=BEIJING)
     assert all(datetime.fromisoformat(e.updated) <= generated for e in entries)
     assert ["暂定" in e.summary for e in entries] == [False, True, True]
+    # A final month's entry is dated when it became final, so readers see it change.
+    assert [e.updated for e in entries] == [
+        "2025-04-15T23:59:59+08:00",
+        "2025-05-01T00:00:00+08:00",
+        "2025-06-01T00:00:00+08:00",
+    ]
     # On the first of July June has ended, and its entry comes.
     july = {**metrics, "generated_at": "2025-07-01T00:00:00+08:00"}
     assert figure_entries(july, None, None, "清波街道")[-1].link == "/metrics/2025-06/"

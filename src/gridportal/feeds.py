@@ -95,7 +95,9 @@ def figure_entries(
 ) -> list[Entry]:
     """Monthly figures of the newest complete months: the whole street (``section`` None)
     or one row of ``monthly[M][section]``. A month still under way has none: its entry
-    would be dated at its end, in the future. One not yet final says so (暂定)."""
+    would be dated at its end, in the future. One not yet final says so (暂定) and is
+    dated at the month's end; once final it is dated when it became final, so a reader
+    sees the entry change."""
     monthly = metrics.get("monthly") or {}
     status = metrics.get("month_status") or {}
     generated = metrics.get("generated_at")
@@ -118,13 +120,15 @@ def figure_entries(
             f"解决率 {_percent(row.get('resolution_rate'))}，"
             f"满意率 {_percent(row.get('satisfaction_rate'))}。"
         )
-        if not status.get(month, {}).get("final"):
+        final_at = status.get(month, {}).get("final_at")
+        final = bool(status.get(month, {}).get("final") and final_at)
+        if not final:
             summary += "（暂定，定稿前会随办理进展变化。）"
         out.append(
             Entry(
                 f"/metrics/{month}/#{unit or 'overall'}",
                 f"{name}{_month_label(month)}办理情况",
-                _month_end(month),
+                final_at if final else _month_end(month),
                 f"/metrics/{month}/",
                 summary,
                 "figures",

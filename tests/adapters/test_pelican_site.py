@@ -471,7 +471,7 @@ def test_metrics_pages(site: BuildResult) -> None:
     assert "构成：市容环境 2、安全隐患 1" in page
     assert "红榜" in page and "黑榜" in page
     # The lists rank fewer departments than the cards do, and say so.
-    assert "案件数不少于5件的部门才上榜，所以榜上的名次可能与下面部门卡片上的名次" in page
+    assert "案件数不少于5件且有综合得分的部门才上榜，所以榜上的名次可能与下面部门卡片" in page
     assert "同一网格反复发生" in page and "短时间内集中评价" in page
     assert 'class="risk-cell risk-high"' in page
     assert "33.3%" in page and "—" in page

@@ -268,6 +268,12 @@ FILTERS: Mapping[str, Callable[..., str]] = {
 # ---- Small pure helpers ----
 
 
+def month_status(metrics: Mapping[str, Any], month: str | None) -> Mapping[str, Any]:
+    """A month's status in the metrics report (``final``, ``final_at``); empty when the
+    report has none, which the pages read as not final (暂定)."""
+    return dict(metrics.get("month_status", {}).get(month or "", {}))
+
+
 def latest_complete_month(months: Iterable[str], build_time: datetime) -> tuple[str | None, bool]:
     """The month for headline figures: the last one that ended before ``build_time``.
 
@@ -806,7 +812,7 @@ def site_pages(
         check_month(month)
     headline_month, headline_partial = latest_complete_month(metric_months, as_of)
     monthly = metrics.get("monthly", {})
-    headline_status = metrics.get("month_status", {}).get(headline_month or "", {})
+    headline_status = month_status(metrics, headline_month)
     yield (
         "index.html",
         theme.render(
@@ -967,7 +973,7 @@ def _grid_pages(
     grid_rows = {row["id"]: row for row in metrics.get("by_grid", ())}
     monthly = metrics.get("monthly", {}).get(headline_month or "", {})
     month_rows = {row["id"]: row for row in monthly.get("by_grid", ())}
-    final = metrics.get("month_status", {}).get(headline_month or "", {}).get("final")
+    final = month_status(metrics, headline_month).get("final")
     stations = [
         {
             "name": station.name,

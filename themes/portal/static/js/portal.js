@@ -188,11 +188,13 @@
   }
 
   // The API's message, led by the label of the field it names ("受理编号：含有不允许的字符。"),
-  // as the page the API answers without the script says it.
+  // as the page the API answers without the script says it: the label's own words, not
+  // the note beside them ("意见", not "意见 选填").
   function labelled(form, err) {
     var input = err.field && form.elements[err.field];
     var label = input && input.labels && input.labels[0];
-    return label && err.message ? label.textContent.trim() + "：" + err.message : err.message;
+    var words = label && label.firstChild && label.firstChild.nodeType === 3 ? label.firstChild.nodeValue.trim() : "";
+    return words && err.message ? words + "：" + err.message : err.message;
   }
 
   function bindCounters(form) {
@@ -319,9 +321,9 @@
       }
       var missing = null; // every missing field is marked at once; the first takes the focus
       for (var name in required) {
-        if (!body[name] && fieldError(name, required[name], missing !== null) && missing === null) {
-          missing = name;
-        }
+        if (body[name]) continue;
+        if (!fieldError(name, required[name], missing !== null)) show(formError, required[name]);
+        if (missing === null) missing = name;
       }
       if (missing !== null) return;
       if (!pendingKey) pendingKey = uuid();
