@@ -621,9 +621,18 @@ _NOT_NAMES = frozenset(
     }
 )  # fmt: skip
 # Words jieba or a loose context takes for a name in passing ("中午和周末也", "的宣传栏",
-# "施划停放区"). Only the word itself stands, and not after 我是 or before 先生: a name
-# that starts with it (周末华, 宣传明) is still a name.
+# "施划停放区"). Only the word itself stands, and only with nothing around it that names
+# a person: after 与/和 with no 说, 反映, 家 or clause end after it, or as a jieba token
+# with no context at all. 周末说, 回访周末， and a longer name (周末华) are masked.
 _NOT_NAMES_IN_PASSING = frozenset({"周末", "宣传栏", "施划"})
+_LOOSE_PREFIXES = frozenset({"与", "和"})
+# What a surname ending a word begun before it may be followed by and still be no name:
+# words for who someone is, never a given name (住宅楼邻居家 is not 楼邻居 + 家).
+_RELATION_WORDS = frozenset({"邻居", "住户", "业主", "居民", "家属", "同事", "租户"})
+# After a context word that begins a longer word (居民楼, 通知单), what shows the longer
+# word was meant: a position or a verb (居民楼有一户, 居民楼楼下, 居民楼没有物业,
+# 居民楼加装电梯), never the start of a given name.
+_AFTER_A_WORD = frozenset("里下上内外前后顶道有的楼没加")
 # Characters that end a given name: particles, pronouns, verbs of speech.
 _STOP_CHARS = frozenset(
     "的了是在和与及或向给被把对从将由请让叫找位个名这那些们说到为已又也都就还并该此其各每等"
@@ -1131,6 +1140,7 @@ _AFTER_NAME = (
     "反映", "表示", "投诉", "举报", "来电", "打电话", "要求", "希望", "认为", "告诉",
     "家", "说", "称", "讲", "反", "也", "都", "等", "一", "夫妇", "两口",
 )  # fmt: skip
+_WEAK_AFTER = ("也", "都", "等", "一")  # after a name, or after any other word
 _CLAUSE_ENDS: Final = frozenset("，。！？；：、,.!?;: \n（）()[]【】“”\"'")
 # A "name" followed by one of these is the first part of a place: 柳翠井巷, 王家村.
 _PLACE_SUFFIXES: Final = frozenset(
@@ -1154,13 +1164,18 @@ def _given_length(text: str, pos: int, limit: int = 2) -> int:
 
 
 def _prefix_in_a_word(text: str, start: int, end: int, lex: _Lexicon) -> bool:
-    """A context word of two characters or more that is the start of a longer common word
-    is no context: 居民楼有一户 is 居民楼 + 有一户, not 居民 + 楼有. (One character is
-    too short to tell: 和田 is a place, and 我和田睿梅 a name.)"""
-    return end - start >= 2 and any(
-        lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD
-        for word in (text[start : end + k] for k in (1, 2))
-    )
+    """A context word of two characters or more that begins a longer common word, with
+    a position or a verb after that word, is no context: 居民楼有一户 is 居民楼 + 有一户,
+    not 居民 + 楼有; but 居民楼伟明 is a resident named 楼伟明. (One character is too
+    short to tell: 和田 is a place, and 我和田睿梅 a name.)"""
+    if end - start < 2:
+        return False
+    for k in (1, 2):
+        word, after = text[start : end + k], end + k
+        marked = after >= len(text) or text[after] in _AFTER_A_WORD or text[after] in _CLAUSE_ENDS
+        if marked and lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD:
+            return True
+    return False
 
 
 def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
@@ -1175,22 +1190,14 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
         sl = _surname_len(name)
         if not sl or len(name) <= sl or name in _NOT_NAMES or name[:2] in _NOT_NAMES:
             return
-        if not person and name in _NOT_NAMES_IN_PASSING:
-            return
         if name[:sl] in _PREPOSITION_SURNAMES:
             return
         # A surname that ends a common word of three or four characters begun before it,
-        # with a common two-character word for a given name, starts no name: 住宅楼邻居家
-        # is not 楼邻居 + 家. Any other given name keeps it a name (时间段志强家, 第一张伟说).
-        given = name[sl:]
-        if (
-            len(given) == 2
-            and lex.freq.get(given, 0) > _COMMON_WORD
-            and not lex.tags.get(given, "").startswith("nr")
-            and any(
-                lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD
-                for word in (text[j : start + 1] for j in range(max(0, start - 3), start - 1))
-            )
+        # with a word for who someone is after it, starts no name: 住宅楼邻居家 is not
+        # 楼邻居 + 家. Any given name keeps it a name (时间段志强家, 家属楼建华来电).
+        if name[sl:] in _RELATION_WORDS and any(
+            lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD
+            for word in (text[j : start + 1] for j in range(max(0, start - 3), start - 1))
         ):
             return
         # Unframed, the name must not start with an ordinary word: 居民高空抛物 is
@@ -1219,6 +1226,9 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
         sl = _surname_len(text[pos : pos + 2])
         if sl:
             end = pos + sl + _given_length(text, pos + sl)
+            loose = m.group() in _LOOSE_PREFIXES and text[pos:end] in _NOT_NAMES_IN_PASSING
+            if loose and not (closed(end) and not text.startswith(_WEAK_AFTER, end)):
+                continue  # 中午和周末也: the weekend
             candidate(pos, end, framed=closed(end), person=m.group() in _PERSON_PREFIXES)
     for m in _NAME_SUFFIX_RE.finditer(text):
         end = m.start()
