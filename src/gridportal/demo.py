@@ -1030,7 +1030,7 @@ class _Places:
         if service.group in _RESIDENTIAL_GROUPS or service.code in _RESIDENTIAL_CODES:
             options = [
                 f"{self.grid.name}内老旧住宅楼",
-                f"{street}附近的居民楼里",
+                f"{street}附近的住宅楼",
                 f"{self.community}辖区{street}一带",
             ]
         else:

@@ -629,10 +629,7 @@ _LOOSE_PREFIXES = frozenset({"与", "和"})
 # What a surname ending a word begun before it may be followed by and still be no name:
 # words for who someone is, never a given name (住宅楼邻居家 is not 楼邻居 + 家).
 _RELATION_WORDS = frozenset({"邻居", "住户", "业主", "居民", "家属", "同事", "租户"})
-# After a context word that begins a longer word (居民楼, 通知单), what shows the longer
-# word was meant: a position or a verb (居民楼有一户, 居民楼楼下, 居民楼没有物业,
-# 居民楼加装电梯), never the start of a given name.
-_AFTER_A_WORD = frozenset("里下上内外前后顶道有的楼没加")
+
 # Characters that end a given name: particles, pronouns, verbs of speech.
 _STOP_CHARS = frozenset(
     "的了是在和与及或向给被把对从将由请让叫找位个名这那些们说到为已又也都就还并该此其各每等"
@@ -1163,21 +1160,6 @@ def _given_length(text: str, pos: int, limit: int = 2) -> int:
     return n
 
 
-def _prefix_in_a_word(text: str, start: int, end: int, lex: _Lexicon) -> bool:
-    """A context word of two characters or more that begins a longer common word, with
-    a position or a verb after that word, is no context: 居民楼有一户 is 居民楼 + 有一户,
-    not 居民 + 楼有; but 居民楼伟明 is a resident named 楼伟明. (One character is too
-    short to tell: 和田 is a place, and 我和田睿梅 a name.)"""
-    if end - start < 2:
-        return False
-    for k in (1, 2):
-        word, after = text[start : end + k], end + k
-        marked = after >= len(text) or text[after] in _AFTER_A_WORD or text[after] in _CLAUSE_ENDS
-        if marked and lex.is_word_not_name(word) and lex.freq.get(word, 0) > _RARE_WORD:
-            return True
-    return False
-
-
 def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
 
@@ -1221,8 +1203,6 @@ def _context_name_spans(text: str, lex: _Lexicon) -> list[tuple[int, int]]:
 
     for m in _NAME_PREFIX_RE.finditer(text):
         pos = m.end()
-        if _prefix_in_a_word(text, m.start(), pos, lex):
-            continue
         sl = _surname_len(text[pos : pos + 2])
         if sl:
             end = pos + sl + _given_length(text, pos + sl)
