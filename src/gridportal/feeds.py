@@ -15,7 +15,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -100,13 +99,10 @@ def figure_entries(
     sees the entry change."""
     monthly = metrics.get("monthly") or {}
     status = metrics.get("month_status") or {}
-    generated = metrics.get("generated_at")
-    ended = [
-        month
-        for month in sorted(monthly)
-        if generated is None
-        or datetime.fromisoformat(_month_end(month)) <= datetime.fromisoformat(generated)
-    ]
+    # Ended: before the Beijing month of the report's time (as the headline month is
+    # chosen, theme.latest_complete_month); generated_at is Beijing time's text.
+    now_month = str(metrics.get("generated_at") or "9999-12")[:7]
+    ended = [month for month in sorted(monthly) if month < now_month]
     out = []
     for month in ended[-FIGURE_MONTHS:]:
         if section is None:

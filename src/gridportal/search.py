@@ -30,7 +30,12 @@ from operator import itemgetter
 from pathlib import Path
 
 from gridportal.adapters.directory_site import stored_name
-from gridportal.domain.opendata import MONTH_CASES_DIR, month_data_keys
+from gridportal.domain.opendata import (
+    ID_COLUMN,
+    MONTH_CASES_DIR,
+    RECEIVED_COLUMN,
+    month_data_keys,
+)
 from gridportal.shards import case_page_key
 
 INDEX_DIR = "pagefind"  # under the site root: /pagefind/pagefind.js …
@@ -51,7 +56,6 @@ VIEW_DIR = ".pagefind-view"
 # The months' open data (data/cases/<YYYY-MM>.csv) name each month's records, in order of
 # receipt: its Open311 columns (domain/opendata.py) give the id and the time received.
 _MONTH_RE = re.compile(r"\d{4}-\d{2}")
-ID_COLUMN, RECEIVED_COLUMN = "service_request_id", "requested_datetime"
 
 
 @dataclass(frozen=True)

@@ -271,7 +271,7 @@ FILTERS: Mapping[str, Callable[..., str]] = {
 def month_status(metrics: Mapping[str, Any], month: str | None) -> Mapping[str, Any]:
     """A month's status in the metrics report (``final``, ``final_at``); empty when the
     report has none, which the pages read as not final (暂定)."""
-    return dict(metrics.get("month_status", {}).get(month or "", {}))
+    return metrics.get("month_status", {}).get(month or "", {})
 
 
 def latest_complete_month(months: Iterable[str], build_time: datetime) -> tuple[str | None, bool]:

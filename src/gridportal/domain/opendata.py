@@ -81,9 +81,11 @@ def _c(name: str, read: Callable[[Any], Any], kind: str, description: str) -> Co
 
 
 # The cases CSV, in header order. Never rename or move a column; append new ones.
+# A case's id and time of receipt, as Open311 names them (read back by search.newest_cases).
+ID_COLUMN, RECEIVED_COLUMN = "service_request_id", "requested_datetime"
 CASE_COLUMNS: tuple[Column, ...] = (
-    _c("service_request_id", _field("id"), "string", "公开编号，与办理记录网址 /cases/编号/ 一致"),
-    _c("requested_datetime", _field("received_at"), "datetime", "受理时间（北京时间）"),
+    _c(ID_COLUMN, _field("id"), "string", "公开编号，与办理记录网址 /cases/编号/ 一致"),
+    _c(RECEIVED_COLUMN, _field("received_at"), "datetime", "受理时间（北京时间）"),
     _c(
         "contacted_datetime",
         _field("contacted_at"),
@@ -321,7 +323,7 @@ def _s(key: str) -> Callable[[Step], Any]:
 
 
 EVENT_COLUMNS: tuple[Column, ...] = (
-    _c("service_request_id", lambda s: s.record.get("id"), "string", "案件公开编号"),
+    _c(ID_COLUMN, lambda s: s.record.get("id"), "string", "案件公开编号"),
     _c("step", lambda s: s.index, "integer", "第几步（按时间顺序，从1起）"),
     _c("datetime", _s("at"), "datetime", "这一步的时间（北京时间）"),
     _c(
