@@ -345,6 +345,14 @@ def test_the_pool_takes_the_largest_months_first(night: Portal, tmp_path: Path) 
         assert sorted(order) == full.months and len(set(filed.values())) > 1
         assert [full.sizes[m] for m in order] == sorted(filed.values(), reverse=True)
 
+    # The build takes them so: one worker records each month's shard in turn (a dry run
+    # keeps the summaries), largest first.
+    build(night, tmp_path / "site", tmp_path / "dry", dry_run=True)
+    summaries = sorted(
+        (tmp_path / "dry" / "shards").glob("*.json"), key=lambda p: p.stat().st_mtime_ns
+    )
+    assert [p.stem for p in summaries] == order
+
     build(night, tmp_path / "site", tmp_path / "work")
     change_some_cases(night)  # a new case in November, two open cases resolved
     tonight = plan(night, "night", full=False)

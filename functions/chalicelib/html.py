@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 from chalice.app import Response
 
+from gridportal.requests import FIELD_LABELS  # the forms' own labels (评价码, never 评价凭证)
+
 # The site's stylesheet under its plain name (THEME_STATIC_DIR and CSS_FILE in
 # site/pelicanconf.py; the build publishes it beside the fingerprinted copy).
 STYLESHEET = "/theme/css/portal.css"
@@ -35,20 +37,6 @@ def csp(site: str = "") -> str:
 
 HTML_TYPE = "text/html; charset=utf-8"
 
-# One name per field and per code, the same as the forms' labels (评价码, never 评价凭证).
-FIELD_LABELS = {
-    "category": "问题类别",
-    "grid": "所在网格",
-    "location": "具体位置",
-    "description": "问题描述",
-    "name": "称呼",
-    "phone": "手机或电话",
-    "tracking": "受理编号",
-    "code": "查询码",
-    "token": "评价码",
-    "rating": "满意度",
-    "comment": "意见",
-}
 FORM_PAGES = {"report": "/report/", "lookup": "/lookup/", "vote": "/vote/"}
 KIND_TITLES = {"report": "投诉未提交", "lookup": "未能查询", "vote": "评价未提交"}
 
@@ -243,10 +231,9 @@ def error(
     extra: Sequence[str] = (),
 ) -> Response:
     """A refusal that says why and what to do next; the JSON error's message, field named."""
-    field = err.get("field")
     message = str(err.get("message") or "")
-    if field in FIELD_LABELS:
-        message = f"{FIELD_LABELS[field]}：{message}"
+    if named := FIELD_LABELS.get(str(err.get("field"))):
+        message = f"{named}：{message}"
     code = err.get("code")
     if status >= 500:
         nxt = "请稍后再提交一次；同一份内容在几分钟内重复提交，不会生成两件。"

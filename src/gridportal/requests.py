@@ -59,6 +59,7 @@ class Field:
     allowed: str = ""  # characters allowed, if the field is a code (empty: any printable)
     description: str = ""
     prose: bool = False  # people's words: full-width punctuation kept (``clean_text``)
+    label: str = ""  # what people see (表单标签): the forms' labels and errors name it so
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,28 @@ _DIGITS = "0123456789- "
 COMPLAINT = Body(
     "Complaint",
     (
-        Field("category", 64, allowed=_CODE, description="service item code (事项类别)"),
-        Field("grid", 64, allowed=_CODE, description="grid id (网格)"),
-        Field("location", MAX_LOCATION, prose=True, description="where, at grid level (地点)"),
+        Field(
+            "category",
+            64,
+            allowed=_CODE,
+            description="service item code (事项类别)",
+            label="问题类别",
+        ),
+        Field("grid", 64, allowed=_CODE, description="grid id (网格)", label="所在网格"),
+        Field(
+            "location",
+            MAX_LOCATION,
+            prose=True,
+            description="where, at grid level (地点)",
+            label="具体位置",
+        ),
         Field(
             "description",
             MAX_DESCRIPTION,
             multiline=True,
             prose=True,
             description="what happened",
+            label="问题描述",
         ),
         Field(
             "name",
@@ -91,26 +105,44 @@ COMPLAINT = Body(
             required=False,
             prose=True,
             description="optional, private (姓名,选填)",
+            label="称呼",
         ),
-        Field("phone", MAX_PHONE, required=False, allowed="+0123456789- ()", description="private"),
+        Field(
+            "phone",
+            MAX_PHONE,
+            required=False,
+            allowed="+0123456789- ()",
+            description="private",
+            label="手机或电话",
+        ),
     ),
+)
+# One field, one definition, wherever a form asks for it.
+TRACKING = Field(
+    "tracking", 32, allowed=_DIGITS, description="tracking number (受理编号)", label="受理编号"
 )
 LOOKUP = Body(
     "Lookup",
     (
-        Field("tracking", 32, allowed=_DIGITS, description="tracking number (受理编号)"),
-        Field("code", 16, allowed=_DIGITS, description="lookup code (查询码)"),
+        TRACKING,
+        Field("code", 16, allowed=_DIGITS, description="lookup code (查询码)", label="查询码"),
     ),
 )
 VOTE = Body(
     "Vote",
     (
-        Field("tracking", 32, allowed=_DIGITS, description="tracking number (受理编号)"),
-        Field("token", 64, allowed=_CODE, description="vote code (评价码)"),
-        Field("rating", enum=tuple(Rating)),
-        Field("comment", MAX_NOTE, required=False, multiline=True, prose=True),
+        TRACKING,
+        Field("token", 64, allowed=_CODE, description="vote code (评价码)", label="评价码"),
+        Field("rating", enum=tuple(Rating), label="满意度"),
+        Field("comment", MAX_NOTE, required=False, multiline=True, prose=True, label="意见"),
     ),
 )
+# The residents' forms' fields by name: their labels and limits for the site's forms
+# (``adapters.theme``) and the no-script pages' errors (``FIELD_LABELS``).
+FORM_FIELDS: Mapping[str, Field] = {
+    f.name: f for body in (COMPLAINT, LOOKUP, VOTE) for f in body.fields
+}
+FIELD_LABELS: Mapping[str, str] = {name: f.label for name, f in FORM_FIELDS.items()}
 LOGIN = Body("Login", (Field("username", 64, allowed=_CODE), Field("password", 256)))
 STAFF_ACTION = Body(
     "StaffAction",

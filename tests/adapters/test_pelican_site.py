@@ -56,6 +56,7 @@ from gridportal.domain.reference import (
     TeamRole,
 )
 from gridportal.publish import ARCHIVES
+from gridportal.requests import FORM_FIELDS
 from support.records import published_record
 from support.records import step as shared_step
 
@@ -505,6 +506,30 @@ def test_report_form(site: BuildResult) -> None:
     assert "选填，仅用于联系您，不会公开" in page
     assert 'method="post" action="/api/complaints"' in page  # works without JavaScript
     assert "<noscript>" in page and OWN_SCRIPT in page
+
+
+@pytest.mark.parametrize(
+    ("path", "prefix", "names"),
+    [
+        ("report/index.html", "", ("category", "grid", "location", "description", "name", "phone")),
+        ("lookup/index.html", "", ("tracking", "code")),
+        ("vote/index.html", "vote-", ("tracking", "token", "comment")),
+    ],
+)
+def test_the_forms_label_and_limit_each_field_as_the_api_does(
+    site: BuildResult, path: str, prefix: str, names: tuple[str, ...]
+) -> None:
+    page = read(site, path)
+    for name in names:
+        field = FORM_FIELDS[name]
+        assert f'<label for="{prefix}{name}">{field.label}' in page, name
+        tag = re.search(rf'<(input|textarea|select) id="{prefix}{name}"[^>]*>', page)
+        assert tag, name
+        if tag.group(1) != "select":  # a choice from a list is as long as its choices
+            limit = re.search(r'maxlength="(\d+)"', tag.group(0))
+            assert limit and int(limit.group(1)) == field.max_length, name
+    if path.startswith("vote"):  # the radios' fieldset names the field for the script
+        assert f'data-label="{FORM_FIELDS["rating"].label}"' in page
 
 
 def test_each_grid_has_a_report_page_with_its_grid_chosen_in_the_html(

@@ -281,6 +281,14 @@ def test_the_forms_mark_every_missing_field_and_name_the_wrong_one(
     page.click("#lookup-submit")
     page.wait_for_selector("#lookup-error:not([hidden])")
     assert page.locator("#lookup-error").inner_text() == "受理编号：含有不允许的字符。"
+    page.goto(f"{portal.url}/vote/")  # a field of radios is named by its fieldset
+    page.fill("#vote-tracking", "1234-5678-9012")
+    page.fill("#vote-token", "A" * 22)
+    page.check('input[name="rating"] >> nth=0')
+    page.eval_on_selector('input[name="rating"]:checked', "radio => { radio.value = 'best'; }")
+    page.click("#vote-submit")
+    page.wait_for_selector("#vote-error:not([hidden])")
+    assert page.locator("#vote-error").inner_text().startswith("满意度：")
     page.context.close()
 
 

@@ -37,7 +37,7 @@ from gridportal.domain.metrics import DEFINITIONS, ranked
 from gridportal.domain.model import OPEN_STATUSES, Priority, Rating, label
 from gridportal.domain.reference import TEAM_ROLE_LABELS, District, Grid, ServiceItem, TeamRole
 from gridportal.feeds import department_feed_key, grid_feed_key, site_feeds
-from gridportal.services import MAX_DESCRIPTION, MAX_LOCATION, MAX_NAME, MAX_NOTE, MAX_PHONE
+from gridportal.requests import FORM_FIELDS
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -49,15 +49,6 @@ PAGE_SIZE = 100
 
 # The settings a page template reads, taken from site/pelicanconf.py (docs/site.md).
 THEME_SETTINGS = ("SITENAME", "THEME_STATIC_DIR", "CSS_FILE", "NAV_LINKS")
-
-# The forms' maxlength and counters: the limits the API enforces.
-FORM_LIMITS = {
-    "location": MAX_LOCATION,
-    "description": MAX_DESCRIPTION,
-    "name": MAX_NAME,
-    "phone": MAX_PHONE,
-    "comment": MAX_NOTE,
-}
 
 RECENT_CASES_PER_GRID = 10
 
@@ -334,7 +325,6 @@ def report_page(theme: Theme, district: District, grid: Grid | None = None) -> b
         title=f"我要投诉：{grid.name}" if grid else "我要投诉",
         service_groups=_grouped(district.services, lambda s: s.group),
         grid_groups=[(c, grids) for c, grids in grid_groups if grids],
-        limits=FORM_LIMITS,
         preselected=grid,
     )
 
@@ -551,6 +541,7 @@ def _environment(
             for c in METRIC_COLUMNS
         ],
         risk_labels=RISK_LABELS,
+        fields=FORM_FIELDS,  # the residents' forms: labels and limits as the API has them
     )
     return env
 
@@ -843,7 +834,6 @@ def site_pages(
             nav="vote",
             title="满意度评价",
             ratings=[(str(r), label(r)) for r in Rating],
-            limits=FORM_LIMITS,
         ),
     )
     yield (

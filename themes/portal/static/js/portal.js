@@ -194,6 +194,9 @@
     var input = err.field && form.elements[err.field];
     var label = input && input.labels && input.labels[0];
     var words = label && label.firstChild && label.firstChild.nodeType === 3 ? label.firstChild.nodeValue.trim() : "";
+    // Radios (a RadioNodeList) have no label of their own: their fieldset names the field.
+    var group = !words && input && input[0] && input[0].closest ? input[0].closest("fieldset[data-label]") : null;
+    if (group) words = group.getAttribute("data-label");
     return words && err.message ? words + "：" + err.message : err.message;
   }
 
