@@ -30,11 +30,12 @@ from typing import Any, Protocol
 
 import segno
 
+from gridportal.adapters.infra_template import STATE_PREFIX
 from gridportal.domain.reference import TEAM_ROLE_LABELS, District, TeamRole
 
 logger = logging.getLogger(__name__)
 
-STATE_KEY = "_state/posters.json"
+STATE_KEY = f"{STATE_PREFIX}posters.json"
 STATE_VERSION = 1
 
 

@@ -45,6 +45,7 @@ from typing import Any
 
 from gridportal import open311
 from gridportal.adapters.directory_site import stored_name
+from gridportal.adapters.infra_template import STATE_PREFIX
 from gridportal.adapters.theme import (
     Listing,
     SiteContext,
@@ -62,8 +63,7 @@ from gridportal.domain import opendata
 from gridportal.domain.metrics import MonthTally, tally_months
 from gridportal.domain.publication import PublishedRecord
 
-STATE_PREFIX = "_state/"
-SITE_STATE = "_state/site.json"
+SITE_STATE = f"{STATE_PREFIX}site.json"
 # Bump when the shape of a shard state changes: older states are then rebuilt.
 STATE_VERSION = 1
 

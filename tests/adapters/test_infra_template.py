@@ -24,6 +24,7 @@ from gridportal.adapters.infra_template import (
     NOT_FOUND_FUNCTION_CODE,
     SECURITY_HEADERS,
     SHORT_CACHE,
+    STATE_PREFIX,
     UPGRADE_STEPS,
     cache_control_for,
     is_fingerprinted,
@@ -180,6 +181,14 @@ def test_the_site_bucket_is_private_and_versioned(template: dict[str, Any]) -> N
     for statement in allowed:  # this distribution only, through Origin Access Control
         source = statement["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
         assert source.endswith(":distribution/${Distribution}")
+    # The build's own state shares the bucket and is never served.
+    (state,) = [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Action"] == "s3:GetObject" and s["Effect"] == "Deny"
+    ]
+    assert state["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert state["Resource"] == {"Fn::Sub": "${SiteBucket.Arn}/" + STATE_PREFIX + "*"}
 
 
 def test_the_site_is_served_through_origin_access_control(template: dict[str, Any]) -> None:

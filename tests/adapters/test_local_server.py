@@ -92,6 +92,8 @@ def site(tmp_path: Path) -> Path:
     (root / "cases" / "abc.html").write_text("<h1>案件</h1>", encoding="utf-8")
     (root / "theme.css").write_text("body{}", encoding="utf-8")
     (root / "404.html").write_text("<h1>找不到</h1>", encoding="utf-8")
+    (root / "_state" / "months").mkdir(parents=True)  # the build's state, in the site's tree
+    (root / "_state" / "months" / "2026-11.json").write_text('{"never": 1}', encoding="utf-8")
     return root
 
 
@@ -236,6 +238,12 @@ def test_no_way_out_of_the_site(portal: LocalPortal, path: str) -> None:
     status, _, body = request(portal, "GET", path)
     assert status == 404
     assert b"never" not in body
+
+
+@pytest.mark.parametrize("path", ["/_state/months/2026-11.json", "/_state/months/", "/_state"])
+def test_the_builds_own_state_is_never_served(portal: LocalPortal, path: str) -> None:
+    status, _, body = request(portal, "GET", path)
+    assert status == 404 and b"never" not in body
 
 
 def test_missing_pages_use_the_sites_404_page(portal: LocalPortal) -> None:

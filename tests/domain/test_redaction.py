@@ -393,6 +393,18 @@ MASKED = [
     ("XX大院12号", f"XX大院{ADDRESS}"),
     ("3栋楼道堆物", f"{ADDRESS}楼道堆物"),
     ("1幢-1单元-1001", ADDRESS),
+    # spaced out, as people type on a phone
+    ("3 幢 2 单元 501 室门口", f"{ADDRESS}门口"),
+    ("我家住 12 号楼 3 单元 402，楼上是 502 室。", f"我家住 {ADDRESS}，楼上是 {ADDRESS}。"),
+    ("5 栋 1802", ADDRESS),
+    ("我家 1 单元 201", f"我家 {ADDRESS}"),
+    ("门牌 定安路 28 号", f"门牌 定安路 {ADDRESS}"),
+    ("3号楼 2单元 501", ADDRESS),
+    ("第 3 幢 18 层", ADDRESS),
+    ("3 幢楼下", f"{ADDRESS}楼下"),
+    ("共 5 幢楼", "共 5 幢楼"),  # a count of buildings
+    ("3 楼大厅", "3 楼大厅"),  # a lone floor
+    ("12 月 3 号 501 路公交", "12 月 3 号 501 路公交"),  # a date, a bus route
     # names
     ("张先生反映", f"{NAME}反映"),
     ("李女士", NAME),
@@ -937,6 +949,52 @@ def test_case_scrubber_removes_known_people_in_any_form(text: str) -> None:
 )
 def test_known_data_in(text: str, kinds: list[str]) -> None:
     assert known_data_in(text, KNOWN) == kinds
+
+
+@given(
+    before=cjk_text,
+    after=cjk_text,
+    building=st.integers(min_value=1, max_value=99),
+    unit=st.integers(min_value=1, max_value=9),
+    room=st.integers(min_value=101, max_value=3299),
+    marker=st.sampled_from(["幢", "栋", "号楼"]),
+    spaces=st.lists(st.sampled_from(["", " "]), min_size=4, max_size=4),
+)
+def test_a_spaced_out_home_address_is_masked_whole(
+    before: str,
+    after: str,
+    building: int,
+    unit: int,
+    room: int,
+    marker: str,
+    spaces: list[str],
+) -> None:
+    a, b, c, d = spaces
+    home = f"{building}{a}{marker}{b}{unit}{c}单元{d}{room}"
+    published = redact(embed(before, home, after))
+    assert f"开始{ADDRESS}结束" in published, published
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "published"),
+    [
+        # Given names jieba lists as names are names.
+        ("李秀英", "秀英 2026-12-01 晚上拍了照片。", f"{NAME} 2026-12-01 晚上拍了照片。"),
+        ("赵海燕", "海燕反映楼道有垃圾。", f"{NAME}反映楼道有垃圾。"),
+        ("钱志强", "志强说楼道灯坏了。", f"{NAME}说楼道灯坏了。"),
+        # A given name that is a word too: where it stands as a word of its own.
+        ("王建国", "建国说楼道灯坏了，建国以来没修过。", f"{NAME}说楼道灯坏了，建国以来没修过。"),
+        ("李文明", "文明说有人不文明停车。", f"{NAME}说有人不{NAME}停车。"),
+        ("王平安", "平安建设部说平安就好。", f"平安建设部说{NAME}就好。"),
+        # The honorific goes with the name (it would tell a man from a woman).
+        ("王建华", "王建华先生反映，王建华女士说。", f"{NAME}反映，{NAME}说。"),
+    ],
+)
+def test_case_scrubber_removes_the_complainants_given_name_and_honorific(
+    name: str, text: str, published: str
+) -> None:
+    public = PublicData.of(names=["平安建设部"])
+    assert case_scrubber(KnownPeople((name,), ()), public)(text) == published
 
 
 def test_case_scrubber_is_redact_for_unknown_people() -> None:

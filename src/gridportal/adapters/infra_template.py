@@ -66,6 +66,12 @@ FINGERPRINT_PATTERNS = tuple(
 )
 
 
+# The build's own state (manifests, tallies, a night's scratch space with tracking
+# numbers) lives in the site bucket beside the pages and is never served: publication is
+# an allowlist, and the edge and the local origin answer 404 under this prefix.
+STATE_PREFIX = "_state/"
+
+
 def is_fingerprinted(key: str) -> bool:
     """Whether a site key names a fingerprinted asset (``theme/css/portal.<hex>.css``)."""
     return _FINGERPRINTED.match(key) is not None
@@ -322,6 +328,13 @@ def _site_bucket_policy() -> dict[str, Any]:
                         "Action": "s3:GetObject",
                         "Resource": _sub("${SiteBucket.Arn}/*"),
                         "Condition": from_this_distribution,
+                    },
+                    {
+                        "Sid": "CloudFrontNeverReadsBuildState",
+                        "Effect": "Deny",
+                        "Principal": cloudfront,
+                        "Action": "s3:GetObject",
+                        "Resource": _sub("${SiteBucket.Arn}/" + STATE_PREFIX + "*"),
                     },
                     {
                         # Lets a missing page be a 404 rather than S3's 403.

@@ -44,7 +44,12 @@ from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 from gridportal.adapters.directory_site import file_of, prune_empty_dirs, stored_name
-from gridportal.adapters.infra_template import API_HEADERS, SECURITY_HEADERS, cache_control_for
+from gridportal.adapters.infra_template import (
+    API_HEADERS,
+    SECURITY_HEADERS,
+    STATE_PREFIX,
+    cache_control_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -534,6 +539,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         key = site_key(path)
+        if key is not None and key.startswith(STATE_PREFIX):
+            key = None  # the build's own state is not published (an allowlist)
         found = self.server.site.read(key) if key is not None else None
         if found is not None and key is not None:
             content_type = found.content_type or content_type_for(key)

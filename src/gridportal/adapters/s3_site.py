@@ -26,6 +26,8 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from gridportal.adapters.infra_template import STATE_PREFIX
+
 UPLOAD_WORKERS = 8
 GZIP_STORED = (".json", ".csv", ".xml")
 SPOOL_BYTES = 8 << 20  # a compressed upload larger than this goes through a temporary file
@@ -73,7 +75,7 @@ def content_type(path: str) -> str:
 
 
 def cache_control(path: str) -> str:
-    if path.startswith("_state/"):
+    if path.startswith(STATE_PREFIX):
         return "no-store"
     if path.startswith("theme/"):
         return "public, max-age=86400"

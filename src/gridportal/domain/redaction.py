@@ -501,17 +501,21 @@ def _plate_sub(m: re.Match[str]) -> str:
 # --------------------------------------------------------------------------
 _CN_NUM = "[一二三四五六七八九十百零〇两]{1,4}"
 _STRONG_MARKERS = ("号楼", "号院", "号房", "幢", "栋", "单元", "弄")
+# Residents space their numbers out (3 幢 2 单元 501 室): one space may stand between a
+# number and its marker, between parts and before the room.
 _COMP_DIGIT = (
-    r"第?(?:\d{1,5}|(?<![A-Za-z])[A-Za-z]\d{0,4})"
+    r"(?:第 ?)?(?:\d{1,5}|(?<![A-Za-z])[A-Za-z]\d{0,4}) ?"
     r"(?:号楼|号院|号房|幢|栋|单元|室|弄|座|楼|层|房"
     r"|号(?!窗|口|线|门|柜|台|车位|岗|通道|网格|机|码|人|床|桌))"
 )
-_COMP_CN = r"第?" + _CN_NUM + r"(?:号楼|幢|栋|单元)"
+_COMP_CN = r"(?:第 ?)?" + _CN_NUM + r" ?(?:号楼|幢|栋|单元)"
 _COMP = r"(?:" + _COMP_DIGIT + r"|" + _COMP_CN + r")"
 # Where an address may start: not inside a word or number, and not after
 # "digit-" where the digit rules may have seen a date (see _STEPS).
-_ADDRESS_START = r"(?<![\dA-Za-z月.])(?<![\d" + _CN_DIGITS + r"][\-./])"
-_ROOM_TRAIL = r"-?\d{3,4}(?:室|房|号)?(?![\dA-Za-z第年月日元人户个次件辆天岁%:.]|[\-/]\d)"
+_ADDRESS_START = r"(?<![\dA-Za-z月.])(?<!月 )(?<![\d" + _CN_DIGITS + r"][\-./])"
+_ROOM_TRAIL = (
+    r"[\- ]?\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.]| ?[\-/]\d)"
+)
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
     r"(?=[\d第A-Za-z一二三四五六七八九十百零〇两])"
@@ -524,19 +528,20 @@ _ADDRESS_RE = re.compile(
     + _ROOM_TRAIL
     + r")?"
 )
-_ROOM_ONLY_RE = re.compile(r"第?\d{3,}室")
+_ROOM_ONLY_RE = re.compile(r"(?:第 ?)?\d{3,} ?室")
 _DASH3_RE = re.compile(r"(?<![\d\-.:/])\d{1,3}-\d{1,2}-\d{3,4}(?:室|号|房)?(?![\d\-.:/]|网格)")
 _DASH2_RE = re.compile(
     r"(?<=[区园苑寓村厦府庭城])\d{1,3}-\d{3,4}(?:室|号|房)?(?![\d\-.:/]|[人户个元次件天年月日%]|网格)"
 )
 _DOOR_RE = re.compile(
-    r"(?:(?<=[路街巷弄村组道里坊])|(?<=胡同|大院))\d{1,5}(?:-\d{1,4}|之\d{1,4})?号院?"
+    r"(?:(?<=[路街巷弄村组道里坊])|(?<=[路街巷弄村组道里坊] )|(?<=胡同|大院))"
+    r"\d{1,5}(?:-\d{1,4}|之\d{1,4})? ?号院?"
     r"(?!网格|窗|线|口|门|楼|\d)"
 )
 
 
 # "有3栋楼", "共5幢": a count of buildings, not one building.
-_COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|每|整|涉及)$")
+_COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|每|整|涉及) ?$")
 
 
 def _address_sub(m: re.Match[str]) -> str:
@@ -1554,6 +1559,7 @@ _SURNAME_FORMS: Final = tuple(
     )
 )
 _LOOSE_SURNAME_FORMS: Final = ("先生", "女士", "小姐")
+_FULL_NAME_HONORIFICS: Final = tuple(sorted(_HONORIFICS_LONG, key=lambda f: (-len(f), f)))
 
 
 @dataclass(frozen=True)
@@ -1565,6 +1571,9 @@ class _NameForm:
     pieces: tuple[tuple[str, ...], ...]
     seps: frozenset[str] = frozenset()
     latin_edges: bool = False
+    # A given name that is also a word in common use (建国, 平安): taken where the text's
+    # segmentation has it as a word of its own, outside the district's public names.
+    word: bool = False
 
     def end_at(self, text: str, start: int) -> int | None:
         """End of this form written at ``start`` in ``text`` (ASCII lower-cased), or None."""
@@ -1612,9 +1621,15 @@ def _name_forms(raw: str, *, strict: bool, full_only: bool = False) -> tuple[_Na
         surname_forms = _SURNAME_FORMS if strict else _LOOSE_SURNAME_FORMS
         forms.append(_NameForm(((surname,), surname_forms)))
         if strict:
+            # The honorific goes with the name: 王建华先生 would say who is a man.
+            forms.append(_NameForm((*((c,) for c in name), _FULL_NAME_HONORIFICS), _NAME_SEPS))
             forms.append(_NameForm((("老", "小", "阿"), (surname,))))
-            if len(given) >= 2 and not _lexicon().known(given):
-                forms.append(_NameForm(((given,),)))
+            if len(given) >= 2:
+                # 秀英, 志强 are names first (jieba tags them so); 建国, 平安, 文明 are
+                # words in common use too.
+                lex = _lexicon()
+                common = lex.known(given) and not lex.is_person_word(given)
+                forms.append(_NameForm(((given,),), word=common))
     spelled = _pinyin_of(name, sl)
     if spelled:
         readings, given_py = spelled
@@ -1678,24 +1693,25 @@ class _KnownPatterns:
         phones = tuple(p for p in map(_phone_forms, known.phones) if p)
         return cls({k: tuple(v) for k, v in by_first.items()}, phones)
 
-    def spans(self, text: str) -> list[tuple[int, int, str]]:
+    def spans(self, text: str, public: PublicData | None = None) -> list[tuple[int, int, str]]:
         found: list[tuple[int, int, str]] = []
         if self.names:
             lower = text.translate(_ASCII_LOWER)
+            words = _WordBounds(text, public)
             for first in self.names.keys() & set(lower):
                 for form in self.names[first]:
                     start = lower.find(first)
                     while start >= 0:
                         end = form.end_at(lower, start)
-                        if end is not None:
+                        if end is not None and (not form.word or words.alone(start, end)):
                             found.append((start, end, NAME))
                         start = lower.find(first, start + 1)
         if self.phones:
             found += _phone_spans(_skeleton(text), self.phones)
         return found
 
-    def mask(self, text: str) -> str:
-        found = self.spans(text)
+    def mask(self, text: str, public: PublicData | None = None) -> str:
+        found = self.spans(text, public)
         if not found:
             return text
         out: list[str] = []
@@ -1709,6 +1725,29 @@ class _KnownPatterns:
             last = end
         out.append(text[last:])
         return "".join(out)
+
+
+class _WordBounds:
+    """Whether a span of a text is a word of its own there: a token of jieba's
+    segmentation of the text, and not inside one of the district's public names
+    (平安 in 平安建设部). Segmented only when first asked, for the few texts that hold a
+    common word that is also someone's given name."""
+
+    def __init__(self, text: str, public: PublicData | None) -> None:
+        self._text = text
+        self._public = public
+        self._tokens: set[tuple[int, int]] | None = None
+        self._kept: list[tuple[int, int]] = []
+
+    def alone(self, start: int, end: int) -> bool:
+        if self._tokens is None:
+            tokens = _lexicon().tokenizer.tokenize(self._text, HMM=True)
+            self._tokens = {(a, b) for _, a, b in tokens}
+            names_re = self._public.names_re if self._public else None
+            self._kept = [m.span() for m in names_re.finditer(self._text)] if names_re else []
+        if any(a <= start and end <= b for a, b in self._kept):
+            return False
+        return (start, end) in self._tokens
 
 
 def _phone_spans(
@@ -1759,7 +1798,7 @@ def case_scrubber(known: KnownPeople, public: PublicData | None = None) -> Calla
     def scrub(text: str) -> str:
         text = normalise(text)
         if patterns is not None:
-            text = patterns.mask(text)
+            text = patterns.mask(text, public)
         return _redact_normalised(text, public)
 
     return scrub
