@@ -30,7 +30,7 @@ def csp(site: str = "") -> str:
     origin = site.split("/", 3)[:3] if site.startswith("https://") else []
     styles = "'self'" + (" " + "/".join(origin) if origin else "")
     return (
-        f"default-src 'none'; style-src {styles}; img-src 'self'; form-action 'self'; "
+        f"default-src 'none'; style-src {styles}; img-src 'self' data:; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     )
 
@@ -85,6 +85,7 @@ def page(title: str, body: str, status: int, site: str = "") -> Response:
         '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
+        '<link rel="icon" href="data:,">'  # no /favicon.ico request, as on the site's pages
         f"<title>{e(title)}</title>"
         f'<link rel="stylesheet" href="{e(site)}{STYLESHEET}"></head><body>'
         f'<header class="site-header"><a class="site-name" href="{e(site)}/">网格化管理公开平台</a>'

@@ -186,7 +186,7 @@ def _actor(username: str) -> Any:
 
     member = _runtime().store.get_staff(username)
     if member is None or not member.active:
-        raise click.ClickException(f"no active staff member {username!r}")
+        raise click.ClickException(f"没有在职的工作人员 {username!r}（no active staff member）")
     return Actor(member.role, member.username, member.unit)
 
 

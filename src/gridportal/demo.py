@@ -1084,8 +1084,13 @@ def _issues(service: ServiceItem) -> tuple[str, ...]:
     return issues or (f"{{loc}}存在“{service.name}”问题，{{when}}一直没有解决",)
 
 
+def _issue_at(issue: str, location: str, when: str) -> str:
+    # A place "…公交站附近" in "{loc}附近工地" would say 附近 twice.
+    return issue.format(loc=location, when=when).replace("附近附近", "附近")
+
+
 def _description(rng: random.Random, service: ServiceItem, location: str, channel: Channel) -> str:
-    issue = rng.choice(_issues(service)).format(loc=location, when=rng.choice(_WHEN))
+    issue = _issue_at(rng.choice(_issues(service)), location, rng.choice(_WHEN))
     if channel is Channel.PATROL:
         return f"巡查发现：{issue}，已拍照留存，请相关部门处置。"
     if service.answer:
@@ -1093,10 +1098,10 @@ def _description(rng: random.Random, service: ServiceItem, location: str, channe
     closing = rng.choice(_CLOSINGS)
     if rng.random() < 0.22:
         detail = _personal_detail(rng)
-        if detail.endswith(","):
-            return f"{detail}{issue},{closing}"
-        return f"{issue},{closing}{detail}"
-    return f"{rng.choice(_OPENINGS)}{issue},{closing}"
+        if detail.endswith("，"):  # who they are, before the matter
+            return f"{detail}{issue}，{closing}"
+        return f"{issue}，{closing}{detail}"
+    return f"{rng.choice(_OPENINGS)}{issue}，{closing}"
 
 
 def _contact(rng: random.Random, channel: Channel) -> Contact:
@@ -1128,8 +1133,8 @@ def wording(district: District) -> Iterator[str]:
         places = _Places(grid, district)
         for service in district.services:
             for issue in _issues(service):
-                text = issue.format(loc=places.location(rng, service), when=rng.choice(_WHEN))
-                yield f"{rng.choice(_OPENINGS)}{text},{rng.choice(_CLOSINGS)}"
+                text = _issue_at(issue, places.location(rng, service), rng.choice(_WHEN))
+                yield f"{rng.choice(_OPENINGS)}{text}，{rng.choice(_CLOSINGS)}"
     for service in district.services:
         _, resolutions = _TEXTS.get(service.code, ((), ()))
         yield from resolutions or (_resolution(rng, service),)

@@ -70,9 +70,12 @@ MAX_NAME = 50
 MAX_PHONE = 30
 _RETRIES = 3
 ALREADY_VOTED_MESSAGE = "本次办理结果已经评价过；案件重新办理并再次办结后，可以再次评价。"
-NOT_FOUND_MESSAGE = (
-    "受理编号或查询码不正确，请核对后重试。连续输错 5 次，该编号的查询会锁定 24 小时。"
+# Failures are counted over the window, whatever came between (a right code resets nothing).
+LOOKUP_LOCK_RULE = (
+    f"{LOOKUP_LOCK_WINDOW // timedelta(hours=1)} 小时内累计输错 {LOOKUP_LOCK_FAILURES} 次，"
+    "该受理编号的查询会暂时锁定"
 )
+NOT_FOUND_MESSAGE = f"受理编号或查询码不正确，请核对后重试。{LOOKUP_LOCK_RULE}。"
 
 
 class PortalError(Exception):

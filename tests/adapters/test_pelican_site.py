@@ -488,6 +488,26 @@ def test_metrics_pages(site: BuildResult) -> None:
     assert "柳翠井巷社区第1网格(六月)" in june and "红榜" not in june
 
 
+def test_the_metrics_page_ranking_a_final_month_points_to_the_newer_ones(
+    tmp_path: Path,
+) -> None:
+    status = {"2024-05": {"final": True, "final_at": "2024-06-01T23:59:59+08:00"}}
+    final_may = {
+        **METRICS,
+        "ranking_month": "2024-05",
+        "ranking_final": True,
+        "month_status": {**METRICS["month_status"], **status},
+    }
+    built = build_site(
+        output_dir=tmp_path, records=RECORDS, district=DISTRICT, metrics=final_may,
+        build_time=BUILD_TIME,
+    )  # fmt: skip
+    page = read(built, "metrics/index.html")
+    assert 'aria-current="page">最新定稿</a>' in page
+    assert '较新的月份仍是暂定：<a href="/metrics/2024-06/">2024年6月</a>。' in page
+    assert "本页和红黑榜只看已定稿的月份" not in read(built, "metrics/2024-06/index.html")
+
+
 def test_report_form(site: BuildResult) -> None:
     page = read(site, "report/index.html")
     assert (

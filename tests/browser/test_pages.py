@@ -58,7 +58,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         create_table(boto3.client("dynamodb", region_name="cn-north-1"))
         portal = runtime().portal
         complaints = [
-            ("env-litter", "柳翠井巷北口", "垃圾桶满了三天没人清运，气味很大。"),
+            # A long word with no place to break must wrap on a phone all the same.
+            (
+                "env-litter",
+                "柳翠井巷北口（LiucuijingxiangNorthEntranceOppositeTheServiceStation）",
+                "垃圾桶满了三天没人清运，气味很大。",
+            ),
             ("env-litter", "定安路口", "路边堆放装修垃圾。"),
             ("env-stall", "清河坊街", "夜市摊贩占用人行道。"),
         ]
@@ -157,6 +162,14 @@ def test_pages_fit_a_phone_and_carry_the_policy(page: Any, site: Site) -> None:
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1, f"{path} scrolls sideways on a phone ({width}px)"
+
+
+def test_the_ranked_lists_number_each_row_once(page: Any, site: Site) -> None:
+    page.goto(site.url + "/metrics/")
+    styles = page.eval_on_selector_all(
+        ".m-rank", "lists => lists.map(l => getComputedStyle(l).listStyleType)"
+    )
+    assert len(styles) >= 2 and set(styles) == {"none"}  # a row shows its own rank (ties share one)
 
 
 def transferred(page: Any) -> int:

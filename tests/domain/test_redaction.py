@@ -405,6 +405,29 @@ MASKED = [
     ("共 5 幢楼", "共 5 幢楼"),  # a count of buildings
     ("3 楼大厅", "3 楼大厅"),  # a lone floor
     ("12 月 3 号 501 路公交", "12 月 3 号 501 路公交"),  # a date, a bus route
+    ("11月3号楼下集合", "11月3号楼下集合"),  # a day of the month
+    # after 月, anything but a day of the month is an address
+    ("这个月 5栋1802又漏水", f"这个月 {ADDRESS}又漏水"),
+    ("上个月 3幢2单元501室漏水", f"上个月 {ADDRESS}漏水"),
+    ("12月 3幢2单元501", f"12月 {ADDRESS}"),
+    ("每月 12栋楼下都堆垃圾", f"每月 {ADDRESS}楼下都堆垃圾"),
+    # a space inside the marker, other separators before the room, dashes spaced out
+    ("我家住 3 号 楼 2 单元 501", f"我家住 {ADDRESS}"),
+    ("住 5 号 院 2 号 楼 1802", f"住 {ADDRESS}"),
+    ("住 5 栋 - 1802", f"住 {ADDRESS}"),
+    ("3幢——301", ADDRESS),
+    ("3 幢 #301", ADDRESS),
+    ("住 5 - 2 - 1802", f"住 {ADDRESS}"),
+    ("紫金苑 8-301", f"紫金苑 {ADDRESS}"),
+    ("住 定安路 28 - 3 号", f"住 定安路 {ADDRESS}"),
+    ("XX大院 12 号", f"XX大院 {ADDRESS}"),
+    ("3 號樓 301", ADDRESS),  # traditional characters
+    ("3 單元 301", ADDRESS),
+    # what follows 号 is read past a space
+    ("2 楼 5 号 窗口", "2 楼 5 号 窗口"),
+    ("B2 层 12 号 车位", "B2 层 12 号 车位"),
+    ("定安路 3 号 门", "定安路 3 号 门"),
+    ("河坊街 20 号 门口", "河坊街 20 号 门口"),
     # names
     ("张先生反映", f"{NAME}反映"),
     ("李女士", NAME),
@@ -986,15 +1009,30 @@ def test_a_spaced_out_home_address_is_masked_whole(
         ("王建国", "建国说楼道灯坏了，建国以来没修过。", f"{NAME}说楼道灯坏了，建国以来没修过。"),
         ("李文明", "文明说有人不文明停车。", f"{NAME}说有人不{NAME}停车。"),
         ("王平安", "平安建设部说平安就好。", f"平安建设部说{NAME}就好。"),
-        # The honorific goes with the name (it would tell a man from a woman).
+        ("王建国", "建国家楼下堆满垃圾。", f"{NAME}家楼下堆满垃圾。"),  # 建 / 国家
+        ("李和平", "给和平等人反映。", f"给{NAME}等人反映。"),
+        # A public name keeps it, written whole or in part.
+        ("王平安", "清波街道平安建设部说平安就好。", f"清波街道平安建设部说{NAME}就好。"),
+        ("李平安", "平安建设部回复了。", "平安建设部回复了。"),
+        ("王金钗", "金钗袋巷路口。", "金钗袋巷路口。"),
+        # A rare word is a name: 建明 and 国强 are words jieba barely knows.
+        ("王建明", "建明说楼道灯坏了。", f"{NAME}说楼道灯坏了。"),
+        ("李国强", "投诉人国强称小区停水。", f"投诉人{NAME}称小区停水。"),
+        # A surname with a form of address has no given name to take alone.
+        ("王先生", "王先生说物业的先生来过。", f"{NAME}说物业的先生来过。"),
+        # Spaced out, or in pinyin.
+        ("王秀英", "秀 英说，xiuying说。", f"{NAME}说，{NAME}说。"),
+        # The honorific goes with the name (it would tell a man from a woman), written
+        # right after it.
         ("王建华", "王建华先生反映，王建华女士说。", f"{NAME}反映，{NAME}说。"),
+        ("王建华", "王建华哥说，建华先生说。", f"{NAME}说，{NAME}说。"),
+        ("王建华", "联系了王建华，老师说会处理。", f"联系了{NAME}，老师说会处理。"),
     ],
 )
 def test_case_scrubber_removes_the_complainants_given_name_and_honorific(
-    name: str, text: str, published: str
+    name: str, text: str, published: str, district: District
 ) -> None:
-    public = PublicData.of(names=["平安建设部"])
-    assert case_scrubber(KnownPeople((name,), ()), public)(text) == published
+    assert case_scrubber(KnownPeople((name,), ()), public_data(district))(text) == published
 
 
 def test_case_scrubber_is_redact_for_unknown_people() -> None:

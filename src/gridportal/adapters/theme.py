@@ -38,6 +38,7 @@ from gridportal.domain.model import OPEN_STATUSES, Priority, Rating, label
 from gridportal.domain.reference import TEAM_ROLE_LABELS, District, Grid, ServiceItem, TeamRole
 from gridportal.feeds import department_feed_key, grid_feed_key, site_feeds
 from gridportal.requests import FORM_FIELDS
+from gridportal.services import LOOKUP_LOCK_RULE
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -542,6 +543,7 @@ def _environment(
         ],
         risk_labels=RISK_LABELS,
         fields=FORM_FIELDS,  # the residents' forms: labels and limits as the API has them
+        lookup_lock_rule=LOOKUP_LOCK_RULE,  # as the API's own answer says it
     )
     return env
 
@@ -1085,6 +1087,8 @@ def _metric_pages(
         "category_names": {r["id"]: r["name"] for r in metrics.get("by_category", ())},
         "warning_labels": WARNING_LABELS,
         "calendar": metrics.get("calendar") or {},
+        # /metrics/ shows the month the lists rank: the last final one, when there is one.
+        "ranking_final": metrics.get("ranking_final", False),
     }
     entry = monthly.get(shown, {}) if shown else {}
     yield (
@@ -1099,7 +1103,7 @@ def _metric_pages(
             red_list=metrics.get("red_list", ()),
             black_list=metrics.get("black_list", ()),
             ranking_month=metrics.get("ranking_month"),
-            ranking_final=metrics.get("ranking_final", False),
+            newer_months=[m for m in metric_months if shown and m > shown],
             warnings=metrics.get("warnings", ()),
             risk_map=metrics.get("risk_map", ()),
             vote_flags=metrics.get("vote_flags", ()),

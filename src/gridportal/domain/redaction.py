@@ -502,19 +502,24 @@ def _plate_sub(m: re.Match[str]) -> str:
 _CN_NUM = "[一二三四五六七八九十百零〇两]{1,4}"
 _STRONG_MARKERS = ("号楼", "号院", "号房", "幢", "栋", "单元", "弄")
 # Residents space their numbers out (3 幢 2 单元 501 室): one space may stand between a
-# number and its marker, between parts and before the room.
+# number and its marker, inside a two-character marker (3 号 楼), between parts and
+# around the room's separator. What follows 号 is read past a space too (3 号 窗口).
+_NOT_AFTER_HAO = r"(?! ?(?:窗|口|线|门|柜|台|车位|岗|通道|网格|机|码|人|床|桌))"
 _COMP_DIGIT = (
     r"(?:第 ?)?(?:\d{1,5}|(?<![A-Za-z])[A-Za-z]\d{0,4}) ?"
-    r"(?:号楼|号院|号房|幢|栋|单元|室|弄|座|楼|层|房"
-    r"|号(?!窗|口|线|门|柜|台|车位|岗|通道|网格|机|码|人|床|桌))"
+    r"(?:号 ?楼|号 ?院|号 ?房|幢|栋|单元|室|弄|座|楼|层|房"
+    r"|号" + _NOT_AFTER_HAO + r")"
 )
-_COMP_CN = r"(?:第 ?)?" + _CN_NUM + r" ?(?:号楼|幢|栋|单元)"
+_COMP_CN = r"(?:第 ?)?" + _CN_NUM + r" ?(?:号 ?楼|幢|栋|单元)"
 _COMP = r"(?:" + _COMP_DIGIT + r"|" + _COMP_CN + r")"
 # Where an address may start: not inside a word or number, and not after
-# "digit-" where the digit rules may have seen a date (see _STEPS).
-_ADDRESS_START = r"(?<![\dA-Za-z月.])(?<!月 )(?<![\d" + _CN_DIGITS + r"][\-./])"
+# "digit-" where the digit rules may have seen a date (see _STEPS). After 月 a lone
+# N号 is a day of the month (``_address_sub``).
+_ADDRESS_START = r"(?<![\dA-Za-z.])(?<![\d" + _CN_DIGITS + r"][\-./])"
+_ROOM_SEP = r"(?: ?(?:-{1,2}|—{1,2}|#) ?| )?"
 _ROOM_TRAIL = (
-    r"[\- ]?\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.]| ?[\-/]\d)"
+    _ROOM_SEP
+    + r"\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d)"
 )
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
@@ -522,36 +527,48 @@ _ADDRESS_RE = re.compile(
     + _ADDRESS_START
     + r"(?P<first>"
     + _COMP
-    + r")(?P<rest>(?:[\- ]?"
+    + r")(?P<rest>(?:(?: ?- ?| )?"
     + _COMP
     + r")*)(?P<trail>"
     + _ROOM_TRAIL
     + r")?"
 )
 _ROOM_ONLY_RE = re.compile(r"(?:第 ?)?\d{3,} ?室")
-_DASH3_RE = re.compile(r"(?<![\d\-.:/])\d{1,3}-\d{1,2}-\d{3,4}(?:室|号|房)?(?![\d\-.:/]|网格)")
+_DASH3_RE = re.compile(
+    r"(?<![\d\-.:/])(?<![\d\-.:/] )\d{1,3} ?- ?\d{1,2} ?- ?\d{3,4}(?: ?(?:室|号|房))?"
+    r"(?! ?[\d\-.:/]| ?网格)"
+)
 _DASH2_RE = re.compile(
-    r"(?<=[区园苑寓村厦府庭城])\d{1,3}-\d{3,4}(?:室|号|房)?(?![\d\-.:/]|[人户个元次件天年月日%]|网格)"
+    r"(?:(?<=[区园苑寓村厦府庭城])|(?<=[区园苑寓村厦府庭城] ))"
+    r"\d{1,3} ?- ?\d{3,4}(?: ?(?:室|号|房))?"
+    r"(?! ?[\d\-.:/]| ?[人户个元次件天年月日%]| ?网格)"
 )
 _DOOR_RE = re.compile(
-    r"(?:(?<=[路街巷弄村组道里坊])|(?<=[路街巷弄村组道里坊] )|(?<=胡同|大院))"
-    r"\d{1,5}(?:-\d{1,4}|之\d{1,4})? ?号院?"
-    r"(?!网格|窗|线|口|门|楼|\d)"
+    r"(?:(?<=[路街巷弄村组道里坊])|(?<=[路街巷弄村组道里坊] )|(?<=胡同|大院)|(?<=胡同 |大院 ))"
+    r"\d{1,5}(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?"
+    r"(?! ?(?:网格|窗|线|口|门|楼|\d))"
 )
+# Traditional characters for the markers, read as the simplified ones (same length).
+_TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層", "号楼栋单层")
 
 
 # "有3栋楼", "共5幢": a count of buildings, not one building.
 _COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|每|整|涉及) ?$")
+# "11月3号", "12 月 3 号楼下": a day of the month, not a building.
+_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01]) ?号(?: ?楼)?")
 
 
 def _address_sub(m: re.Match[str]) -> str:
     first = m.group("first")
     if m.group("rest") or m.group("trail"):
         return ADDRESS
+    before = m.string[max(0, m.start() - 3) : m.start()]
+    if before.rstrip(" ").endswith("月") and _DAY_OF_MONTH_RE.fullmatch(first):
+        return m.group()
     if _ROOM_ONLY_RE.fullmatch(first):
         return ADDRESS
-    if any(marker in first for marker in _STRONG_MARKERS):
-        counted = first[-1] in "栋幢" and _COUNT_BEFORE_RE.search(m.string, 0, m.start())
+    if any(marker in first.replace(" ", "") for marker in _STRONG_MARKERS):
+        counted = first[-1] in "栋幢" and _COUNT_BEFORE_RE.search(before)
         return m.group() if counted else ADDRESS
     # A lone "3楼", "22号", "A座" or "3室" is a floor, a date or a layout.
     return m.group()
@@ -563,7 +580,7 @@ _ADDRESS_HINT_RE = re.compile("[号幢栋单室弄座楼层房]")
 def _mask_addresses(text: str) -> str:
     """Addresses in any numeral system: the rules read the skeleton, where
     二四零二室 and 贰肆零贰室 are 2402室, and the masks go back on the text."""
-    sk = _skeleton(text)
+    sk = _skeleton(text).translate(_TRADITIONAL_MARKERS)
     if sk == text:
         return _mask_addresses_plain(text)
     spans: list[tuple[int, int]] = []
@@ -1559,7 +1576,10 @@ _SURNAME_FORMS: Final = tuple(
     )
 )
 _LOOSE_SURNAME_FORMS: Final = ("先生", "女士", "小姐")
-_FULL_NAME_HONORIFICS: Final = tuple(sorted(_HONORIFICS_LONG, key=lambda f: (-len(f), f)))
+# After a whole name any of them is safe (王建华哥), written right after it.
+_FULL_NAME_HONORIFICS: Final = tuple(
+    sorted((*_HONORIFICS_LONG, *_HONORIFICS_SHORT), key=lambda f: (-len(f), f))
+)
 
 
 @dataclass(frozen=True)
@@ -1571,8 +1591,11 @@ class _NameForm:
     pieces: tuple[tuple[str, ...], ...]
     seps: frozenset[str] = frozenset()
     latin_edges: bool = False
-    # A given name that is also a word in common use (建国, 平安): taken where the text's
-    # segmentation has it as a word of its own, outside the district's public names.
+    # The given name alone: not taken inside one of the district's public names (红梅 in
+    # 红梅公园, 平安 in 平安建设部), ``_WordBounds``.
+    given: bool = False
+    # A given name that is also a word in common use (建国, 平安): not taken inside a
+    # longer word of the text's segmentation either (建国以来).
     word: bool = False
 
     def end_at(self, text: str, start: int) -> int | None:
@@ -1621,20 +1644,29 @@ def _name_forms(raw: str, *, strict: bool, full_only: bool = False) -> tuple[_Na
         surname_forms = _SURNAME_FORMS if strict else _LOOSE_SURNAME_FORMS
         forms.append(_NameForm(((surname,), surname_forms)))
         if strict:
-            # The honorific goes with the name: 王建华先生 would say who is a man.
-            forms.append(_NameForm((*((c,) for c in name), _FULL_NAME_HONORIFICS), _NAME_SEPS))
+            # The honorific goes with the name, written right after it: 王建华先生 would
+            # say who is a man.
+            forms.append(_NameForm(((name,), _FULL_NAME_HONORIFICS)))
             forms.append(_NameForm((("老", "小", "阿"), (surname,))))
-            if len(given) >= 2:
-                # 秀英, 志强 are names first (jieba tags them so); 建国, 平安, 文明 are
-                # words in common use too.
-                lex = _lexicon()
-                common = lex.known(given) and not lex.is_person_word(given)
-                forms.append(_NameForm(((given,),), word=common))
+    common = False
+    # 王先生, 张某某: a surname and a form of address, no given name to take alone.
+    if strict and len(given) >= 2 and given not in _SURNAME_FORMS:
+        # Taken alone, spaced out too (秀 英), unless it is a word in common use
+        # (建国, 平安, 文明: more than _COMMON_WORD in jieba's counts), which is taken as
+        # written and where it stands as a word. A rare word (建明 2, 国强 3) is a name.
+        common = _lexicon().freq.get(given, 0) > _COMMON_WORD
+        pieces = ((given,),) if common else tuple((c,) for c in given)
+        forms.append(
+            _NameForm(pieces, frozenset() if common else _NAME_SEPS, given=True, word=common)
+        )
+        forms.append(_NameForm(((given,), _FULL_NAME_HONORIFICS)))  # 建华先生
     spelled = _pinyin_of(name, sl)
     if spelled:
         readings, given_py = spelled
         forms.append(_NameForm((readings, *given_py), _PINYIN_SEPS, latin_edges=True))
         forms.append(_NameForm((*given_py, readings), _PINYIN_SEPS, latin_edges=True))
+        if strict and len(given) >= 2 and not common:  # xiuying
+            forms.append(_NameForm(tuple(given_py), _PINYIN_SEPS, latin_edges=True))
     return tuple(forms)
 
 
@@ -1703,7 +1735,7 @@ class _KnownPatterns:
                     start = lower.find(first)
                     while start >= 0:
                         end = form.end_at(lower, start)
-                        if end is not None and (not form.word or words.alone(start, end)):
+                        if end is not None and (not form.given or words.taken(start, end, form)):
                             found.append((start, end, NAME))
                         start = lower.find(first, start + 1)
         if self.phones:
@@ -1728,26 +1760,50 @@ class _KnownPatterns:
 
 
 class _WordBounds:
-    """Whether a span of a text is a word of its own there: a token of jieba's
-    segmentation of the text, and not inside one of the district's public names
-    (平安 in 平安建设部). Segmented only when first asked, for the few texts that hold a
-    common word that is also someone's given name."""
+    """Where the given name alone is taken in a text. Not inside one of the district's
+    public names, however much of it is written (平安 in 平安建设部, whose public name is
+    清波街道平安建设部: two or more of the name's characters beside it). A given name
+    that is also a common word not inside a longer word of jieba's segmentation of the
+    text either (建国以来); as a word of its own (建国说), or cut across (建国家: 建 / 国家), it
+    is taken. The text is segmented only when first asked, for the few texts that hold
+    such a word."""
 
     def __init__(self, text: str, public: PublicData | None) -> None:
         self._text = text
-        self._public = public
-        self._tokens: set[tuple[int, int]] | None = None
-        self._kept: list[tuple[int, int]] = []
+        self._names = public.names if public else frozenset()
+        self._tokens: list[tuple[int, int]] | None = None
 
-    def alone(self, start: int, end: int) -> bool:
-        if self._tokens is None:
-            tokens = _lexicon().tokenizer.tokenize(self._text, HMM=True)
-            self._tokens = {(a, b) for _, a, b in tokens}
-            names_re = self._public.names_re if self._public else None
-            self._kept = [m.span() for m in names_re.finditer(self._text)] if names_re else []
-        if any(a <= start and end <= b for a, b in self._kept):
+    def taken(self, start: int, end: int, form: _NameForm) -> bool:
+        if self._in_public_name(start, end):
             return False
-        return (start, end) in self._tokens
+        if not form.word:
+            return True
+        if self._tokens is None:
+            found = _lexicon().tokenizer.tokenize(self._text, HMM=True)
+            self._tokens = [(a, b) for _, a, b in found if b - a > end - start]
+        return not any(a <= start and end <= b for a, b in self._tokens)
+
+    def _in_public_name(self, start: int, end: int) -> bool:
+        text, given = self._text, self._text[start:end]
+        for name in self._names:
+            at = name.find(given)
+            while at >= 0:
+                left, right = name[:at], name[at + len(given) :]
+                before = next(
+                    (
+                        j
+                        for j in range(len(left), 0, -1)
+                        if text[max(0, start - j) : start] == left[-j:]
+                    ),
+                    0,
+                )
+                after = next(
+                    (j for j in range(len(right), 0, -1) if text[end : end + j] == right[:j]), 0
+                )
+                if before + after >= 2:
+                    return True
+                at = name.find(given, at + 1)
+        return False
 
 
 def _phone_spans(

@@ -497,7 +497,7 @@
       if (!submit.disabled) pendingKey = null;
     });
     var messages = {
-      already_voted: "这件事项已经评价过了，每件事项只能评价一次。",
+      already_voted: "这次办理结果已经评价过了，每次办结只能评价一次。",
       not_resolved: "这件事项还没有办结，办结后才能评价。",
     };
 

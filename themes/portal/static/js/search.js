@@ -152,7 +152,7 @@
         var results = search.results;
         status.textContent = results.length
           ? "找到 " + results.length + " 条结果。"
-          : "没有找到与“" + query + "”相关的记录。请换一个词试试。";
+          : "没有找到与“" + query + "”相关的记录。请换一个词，或用短一些的词（两三个字）再试。";
         return show(results, 0);
       })
       .catch(function () {
