@@ -28,7 +28,10 @@ from gridportal import requests, views
 from gridportal.domain.model import Action, Channel, Rating, label
 from gridportal.runtime import runtime
 
-app = ThreadLocalChalice(app_name="gridportal")
+# Chalice would name its own logger after the app and set it to ERROR: that logger is
+# "gridportal", the parent of every module's, so their warnings (and the local origin's
+# access lines) would go unheard. Logging is the process's to configure.
+app = ThreadLocalChalice(app_name="gridportal", configure_logs=False)
 
 
 def _request() -> Request:

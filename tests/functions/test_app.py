@@ -353,3 +353,14 @@ def resolve(api: Any, tracking: str) -> None:
     act(api, dispatcher, tracking, "dispatch", data={"unit": "dept-urban"})
     act(api, handler, tracking, "accept")
     assert act(api, handler, tracking, "resolve", public_note="已清运。").status_code == 200
+
+
+def test_the_app_leaves_the_portals_loggers_to_the_process() -> None:
+    code = (
+        "import logging, sys; sys.path.insert(0, 'functions'); import app; "
+        "assert logging.getLogger('gridportal').level == logging.NOTSET; "
+        "assert logging.getLogger('gridportal.adapters.local_server').getEffectiveLevel()"
+        " == logging.getLogger().level"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
