@@ -363,4 +363,3 @@ def test_the_app_leaves_the_portals_loggers_to_the_process() -> None:
         " == logging.getLogger().level"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
-
