@@ -406,6 +406,11 @@ MASKED = [
     ("3 楼大厅", "3 楼大厅"),  # a lone floor
     ("12 月 3 号 501 路公交", "12 月 3 号 501 路公交"),  # a date, a bus route
     ("11月3号楼下集合", "11月3号楼下集合"),  # a day of the month
+    ("1月5号3楼停水", "1月5号3楼停水"),  # a day, then a floor
+    ("12月1号-3号停水", "12月1号-3号停水"),
+    ("1月5号3幢2单元501室", f"1月5号{ADDRESS}"),
+    ("这个月 3号楼已经停水三次了", f"这个月 {ADDRESS}已经停水三次了"),  # no day: a building
+    ("我住定安路28号 2-1802", f"我住定安路{ADDRESS} 2-1802"),  # the door, as before
     # after 月, anything but a day of the month is an address
     ("这个月 5栋1802又漏水", f"这个月 {ADDRESS}又漏水"),
     ("上个月 3幢2单元501室漏水", f"上个月 {ADDRESS}漏水"),
@@ -1015,6 +1020,14 @@ def test_a_spaced_out_home_address_is_masked_whole(
         ("王平安", "清波街道平安建设部说平安就好。", f"清波街道平安建设部说{NAME}就好。"),
         ("李平安", "平安建设部回复了。", "平安建设部回复了。"),
         ("王金钗", "金钗袋巷路口。", "金钗袋巷路口。"),
+        # Written whole inside a longer word, it is that word.
+        ("王建军", "建军节那天停水。", "建军节那天停水。"),
+        ("李开元", "开元路有坑。", "开元路有坑。"),  # a public name, written whole
+        ("王建明", "违章搭建，明天再来。", "违章搭建，明天再来。"),  # no comma inside a given name
+        # A title given as a 称呼 is no given name.
+        ("李书记", "社区书记已上门查看。", "社区书记已上门查看。"),
+        # An id that begins with the given name in pinyin is the id's rules' to mask.
+        ("王秀英", "加我微信 xiuying1990。", "加我微信 [微信号]。"),
         # A rare word is a name: 建明 and 国强 are words jieba barely knows.
         ("王建明", "建明说楼道灯坏了。", f"{NAME}说楼道灯坏了。"),
         ("李国强", "投诉人国强称小区停水。", f"投诉人{NAME}称小区停水。"),

@@ -546,7 +546,7 @@ _DASH2_RE = re.compile(
 _DOOR_RE = re.compile(
     r"(?:(?<=[路街巷弄村组道里坊])|(?<=[路街巷弄村组道里坊] )|(?<=胡同|大院)|(?<=胡同 |大院 ))"
     r"\d{1,5}(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?"
-    r"(?! ?(?:网格|窗|线|口|门|楼|\d))"
+    r"(?!\d)(?! ?(?:网格|窗|线|口|门|楼))"
 )
 # Traditional characters for the markers, read as the simplified ones (same length).
 _TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層", "号楼栋单层")
@@ -554,17 +554,28 @@ _TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層", "号楼栋单层"
 
 # "有3栋楼", "共5幢": a count of buildings, not one building.
 _COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|每|整|涉及) ?$")
-# "11月3号", "12 月 3 号楼下": a day of the month, not a building.
-_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01]) ?号(?: ?楼)?")
+# "11月3号", "12 月 3 号楼下": right after a numbered month, N号 is a day, not a building
+# (not after 这个月: 这个月 3号楼 is a building).
+_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01]) ?号")
+_NUMBERED_MONTH_RE = re.compile(r"(?<!\d)(?:[1-9]|1[0-2]) ?月 ?$")
+
+
+def _day_of_month(m: re.Match[str]) -> int:
+    """The length of the day of the month a match begins with (1月5号3楼: 5号), or 0."""
+    day = _DAY_OF_MONTH_RE.match(m.group("first"))
+    if day is None or not _NUMBERED_MONTH_RE.search(m.string, max(0, m.start() - 5), m.start()):
+        return 0
+    return day.end()
 
 
 def _address_sub(m: re.Match[str]) -> str:
     first = m.group("first")
+    cut = _day_of_month(m)
+    if cut:  # the day stays; what follows it is read on its own (1月5号3楼: a floor)
+        return m.group()[:cut] + _ADDRESS_RE.sub(_address_sub, m.group()[cut:])
     if m.group("rest") or m.group("trail"):
         return ADDRESS
     before = m.string[max(0, m.start() - 3) : m.start()]
-    if before.rstrip(" ").endswith("月") and _DAY_OF_MONTH_RE.fullmatch(first):
-        return m.group()
     if _ROOM_ONLY_RE.fullmatch(first):
         return ADDRESS
     if any(marker in first.replace(" ", "") for marker in _STRONG_MARKERS):
@@ -585,7 +596,10 @@ def _mask_addresses(text: str) -> str:
         return _mask_addresses_plain(text)
     spans: list[tuple[int, int]] = []
     if _ADDRESS_HINT_RE.search(sk):
-        spans += [m.span() for m in _ADDRESS_RE.finditer(sk) if _address_sub(m) == ADDRESS]
+        for m in _ADDRESS_RE.finditer(sk):
+            cut = _day_of_month(m)
+            found = _ADDRESS_RE.finditer(sk, m.start() + cut, m.end()) if cut else (m,)
+            spans += [n.span() for n in found if _address_sub(n) == ADDRESS]
     if "-" in sk:
         spans += [m.span() for m in _DASH3_RE.finditer(sk)]
         spans += [m.span() for m in _DASH2_RE.finditer(sk)]
@@ -1576,6 +1590,17 @@ _SURNAME_FORMS: Final = tuple(
     )
 )
 _LOOSE_SURNAME_FORMS: Final = ("先生", "女士", "小姐")
+# Titles people give with their surname as a 称呼 (刘书记, 王业主).
+_CONTACT_TITLES: Final = frozenset(
+    {
+        "书记", "主任", "队长", "组长", "楼长", "村长", "站长", "所长", "院长", "校长",
+        "局长", "科长", "处长", "部长", "厂长", "社长", "医生", "大夫", "护士", "律师",
+        "会计", "保安", "业主", "住户", "居民", "家属", "太太", "夫人", "老人",
+    }
+)  # fmt: skip
+# Between the characters of a given name written alone: spaces, or a middle dot; not
+# the commas that _NAME_SEPS allows in a full name (违章搭建，明天 is no 建明).
+_GIVEN_SEPS: Final = frozenset("·•")
 # After a whole name any of them is safe (王建华哥), written right after it.
 _FULL_NAME_HONORIFICS: Final = tuple(
     sorted((*_HONORIFICS_LONG, *_HONORIFICS_SHORT), key=lambda f: (-len(f), f))
@@ -1591,12 +1616,13 @@ class _NameForm:
     pieces: tuple[tuple[str, ...], ...]
     seps: frozenset[str] = frozenset()
     latin_edges: bool = False
-    # The given name alone: not taken inside one of the district's public names (红梅 in
-    # 红梅公园, 平安 in 平安建设部), ``_WordBounds``.
+    # Nothing of an id may touch it either (digits, _, @, .): a given name in pinyin
+    # inside xiuying1990 is a WeChat id's or an email's, which their own rules take.
+    id_edges: bool = False
+    # The given name alone: not taken inside one of the district's public names (平安 in
+    # 平安建设部) nor, written whole, inside a longer word of the text (建国以来),
+    # ``_WordBounds``.
     given: bool = False
-    # A given name that is also a word in common use (建国, 平安): not taken inside a
-    # longer word of the text's segmentation either (建国以来).
-    word: bool = False
 
     def end_at(self, text: str, start: int) -> int | None:
         """End of this form written at ``start`` in ``text`` (ASCII lower-cased), or None."""
@@ -1614,8 +1640,9 @@ class _NameForm:
                     break
             if found is None:
                 return None
-        if self.latin_edges and (
-            (start > 0 and _is_latin(text[start - 1])) or (pos < len(text) and _is_latin(text[pos]))
+        edge = _is_id_char if self.id_edges else _is_latin if self.latin_edges else None
+        if edge and (
+            (start > 0 and edge(text[start - 1])) or (pos < len(text) and edge(text[pos]))
         ):
             return None
         return pos
@@ -1623,6 +1650,10 @@ class _NameForm:
 
 def _is_latin(ch: str) -> bool:
     return "a" <= ch <= "z" or "A" <= ch <= "Z"
+
+
+def _is_id_char(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in "_@.-")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1648,25 +1679,21 @@ def _name_forms(raw: str, *, strict: bool, full_only: bool = False) -> tuple[_Na
             # say who is a man.
             forms.append(_NameForm(((name,), _FULL_NAME_HONORIFICS)))
             forms.append(_NameForm((("老", "小", "阿"), (surname,))))
-    common = False
-    # 王先生, 张某某: a surname and a form of address, no given name to take alone.
-    if strict and len(given) >= 2 and given not in _SURNAME_FORMS:
-        # Taken alone, spaced out too (秀 英), unless it is a word in common use
-        # (建国, 平安, 文明: more than _COMMON_WORD in jieba's counts), which is taken as
-        # written and where it stands as a word. A rare word (建明 2, 国强 3) is a name.
-        common = _lexicon().freq.get(given, 0) > _COMMON_WORD
-        pieces = ((given,),) if common else tuple((c,) for c in given)
-        forms.append(
-            _NameForm(pieces, frozenset() if common else _NAME_SEPS, given=True, word=common)
-        )
+    # 王先生, 刘书记: a surname and a form of address or a title (the form asks for a
+    # 称呼), no given name to take alone.
+    alone = strict and len(given) >= 2 and given not in (*_SURNAME_FORMS, *_CONTACT_TITLES)
+    if alone:
+        # Alone, spaced out too (秀 英); where it is written whole, not inside a longer
+        # word or a public name (``_WordBounds``).
+        forms.append(_NameForm(tuple((c,) for c in given), _GIVEN_SEPS, given=True))
         forms.append(_NameForm(((given,), _FULL_NAME_HONORIFICS)))  # 建华先生
     spelled = _pinyin_of(name, sl)
     if spelled:
         readings, given_py = spelled
         forms.append(_NameForm((readings, *given_py), _PINYIN_SEPS, latin_edges=True))
         forms.append(_NameForm((*given_py, readings), _PINYIN_SEPS, latin_edges=True))
-        if strict and len(given) >= 2 and not common:  # xiuying
-            forms.append(_NameForm(tuple(given_py), _PINYIN_SEPS, latin_edges=True))
+        if alone:  # xiuying说
+            forms.append(_NameForm(tuple(given_py), _PINYIN_SEPS, id_edges=True))
     return tuple(forms)
 
 
@@ -1761,12 +1788,11 @@ class _KnownPatterns:
 
 class _WordBounds:
     """Where the given name alone is taken in a text. Not inside one of the district's
-    public names, however much of it is written (平安 in 平安建设部, whose public name is
-    清波街道平安建设部: two or more of the name's characters beside it). A given name
-    that is also a common word not inside a longer word of jieba's segmentation of the
-    text either (建国以来); as a word of its own (建国说), or cut across (建国家: 建 / 国家), it
-    is taken. The text is segmented only when first asked, for the few texts that hold
-    such a word."""
+    public names, written whole (定安路) or with two or more of its characters beside it
+    (平安 in 平安建设部, whose public name is 清波街道平安建设部). Written whole, not
+    strictly inside a longer word of jieba's segmentation of the text (建国以来, 建军节);
+    as a word of its own (建国说) or cut across (建国家: 建 / 国家), it is taken. The text
+    is segmented only when first asked, for the few texts that hold a given name."""
 
     def __init__(self, text: str, public: PublicData | None) -> None:
         self._text = text
@@ -1776,12 +1802,12 @@ class _WordBounds:
     def taken(self, start: int, end: int, form: _NameForm) -> bool:
         if self._in_public_name(start, end):
             return False
-        if not form.word:
+        if end - start != len(form.pieces):  # spaced out: no word holds it
             return True
         if self._tokens is None:
             found = _lexicon().tokenizer.tokenize(self._text, HMM=True)
-            self._tokens = [(a, b) for _, a, b in found if b - a > end - start]
-        return not any(a <= start and end <= b for a, b in self._tokens)
+            self._tokens = [(a, b) for _, a, b in found if b - a > 2]
+        return not any(a <= start and end <= b and b - a > end - start for a, b in self._tokens)
 
     def _in_public_name(self, start: int, end: int) -> bool:
         text, given = self._text, self._text[start:end]
@@ -1800,7 +1826,7 @@ class _WordBounds:
                 after = next(
                     (j for j in range(len(right), 0, -1) if text[end : end + j] == right[:j]), 0
                 )
-                if before + after >= 2:
+                if before + after >= 2 or (before, after) == (len(left), len(right)):
                     return True
                 at = name.find(given, at + 1)
         return False
