@@ -1048,6 +1048,12 @@ def test_case_scrubber_removes_the_complainants_given_name_and_honorific(
     assert case_scrubber(KnownPeople((name,), ()), public_data(district))(text) == published
 
 
+def test_a_public_name_that_is_the_given_name_itself_keeps_nothing() -> None:
+    public = PublicData.of(names=["朝阳", "朝阳路"])
+    scrub = case_scrubber(KnownPeople(("王朝阳",), ()), public)
+    assert scrub("朝阳说朝阳路口有坑。") == f"{NAME}说朝阳路口有坑。"
+
+
 def test_case_scrubber_is_redact_for_unknown_people() -> None:
     text = "邻居赵一鸣电话138和1234和5678，住3幢2单元二四零二室"
     assert case_scrubber(KnownPeople())(text) == redact(text)

@@ -1812,7 +1812,9 @@ class _WordBounds:
     def _in_public_name(self, start: int, end: int) -> bool:
         text, given = self._text, self._text[start:end]
         for name in self._names:
-            at = name.find(given)
+            # A public name that is the given name itself protects nothing (a place
+            # called 朝阳 does not make the complainant 王朝阳's 朝阳 public).
+            at = name.find(given) if len(name) > len(given) else -1
             while at >= 0:
                 left, right = name[:at], name[at + len(given) :]
                 before = next(
