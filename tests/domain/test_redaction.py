@@ -410,6 +410,9 @@ MASKED = [
     ("12月1号-3号停水", "12月1号-3号停水"),
     ("1月5号3幢2单元501室", f"1月5号{ADDRESS}"),
     ("这个月 3号楼已经停水三次了", f"这个月 {ADDRESS}已经停水三次了"),  # no day: a building
+    ("3月 5号楼3楼", f"3月 {ADDRESS}"),  # a space the month is not written with
+    ("这 5栋2-1802漏水", f"这 {ADDRESS}2-1802漏水"),  # no count without spacing
+    ("路28之3号——1802室楼下", f"路{ADDRESS}——{ADDRESS}楼下"),
     ("我住定安路28号 2-1802", f"我住定安路{ADDRESS} 2-1802"),  # the door, as before
     # after 月, anything but a day of the month is an address
     ("这个月 5栋1802又漏水", f"这个月 {ADDRESS}又漏水"),
@@ -1026,8 +1029,13 @@ def test_a_spaced_out_home_address_is_masked_whole(
         ("王建明", "违章搭建，明天再来。", "违章搭建，明天再来。"),  # no comma inside a given name
         # A title given as a 称呼 is no given name.
         ("李书记", "社区书记已上门查看。", "社区书记已上门查看。"),
-        # An id that begins with the given name in pinyin is the id's rules' to mask.
-        ("王秀英", "加我微信 xiuying1990。", "加我微信 [微信号]。"),
+        # An id that begins with the name in pinyin goes whole with it.
+        ("王秀英", "加我微信 xiuying1990，抖音号xiuying1990。", f"加我微信 {NAME}，抖音号{NAME}。"),
+        ("王建华", "wangjianhua88@qq.com 联系。", f"{NAME} 联系。"),
+        # An unknown name is no longer word for being beside another character.
+        ("王桂英", "跟桂英沟通过了，桂英家漏水。", f"跟{NAME}沟通过了，{NAME}家漏水。"),
+        # A common word is the word when spaced out or in pinyin.
+        ("王新华", "据Xinhua报道。", "据Xinhua报道。"),
         # A rare word is a name: 建明 and 国强 are words jieba barely knows.
         ("王建明", "建明说楼道灯坏了。", f"{NAME}说楼道灯坏了。"),
         ("李国强", "投诉人国强称小区停水。", f"投诉人{NAME}称小区停水。"),

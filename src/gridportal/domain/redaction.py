@@ -16,6 +16,7 @@ typical 200-character text is redacted in tens of microseconds.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import threading
@@ -515,7 +516,7 @@ _COMP = r"(?:" + _COMP_DIGIT + r"|" + _COMP_CN + r")"
 # Where an address may start: not inside a word or number, and not after
 # "digit-" where the digit rules may have seen a date (see _STEPS). After 月 a lone
 # N号 is a day of the month (``_address_sub``).
-_ADDRESS_START = r"(?<![\dA-Za-z.])(?<![\d" + _CN_DIGITS + r"][\-./])"
+_ADDRESS_START = r"(?<![\dA-Za-z.之])(?<![\d" + _CN_DIGITS + r"][\-./])"
 _ROOM_SEP = r"(?: ?(?:-{1,2}|—{1,2}|#) ?| )?"
 _ROOM_TRAIL = (
     _ROOM_SEP
@@ -553,11 +554,12 @@ _TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層", "号楼栋单层"
 
 
 # "有3栋楼", "共5幢": a count of buildings, not one building.
-_COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|每|整|涉及) ?$")
-# "11月3号", "12 月 3 号楼下": right after a numbered month, N号 is a day, not a building
-# (not after 这个月: 这个月 3号楼 is a building).
+_COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|每|整|涉及)$")
+# "11月3号", "12 月 3 号楼下": right after a numbered month, N号 is a day, not a building;
+# not after 这个月 (这个月 3号楼 is a building), nor after a space the month is not
+# written with (3月 5号楼3楼 is an address).
 _DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01]) ?号")
-_NUMBERED_MONTH_RE = re.compile(r"(?<!\d)(?:[1-9]|1[0-2]) ?月 ?$")
+_NUMBERED_MONTH_RE = re.compile(r"(?<!\d)(?:(?:[1-9]|1[0-2])月|(?:[1-9]|1[0-2]) 月 )$")
 
 
 def _day_of_month(m: re.Match[str]) -> int:
@@ -579,7 +581,11 @@ def _address_sub(m: re.Match[str]) -> str:
     if _ROOM_ONLY_RE.fullmatch(first):
         return ADDRESS
     if any(marker in first.replace(" ", "") for marker in _STRONG_MARKERS):
-        counted = first[-1] in "栋幢" and _COUNT_BEFORE_RE.search(before)
+        # A space between the count and the number only when the number is spaced too
+        # (共 5 幢): 这 5栋2-1802 is an address.
+        counted = first[-1] in "栋幢" and _COUNT_BEFORE_RE.search(
+            before.rstrip(" ") if " " in first else before
+        )
         return m.group() if counted else ADDRESS
     # A lone "3楼", "22号", "A座" or "3室" is a floor, a date or a layout.
     return m.group()
@@ -1616,9 +1622,6 @@ class _NameForm:
     pieces: tuple[tuple[str, ...], ...]
     seps: frozenset[str] = frozenset()
     latin_edges: bool = False
-    # Nothing of an id may touch it either (digits, _, @, .): a given name in pinyin
-    # inside xiuying1990 is a WeChat id's or an email's, which their own rules take.
-    id_edges: bool = False
     # The given name alone: not taken inside one of the district's public names (平安 in
     # 平安建设部) nor, written whole, inside a longer word of the text (建国以来),
     # ``_WordBounds``.
@@ -1640,11 +1643,18 @@ class _NameForm:
                     break
             if found is None:
                 return None
-        edge = _is_id_char if self.id_edges else _is_latin if self.latin_edges else None
-        if edge and (
-            (start > 0 and edge(text[start - 1])) or (pos < len(text) and edge(text[pos]))
-        ):
-            return None
+        if self.latin_edges:
+            if (start > 0 and _is_latin(text[start - 1])) or (
+                pos < len(text) and _is_latin(text[pos])
+            ):
+                return None
+            # A name in pinyin that begins or ends an id (xiuying1990, wangjianhua88@qq.com)
+            # takes the whole id with it: half an id masked would leave the rest to no rule.
+            while pos < len(text) and (
+                _is_id_char(text[pos])
+                or (text[pos] == "." and _is_id_char(text[pos + 1 : pos + 2]))
+            ):
+                pos += 1
         return pos
 
 
@@ -1653,7 +1663,7 @@ def _is_latin(ch: str) -> bool:
 
 
 def _is_id_char(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch in "_@.-")
+    return bool(ch) and ch.isascii() and (ch.isalnum() or ch in "_@")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1682,18 +1692,23 @@ def _name_forms(raw: str, *, strict: bool, full_only: bool = False) -> tuple[_Na
     # 王先生, 刘书记: a surname and a form of address or a title (the form asks for a
     # 称呼), no given name to take alone.
     alone = strict and len(given) >= 2 and given not in (*_SURNAME_FORMS, *_CONTACT_TITLES)
+    # A given name that is a word in common use (建国, 平安: more than _COMMON_WORD in
+    # jieba's counts) is taken as written only: spaced out or in pinyin it is the word
+    # (建 国门外, Xinhua) far more often than the name.
+    common = alone and _lexicon().freq.get(given, 0) > _COMMON_WORD
     if alone:
-        # Alone, spaced out too (秀 英); where it is written whole, not inside a longer
-        # word or a public name (``_WordBounds``).
-        forms.append(_NameForm(tuple((c,) for c in given), _GIVEN_SEPS, given=True))
+        # Where it is written whole, not inside a longer word or a public name
+        # (``_WordBounds``); a rarer one spaced out too (秀 英).
+        pieces = ((given,),) if common else tuple((c,) for c in given)
+        forms.append(_NameForm(pieces, frozenset() if common else _GIVEN_SEPS, given=True))
         forms.append(_NameForm(((given,), _FULL_NAME_HONORIFICS)))  # 建华先生
     spelled = _pinyin_of(name, sl)
     if spelled:
         readings, given_py = spelled
         forms.append(_NameForm((readings, *given_py), _PINYIN_SEPS, latin_edges=True))
         forms.append(_NameForm((*given_py, readings), _PINYIN_SEPS, latin_edges=True))
-        if alone:  # xiuying说
-            forms.append(_NameForm(tuple(given_py), _PINYIN_SEPS, id_edges=True))
+        if alone and not common:  # xiuying说
+            forms.append(_NameForm(tuple(given_py), _PINYIN_SEPS, latin_edges=True))
     return tuple(forms)
 
 
@@ -1790,24 +1805,31 @@ class _WordBounds:
     """Where the given name alone is taken in a text. Not inside one of the district's
     public names, written whole (定安路) or with two or more of its characters beside it
     (平安 in 平安建设部, whose public name is 清波街道平安建设部). Written whole, not
-    strictly inside a longer word of jieba's segmentation of the text (建国以来, 建军节);
-    as a word of its own (建国说) or cut across (建国家: 建 / 国家), it is taken. The text
-    is segmented only when first asked, for the few texts that hold a given name."""
+    strictly inside a longer dictionary word of jieba's segmentation of the text
+    (建国以来, 建军节); as a word of its own (建国说) or cut across (建国家: 建 / 国家), it is
+    taken. The text is segmented only when first asked, for the few texts that hold a
+    given name."""
 
     def __init__(self, text: str, public: PublicData | None) -> None:
         self._text = text
         self._names = public.names if public else frozenset()
-        self._tokens: list[tuple[int, int]] | None = None
+        self._tokens: list[tuple[int, int]] | None = None  # jieba's words, in order
+        self._starts: list[int] = []
 
     def taken(self, start: int, end: int, form: _NameForm) -> bool:
         if self._in_public_name(start, end):
             return False
-        if end - start != len(form.pieces):  # spaced out: no word holds it
+        if end - start != sum(len(p[0]) for p in form.pieces):  # spaced out: no word holds it
             return True
         if self._tokens is None:
-            found = _lexicon().tokenizer.tokenize(self._text, HMM=True)
-            self._tokens = [(a, b) for _, a, b in found if b - a > 2]
-        return not any(a <= start and end <= b and b - a > end - start for a, b in self._tokens)
+            # Dictionary words only (no HMM): the HMM would join an unknown name to what is
+            # beside it (跟桂英, 秀兰家) and make it a "longer word".
+            found = _lexicon().tokenizer.tokenize(self._text, HMM=False)
+            self._tokens = [(a, b) for _, a, b in found]
+            self._starts = [a for a, _ in self._tokens]
+        at = bisect.bisect_right(self._starts, start) - 1
+        a, b = self._tokens[at] if at >= 0 else (0, 0)
+        return not (a <= start and end <= b and b - a > end - start)
 
     def _in_public_name(self, start: int, end: int) -> bool:
         text, given = self._text, self._text[start:end]
