@@ -77,8 +77,10 @@ def test_an_operator_runs_a_case_from_the_command_line(aws_env: None, tmp_path: 
     refused = run("case", "act", tracking, "accept", "--as", "urban-01")
     assert refused.exit_code != 0 and "illegal_transition" in refused.output
 
-    shown = run("case", "show", tracking, "--as", "dispatch-01")
+    grouped = "-".join(tracking[i : i + 4] for i in range(0, len(tracking), 4))
+    shown = run("case", "show", grouped, "--as", "dispatch-01")  # as the receipt shows it
     assert json.loads(shown.output)["status"] == "resolved"
+    assert run("case", "show", "abc", "--as", "dispatch-01").exit_code == 2  # a usage error
     queue = run("case", "queue", "--as", "dispatch-01")
     assert len(json.loads(queue.output)) == 1  # the hotline case awaits assessment
 

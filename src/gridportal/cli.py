@@ -181,6 +181,16 @@ def case() -> None:
     """Read and move cases as a named staff member (every action records its actor)."""
 
 
+def _tracking(value: str) -> str:
+    """A tracking number as people copy it: 2464-0661-3460 or 246406613460."""
+    from gridportal.domain.credentials import normalise_tracking
+
+    digits = normalise_tracking(value)
+    if not digits:
+        raise click.BadParameter(f"受理编号应为数字（a tracking number）：{value!r}")
+    return digits
+
+
 def _actor(username: str) -> Any:
     from gridportal.domain.model import Actor
 
@@ -191,7 +201,7 @@ def _actor(username: str) -> Any:
 
 
 @case.command("show")
-@click.argument("tracking")
+@click.argument("tracking", callback=lambda _c, _p, v: _tracking(v))
 @click.option("--as", "username", required=True, help="Staff username to read as.")
 def case_show(tracking: str, username: str) -> None:
     from gridportal import views
@@ -218,7 +228,7 @@ def case_queue(username: str) -> None:
 
 
 @case.command("act")
-@click.argument("tracking")
+@click.argument("tracking", callback=lambda _c, _p, v: _tracking(v))
 @click.argument("action")
 @click.option("--as", "username", required=True)
 @click.option(
@@ -263,18 +273,17 @@ def case_act(
 
 
 @case.command("takedown")
-@click.argument("tracking")
+@click.argument("tracking", callback=lambda _c, _p, v: _tracking(v))
 @click.option("--reason", required=True, help="Why the record leaves the public site.")
 def case_takedown(tracking: str, reason: str) -> None:
     """Take a case's public record down (撤下): the next build removes it from every page,
     file and number; the private record stays."""
     from datetime import UTC, datetime
 
-    from gridportal.domain.credentials import normalise_tracking
     from gridportal.publish import take_down
 
     try:
-        take_down(_runtime().store, normalise_tracking(tracking), reason, datetime.now(UTC))
+        take_down(_runtime().store, tracking, reason, datetime.now(UTC))
     except (KeyError, ValueError) as exc:
         raise click.ClickException(f"takedown refused: {exc}") from exc
     click.echo(f"{tracking}: will be taken down at the next build")

@@ -32,6 +32,7 @@ from typing import Any
 import click
 
 from gridportal.config import SOURCE_ROOT
+from gridportal.domain.credentials import format_tracking
 from gridportal.domain.model import Role
 
 SITE_BUCKET = "gridportal-site"
@@ -364,7 +365,8 @@ def _banner(base_url: str, root: Path, *, backend: str) -> None:
         f"  重建站点     {rebuild}",
     ]
     for r in receipts[:3]:
-        lines.append(f"  演示案件     受理编号 {r['tracking']}  查询码 {r['lookup_code']}")
+        tracking = format_tracking(r["tracking"])  # as the receipt shows it
+        lines.append(f"  演示案件     受理编号 {tracking}  查询码 {r['lookup_code']}")
         lines.append(f"               评价码 {r['vote_token']}")
     lines += ["", "按 Ctrl-C 停止（已提交的数据都已保存，下次启动仍在）。", ""]
     click.echo("\n".join(lines), nl=True)
