@@ -412,7 +412,10 @@ MASKED = [
     ("这个月 3号楼已经停水三次了", f"这个月 {ADDRESS}已经停水三次了"),  # no day: a building
     ("3月 5号楼3楼", f"3月 {ADDRESS}"),  # a space the month is not written with
     ("这 5栋2-1802漏水", f"这 {ADDRESS}2-1802漏水"),  # no count without spacing
-    ("路28之3号——1802室楼下", f"路{ADDRESS}——{ADDRESS}楼下"),
+    ("路28之3号——1802室楼下", f"路{ADDRESS}楼下"),  # the door and its room: one address
+    ("住28之3号1802 的住户", f"住28之{ADDRESS} 的住户"),
+    ("反之5栋1802没事", f"反之{ADDRESS}没事"),
+    ("12 月 5号楼1802楼下", f"12 月 {ADDRESS}下"),  # a day is written as its month is
     ("我住定安路28号 2-1802", f"我住定安路{ADDRESS} 2-1802"),  # the door, as before
     # after 月, anything but a day of the month is an address
     ("这个月 5栋1802又漏水", f"这个月 {ADDRESS}又漏水"),
@@ -1034,6 +1037,9 @@ def test_a_spaced_out_home_address_is_masked_whole(
         ("王建华", "wangjianhua88@qq.com 联系。", f"{NAME} 联系。"),
         # An unknown name is no longer word for being beside another character.
         ("王桂英", "跟桂英沟通过了，桂英家漏水。", f"跟{NAME}沟通过了，{NAME}家漏水。"),
+        # A dictionary entry that is someone's name holds no word (和秀兰, 小红门).
+        ("王秀兰", "和秀兰说过了。", f"和{NAME}说过了。"),
+        ("李小红", "小红门口堆了垃圾。", f"{NAME}门口堆了垃圾。"),
         # A common word is the word when spaced out or in pinyin.
         ("王新华", "据Xinhua报道。", "据Xinhua报道。"),
         # A rare word is a name: 建明 and 国强 are words jieba barely knows.

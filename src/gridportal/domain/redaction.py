@@ -515,12 +515,12 @@ _COMP_CN = r"(?:第 ?)?" + _CN_NUM + r" ?(?:号 ?楼|幢|栋|单元)"
 _COMP = r"(?:" + _COMP_DIGIT + r"|" + _COMP_CN + r")"
 # Where an address may start: not inside a word or number, and not after
 # "digit-" where the digit rules may have seen a date (see _STEPS). After 月 a lone
-# N号 is a day of the month (``_address_sub``).
-_ADDRESS_START = r"(?<![\dA-Za-z.之])(?<![\d" + _CN_DIGITS + r"][\-./])"
+# N号 is a day of the month (``_day_of_month``).
+_ADDRESS_START = r"(?<![\dA-Za-z.])(?<![\d" + _CN_DIGITS + r"][\-./])"
 _ROOM_SEP = r"(?: ?(?:-{1,2}|—{1,2}|#) ?| )?"
 _ROOM_TRAIL = (
     _ROOM_SEP
-    + r"\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d)"
+    + r"\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路多余]| ?[\-/]\d)"
 )
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
@@ -546,7 +546,7 @@ _DASH2_RE = re.compile(
 )
 _DOOR_RE = re.compile(
     r"(?:(?<=[路街巷弄村组道里坊])|(?<=[路街巷弄村组道里坊] )|(?<=胡同|大院)|(?<=胡同 |大院 ))"
-    r"\d{1,5}(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?"
+    r"\d{1,5}(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?(?:" + _ROOM_TRAIL + r")?"
     r"(?!\d)(?! ?(?:网格|窗|线|口|门|楼))"
 )
 # Traditional characters for the markers, read as the simplified ones (same length).
@@ -558,23 +558,24 @@ _COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|�
 # "11月3号", "12 月 3 号楼下": right after a numbered month, N号 is a day, not a building;
 # not after 这个月 (这个月 3号楼 is a building), nor after a space the month is not
 # written with (3月 5号楼3楼 is an address).
-_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01]) ?号")
-_NUMBERED_MONTH_RE = re.compile(r"(?<!\d)(?:(?:[1-9]|1[0-2])月|(?:[1-9]|1[0-2]) 月 )$")
+_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01])( ?)号")
+_NUMBERED_MONTH_RE = re.compile(r"(?<!\d)(?:[1-9]|1[0-2])(?:月|( )月 )$")
 
 
 def _day_of_month(m: re.Match[str]) -> int:
     """The length of the day of the month a match begins with (1月5号3楼: 5号), or 0."""
     day = _DAY_OF_MONTH_RE.match(m.group("first"))
-    if day is None or not _NUMBERED_MONTH_RE.search(m.string, max(0, m.start() - 5), m.start()):
+    month = day and _NUMBERED_MONTH_RE.search(m.string, max(0, m.start() - 5), m.start())
+    # Written as the month is: 12月3号, 12 月 3 号 (12 月 5号楼1802 is an address).
+    if not (day and month) or bool(day.group(1)) != bool(month.group(1)):
         return 0
     return day.end()
 
 
 def _address_sub(m: re.Match[str]) -> str:
+    """ADDRESS for a match that is an address, else the match as written. A match that
+    begins with a day of the month is read from after the day (``_mask_addresses``)."""
     first = m.group("first")
-    cut = _day_of_month(m)
-    if cut:  # the day stays; what follows it is read on its own (1月5号3楼: a floor)
-        return m.group()[:cut] + _ADDRESS_RE.sub(_address_sub, m.group()[cut:])
     if m.group("rest") or m.group("trail"):
         return ADDRESS
     before = m.string[max(0, m.start() - 3) : m.start()]
@@ -596,11 +597,12 @@ _ADDRESS_HINT_RE = re.compile("[号幢栋单室弄座楼层房]")
 
 def _mask_addresses(text: str) -> str:
     """Addresses in any numeral system: the rules read the skeleton, where
-    二四零二室 and 贰肆零贰室 are 2402室, and the masks go back on the text."""
+    二四零二室 and 贰肆零贰室 are 2402室 and 號樓 is 号楼, and the masks go back on the text.
+    Every rule reads the same text and their spans are joined, so a door number and the
+    room after it are one address (路28之3号——1802室) whichever rule saw which part."""
     sk = _skeleton(text).translate(_TRADITIONAL_MARKERS)
-    if sk == text:
-        return _mask_addresses_plain(text)
     spans: list[tuple[int, int]] = []
+    # Cheap membership tests first: most texts have no building numbers.
     if _ADDRESS_HINT_RE.search(sk):
         for m in _ADDRESS_RE.finditer(sk):
             cut = _day_of_month(m)
@@ -612,18 +614,6 @@ def _mask_addresses(text: str) -> str:
     if "号" in sk:
         spans += [m.span() for m in _DOOR_RE.finditer(sk)]
     return _replace_spans(text, spans, ADDRESS) if spans else text
-
-
-def _mask_addresses_plain(text: str) -> str:
-    # Cheap membership tests first: most texts have no building numbers.
-    if _ADDRESS_HINT_RE.search(text):
-        text = _ADDRESS_RE.sub(_address_sub, text)
-    if "-" in text:
-        text = _DASH3_RE.sub(ADDRESS, text)
-        text = _DASH2_RE.sub(ADDRESS, text)
-    if "号" in text:
-        text = _DOOR_RE.sub(ADDRESS, text)
-    return text
 
 
 # --------------------------------------------------------------------------
@@ -1643,18 +1633,10 @@ class _NameForm:
                     break
             if found is None:
                 return None
-        if self.latin_edges:
-            if (start > 0 and _is_latin(text[start - 1])) or (
-                pos < len(text) and _is_latin(text[pos])
-            ):
-                return None
-            # A name in pinyin that begins or ends an id (xiuying1990, wangjianhua88@qq.com)
-            # takes the whole id with it: half an id masked would leave the rest to no rule.
-            while pos < len(text) and (
-                _is_id_char(text[pos])
-                or (text[pos] == "." and _is_id_char(text[pos + 1 : pos + 2]))
-            ):
-                pos += 1
+        if self.latin_edges and (
+            (start > 0 and _is_latin(text[start - 1])) or (pos < len(text) and _is_latin(text[pos]))
+        ):
+            return None
         return pos
 
 
@@ -1778,6 +1760,8 @@ class _KnownPatterns:
                     while start >= 0:
                         end = form.end_at(lower, start)
                         if end is not None and (not form.given or words.taken(start, end, form)):
+                            if form.latin_edges:  # a name in pinyin takes the id it begins
+                                end = words.id_end(end)
                             found.append((start, end, NAME))
                         start = lower.find(first, start + 1)
         if self.phones:
@@ -1815,6 +1799,21 @@ class _WordBounds:
         self._names = public.names if public else frozenset()
         self._tokens: list[tuple[int, int]] | None = None  # jieba's words, in order
         self._starts: list[int] = []
+        self._id_ends: list[int] | None = None
+
+    def id_end(self, at: int) -> int:
+        """Where the id that goes on at ``at`` ends (xiuying|1990, wangjianhua|88@qq.com):
+        a name in pinyin takes it whole, for half an id masked would match no other rule.
+        Worked out once per text, from its end."""
+        if self._id_ends is None:
+            text, ends = self._text, [len(self._text)] * (len(self._text) + 1)
+            for i in range(len(text) - 1, -1, -1):
+                joined = _is_id_char(text[i]) or (
+                    text[i] == "." and _is_id_char(text[i + 1 : i + 2])
+                )
+                ends[i] = ends[i + 1] if joined else i
+            self._id_ends = ends
+        return self._id_ends[at]
 
     def taken(self, start: int, end: int, form: _NameForm) -> bool:
         if self._in_public_name(start, end):
@@ -1824,8 +1823,12 @@ class _WordBounds:
         if self._tokens is None:
             # Dictionary words only (no HMM): the HMM would join an unknown name to what is
             # beside it (跟桂英, 秀兰家) and make it a "longer word".
-            found = _lexicon().tokenizer.tokenize(self._text, HMM=False)
-            self._tokens = [(a, b) for _, a, b in found]
+            # Nor a dictionary entry that is someone's name (和秀兰, 小红门: tagged nr).
+            lex = _lexicon()
+            found = lex.tokenizer.tokenize(self._text, HMM=False)
+            self._tokens = [
+                (a, b) if not lex.tags.get(w, "").startswith("nr") else (a, a) for w, a, b in found
+            ]
             self._starts = [a for a, _ in self._tokens]
         at = bisect.bisect_right(self._starts, start) - 1
         a, b = self._tokens[at] if at >= 0 else (0, 0)
