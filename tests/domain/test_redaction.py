@@ -414,6 +414,7 @@ MASKED = [
     ("这 5栋2-1802漏水", f"这 {ADDRESS}2-1802漏水"),  # no count without spacing
     ("路28之3号——1802室楼下", f"路{ADDRESS}楼下"),  # the door and its room: one address
     ("住28之3号1802 的住户", f"住28之{ADDRESS} 的住户"),
+    ("住5栋1802多次反映", f"住{ADDRESS}多次反映"),
     ("反之5栋1802没事", f"反之{ADDRESS}没事"),
     ("12 月 5号楼1802楼下", f"12 月 {ADDRESS}下"),  # a day is written as its month is
     ("我住定安路28号 2-1802", f"我住定安路{ADDRESS} 2-1802"),  # the door, as before
@@ -1040,6 +1041,7 @@ def test_a_spaced_out_home_address_is_masked_whole(
         # A dictionary entry that is someone's name holds no word (和秀兰, 小红门).
         ("王秀兰", "和秀兰说过了。", f"和{NAME}说过了。"),
         ("李小红", "小红门口堆了垃圾。", f"{NAME}门口堆了垃圾。"),
+        ("王红旗", "五星红旗飘扬。", "五星红旗飘扬。"),  # a frequent entry is a word
         # A common word is the word when spaced out or in pinyin.
         ("王新华", "据Xinhua报道。", "据Xinhua报道。"),
         # A rare word is a name: 建明 and 国强 are words jieba barely knows.

@@ -520,7 +520,7 @@ _ADDRESS_START = r"(?<![\dA-Za-z.])(?<![\d" + _CN_DIGITS + r"][\-./])"
 _ROOM_SEP = r"(?: ?(?:-{1,2}|—{1,2}|#) ?| )?"
 _ROOM_TRAIL = (
     _ROOM_SEP
-    + r"\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路多余]| ?[\-/]\d)"
+    + r"\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d)"
 )
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
@@ -1823,11 +1823,15 @@ class _WordBounds:
         if self._tokens is None:
             # Dictionary words only (no HMM): the HMM would join an unknown name to what is
             # beside it (跟桂英, 秀兰家) and make it a "longer word".
-            # Nor a dictionary entry that is someone's name (和秀兰, 小红门: tagged nr).
+            # Nor a rare entry tagged as a person's name (和秀兰 2, 小红门 3), which is
+            # someone's name far more often than a word (五星红旗 570, 农家乐 277 are words).
             lex = _lexicon()
             found = lex.tokenizer.tokenize(self._text, HMM=False)
             self._tokens = [
-                (a, b) if not lex.tags.get(w, "").startswith("nr") else (a, a) for w, a, b in found
+                (a, a)
+                if lex.tags.get(w, "").startswith("nr") and lex.freq.get(w, 0) <= _RARE_WORD
+                else (a, b)
+                for w, a, b in found
             ]
             self._starts = [a for a, _ in self._tokens]
         at = bisect.bisect_right(self._starts, start) - 1
