@@ -230,8 +230,10 @@ def error(
     err: Mapping[str, Any],
     site: str = "",
     extra: Sequence[str] = (),
+    back: str | None = None,
 ) -> Response:
-    """A refusal that says why and what to do next; the JSON error's message, field named."""
+    """A refusal that says why and what to do next; the JSON error's message, field named.
+    ``back``: the form page to return to, when not the kind's own (a grid's report page)."""
     message = str(err.get("message") or "")
     if named := FIELD_LABELS.get(str(err.get("field"))):
         message = f"{named}：{message}"
@@ -250,6 +252,6 @@ def error(
     body += "".join(extra)
     if nxt:
         body += f"<p>{e(nxt)}</p>"
-    form = FORM_PAGES.get(kind, "/")
+    form = back or FORM_PAGES.get(kind, "/")
     body += f'<p class="no-print"><a href="{e(site)}{e(form)}">回到填写页面</a></p>'
     return page(KIND_TITLES.get(kind, "未能完成"), body, status, site)

@@ -284,6 +284,21 @@ def resident_view(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Res
     return decorate
 
 
+def _back_to(kind: str) -> str | None:
+    """The form page a refused form post came from: a grid's own (its QR code's, the
+    grid chosen) when the post named a grid of the district, else None (the plain form)."""
+    request = current_request()
+    if kind != "report" or request is None or media_type(request) != FORM_TYPE:
+        return None
+    raw = request.raw_body
+    try:
+        grid = form_fields(raw.encode() if isinstance(raw, str) else raw or b"").get("grid")
+    except PortalError:
+        return None
+    known = grid and runtime().portal.district.grid(grid) is not None
+    return f"/grids/{grid}/report/" if known else None
+
+
 def as_html(kind: str, response: Response) -> Response:
     site = runtime().settings.site_url
     body = response.body if isinstance(response.body, dict) else {}
@@ -296,7 +311,7 @@ def as_html(kind: str, response: Response) -> Response:
         if err.get("hotline"):
             phone = str(err["hotline"])
             extra.append(f'<p>热线：<a href="tel:{html.e(phone)}">{html.e(phone)}</a></p>')
-        page = html.error(kind, status, err, site, extra)
+        page = html.error(kind, status, err, site, extra, back=_back_to(kind))
     page.status_code = status
     if "Retry-After" in response.headers:
         page.headers["Retry-After"] = response.headers["Retry-After"]

@@ -235,6 +235,16 @@ def test_a_form_post_files_once_and_answers_a_page_with_one_link(api: Any) -> No
     assert looked.status_code == 200 and looked.json_body["record_url"] is None
 
 
+def test_a_refused_form_post_leads_back_to_the_form_it_came_from(api: Any) -> None:
+    # From a grid's QR page: back to that grid's form, the grid chosen again.
+    refused = post_form(api, "/complaints", {**COMPLAINT, "grid": "QB-LCJX-02", "description": ""})
+    assert refused.status_code == 400
+    assert '<a href="/grids/QB-LCJX-02/report/">回到填写页面</a>' in refused.body.decode()
+    # An unknown grid (or none) goes back to the plain form.
+    unknown = post_form(api, "/complaints", {**COMPLAINT, "grid": "nowhere", "description": ""})
+    assert '<a href="/report/">回到填写页面</a>' in unknown.body.decode()
+
+
 def test_a_form_double_submit_across_a_minute_edge_files_once(api: Any) -> None:
     rt = runtime()
     fields = requests.COMPLAINT.parse(json.dumps(COMPLAINT).encode())
