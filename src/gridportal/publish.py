@@ -441,7 +441,6 @@ class _Spill:
         root.mkdir(parents=True, exist_ok=True)
         self.handles: dict[str, IO[str]] = {}
         self.counts: dict[str, int] = {}  # month → lines written
-        self.count = 0
 
     def write(self, month: str, line: str) -> None:
         handle = self.handles.get(month)
@@ -450,7 +449,6 @@ class _Spill:
             handle = self.handles[month] = open(self.path(month), "w", encoding="utf-8")  # noqa: SIM115
         handle.write(line)
         self.counts[month] = self.counts.get(month, 0) + 1
-        self.count += 1
 
     def path(self, month: str) -> Path:
         return self.root / f"{month}.jsonl"
@@ -675,7 +673,7 @@ def _plan(
                     night.unpublished.append(failure)
         finally:
             spill.close()
-        night.changed = spill.count
+        night.changed = sum(spill.counts.values())
         fresh = spill.counts
 
     # The months to rebuild: tonight's cases, removals, every month on a full build, and

@@ -572,24 +572,22 @@ def _day_of_month(m: re.Match[str]) -> int:
     return day.end()
 
 
-def _address_sub(m: re.Match[str]) -> str:
-    """ADDRESS for a match that is an address, else the match as written. A match that
-    begins with a day of the month is read from after the day (``_mask_addresses``)."""
+def _is_address(m: re.Match[str]) -> bool:
+    """Whether a match is an address. A match that begins with a day of the month is
+    read from after the day (``_mask_addresses``)."""
     first = m.group("first")
-    if m.group("rest") or m.group("trail"):
-        return ADDRESS
-    before = m.string[max(0, m.start() - 3) : m.start()]
-    if _ROOM_ONLY_RE.fullmatch(first):
-        return ADDRESS
+    if m.group("rest") or m.group("trail") or _ROOM_ONLY_RE.fullmatch(first):
+        return True
     if any(marker in first.replace(" ", "") for marker in _STRONG_MARKERS):
-        # A space between the count and the number only when the number is spaced too
-        # (共 5 幢): 这 5栋2-1802 is an address.
+        # A count of buildings is none (有3栋楼); a space between the count and the
+        # number only when the number is spaced too (共 5 幢): 这 5栋2-1802 is an address.
+        before = m.string[max(0, m.start() - 3) : m.start()]
         counted = first[-1] in "栋幢" and _COUNT_BEFORE_RE.search(
             before.rstrip(" ") if " " in first else before
         )
-        return m.group() if counted else ADDRESS
+        return not counted
     # A lone "3楼", "22号", "A座" or "3室" is a floor, a date or a layout.
-    return m.group()
+    return False
 
 
 _ADDRESS_HINT_RE = re.compile("[号幢栋单室弄座楼层房]")
@@ -607,7 +605,7 @@ def _mask_addresses(text: str) -> str:
         for m in _ADDRESS_RE.finditer(sk):
             cut = _day_of_month(m)
             found = _ADDRESS_RE.finditer(sk, m.start() + cut, m.end()) if cut else (m,)
-            spans += [n.span() for n in found if _address_sub(n) == ADDRESS]
+            spans += [n.span() for n in found if _is_address(n)]
     if "-" in sk:
         spans += [m.span() for m in _DASH3_RE.finditer(sk)]
         spans += [m.span() for m in _DASH2_RE.finditer(sk)]
@@ -1786,13 +1784,14 @@ class _KnownPatterns:
 
 
 class _WordBounds:
-    """Where the given name alone is taken in a text. Not inside one of the district's
-    public names, written whole (定安路) or with two or more of its characters beside it
-    (平安 in 平安建设部, whose public name is 清波街道平安建设部). Written whole, not
-    strictly inside a longer dictionary word of jieba's segmentation of the text
-    (建国以来, 建军节); as a word of its own (建国说) or cut across (建国家: 建 / 国家), it is
-    taken. The text is segmented only when first asked, for the few texts that hold a
-    given name."""
+    """Where a known name's match begins and ends in one text: how far a name in pinyin
+    reaches into an id (``id_end``), and whether the given name alone is taken
+    (``taken``). It is not taken inside one of the district's public names, written
+    whole (定安路) or with two or more of its characters beside it (平安 in 平安建设部,
+    whose public name is 清波街道平安建设部); nor, written whole, strictly inside a longer
+    dictionary word of jieba's segmentation of the text (建国以来, 建军节). As a word of
+    its own (建国说) or cut across (建国家: 建 / 国家) it is taken. The text is segmented
+    only when first asked, for the few texts that hold a given name."""
 
     def __init__(self, text: str, public: PublicData | None) -> None:
         self._text = text
