@@ -346,13 +346,23 @@ def piece_search(count: int = 1_000_000) -> dict[str, Any]:
 
 def bucket_bytes(plan: Any, root: Path) -> dict[str, Any]:
     """What the same night sends to a bucket: ``S3Site`` stores data and state files
-    gzip-encoded. Measured by compressing the published files as it does (after the
-    timing)."""
+    gzip-encoded, and copies the ranges of a download that are the online one's
+    server-side (``put_reusing``). Measured by compressing the published files as it
+    does, and by its rule for the parts (after the timing)."""
     from gridportal.adapters.directory_site import stored_name
-    from gridportal.adapters.s3_site import stored_size
+    from gridportal.adapters.s3_site import sent_bytes, stored_size
 
-    kinds = bytes_by_kind(plan, lambda step: stored_size(step.key, root / stored_name(step.key)))
-    return {"bucket_bytes": sum(kinds.values()), "bucket_bytes_by_kind": kinds}
+    def size(step: Any) -> int:
+        stored = stored_size(step.key, root / stored_name(step.key))
+        return sent_bytes(stored, step.reuse) if step.reuse else stored
+
+    kinds = bytes_by_kind(plan, size)
+    downloads = sum(step.size for step in (plan.uploads if plan is not None else ()) if step.reuse)
+    return {
+        "bucket_bytes": sum(kinds.values()),
+        "bucket_bytes_by_kind": kinds,
+        "downloads_bytes": downloads,  # the downloads' size, of which the bucket receives
+    }
 
 
 def change_cases(portal: Any, count: int) -> int:
@@ -653,10 +663,13 @@ def night_bytes(piece: dict[str, Any]) -> str:
     if "bucket_bytes" not in piece:
         return ""
     total = piece["bucket_bytes"]
-    beyond = total - piece["bucket_bytes_by_kind"].get("whole-archive downloads", 0)
+    sent = piece["bucket_bytes_by_kind"].get("whole-archive downloads", 0)
+    beyond = total - sent
     return (
-        f"to a bucket {total / 1e6:.0f} MB, {beyond / 1e6:.0f} MB beyond the whole-archive "
-        f"downloads ({beyond / 1e3 / piece['changed']:.1f} KB a changed case)"
+        f"to a bucket {total / 1e6:.0f} MB: of the whole-archive downloads "
+        f"({piece.get('downloads_bytes', 0) / 1e6:.0f} MB) {sent / 1e6:.0f} MB sent, the rest "
+        f"copied in the bucket; {beyond / 1e6:.0f} MB beyond them "
+        f"({beyond / 1e3 / piece['changed']:.1f} KB a changed case)"
     )
 
 

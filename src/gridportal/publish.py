@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TypeVar
 
 from gridportal import open311, posters, search, snapshots
+from gridportal.adapters.s3_site import Reuse
 from gridportal.adapters.theme import (
     PROJECT_ROOT,
     SiteContext,
@@ -155,6 +156,11 @@ class SiteTarget(Protocol):
         """(source key, key) pairs: a file the night staged in the target, put in place."""
         ...
 
+    def put_reusing(self, key: str, source: str | Path, reuse: Sequence[Reuse]) -> int:
+        """Publish a staged file whose ``reuse`` ranges are the online file's; returns
+        the bytes sent (a bucket copies those ranges server-side)."""
+        ...
+
 
 # ---- The plan: plain data ----
 
@@ -166,6 +172,7 @@ class Step:
     tier: int  # LEAVES … ENTRY pages, DELETIONS, shard STATES, the site state last
     size: int = 0
     new: bool = False  # not online before (uploaded ahead of changed pages of its tier)
+    reuse: tuple[Reuse, ...] = ()  # ranges that are the online file's (a download's months)
 
 
 @dataclass
@@ -189,6 +196,8 @@ class Plan:
             "months": self.months,
             "uploads": len(self.uploads),
             "upload_bytes": sum(s.size for s in self.uploads),
+            # Ranges of the downloads that are the online files' (a bucket copies them).
+            "reused_bytes": sum(r.length for s in self.uploads for r in s.reuse),
             "deletions": len(self.deletions),
             "steps": [
                 {"action": s.action, "key": s.key, "tier": s.tier, "size": s.size}
@@ -962,6 +971,7 @@ def _finish(
     # where each month's piece is in them, so that a later night reads it back from there.
     _missing_pieces(site, scratch, index, staged, staging)
     spans: dict[str, dict[str, list[int]]] = {}
+    reuse: dict[str, list[Reuse]] = {}
     old_spans: Mapping[str, Mapping[str, Sequence[int]]] = site_state.get("archives", {})
     for kind, key in ((k, _archive_key(k)) for k in ARCHIVE_KINDS):
         sha = _archive_digest(kind, index, months)
@@ -970,7 +980,7 @@ def _finish(
             pieces = _pieces(
                 site, scratch, staged, staging, index, months, kind, old_spans.get(kind, {})
             )
-            spans[kind] = _write_archive(staging / key, kind, pieces)
+            spans[kind], reuse[key] = _write_archive(staging / key, kind, pieces)
         elif kind in old_spans:
             spans[kind] = {m: list(span) for m, span in old_spans[kind].items()}
     if site_state:
@@ -996,7 +1006,8 @@ def _finish(
         manifest.update(editorial)
     for key, sha in manifest.items():
         if old_site_manifest.get(key) != sha:
-            uploads.append(_upload(staging, key, new=key not in old_site_manifest))
+            step = _upload(staging, key, new=key not in old_site_manifest)
+            uploads.append(replace(step, reuse=tuple(reuse.get(key, ()))))
     deletions.extend(Step("delete", k, DELETIONS) for k in old_site_manifest if k not in manifest)
     if full:
         legacy = _read_json(site, LEGACY_MANIFEST)
@@ -1224,6 +1235,10 @@ def apply_plan(plan: Plan, site: SiteTarget, scratch: Scratch | None = None) -> 
 
     def flush() -> None:
         nonlocal size
+        for step in [s for s in batch if s.reuse]:  # a download: its months online are kept
+            size += site.put_reusing(step.key, staged_file(root, step.key), step.reuse)
+            uploaded.append(step.key)
+            batch.remove(step)
         if batch:
             paths = [(s.key, staged_file(root, s.key)) for s in batch]
             local = paths if all_local else [(k, p) for k, p in paths if os.path.isfile(p)]
@@ -1485,8 +1500,9 @@ def _pieces(
     months: Sequence[str],
     kind: str,
     spans: Mapping[str, Sequence[int]],
-) -> Iterator[tuple[str, bytes]]:
-    """Each month's compressed piece, oldest first: made tonight (staged), or read back
+) -> Iterator[tuple[str, bytes, int | None]]:
+    """Each month's compressed piece, oldest first, with where it was in the published
+    download (None: made tonight or found elsewhere): made tonight (staged), or read back
     out of the published download by its byte range (``spans``), checked against its
     digest. A site without those spans, or whose download no longer matches them (a
     night that failed between the two), has the piece from its older file, or made
@@ -1494,55 +1510,75 @@ def _pieces(
     for month in months:
         key = piece_key(month, kind)
         if (staging / key).is_file():
-            yield month, (staging / key).read_bytes()
+            yield month, (staging / key).read_bytes(), None
             continue
         if key in staged:  # on AWS, a shard's staged files are in the bucket
             data = scratch.read(f"staging/{key}")
             if data is None:
                 raise RuntimeError(f"the archive piece {key} is missing")
-            yield month, data
+            yield month, data, None
             continue
         want = index[month]["pieces"][kind]
-        found = _piece_candidates(site, scratch, month, kind, spans.get(month))
-        data = next((d for d in found if d is not None and digest(d) == want), None)
-        if data is None:
+        span = spans.get(month)
+        found = _piece_candidates(site, scratch, month, kind, span)
+        match = next(((d, s) for d, s in found if d is not None and digest(d) == want), None)
+        if match is None:
             raise RuntimeError(f"the {kind} piece of {month} does not match its digest")
-        yield month, data
+        data, from_span = match
+        yield month, data, (span[0] if from_span and span else None)
 
 
 def _piece_candidates(
     site: SiteTarget, scratch: Scratch, month: str, kind: str, span: Sequence[int] | None
-) -> Iterator[bytes | None]:
+) -> Iterator[tuple[bytes | None, bool]]:
     """Where a month's piece may be, read lazily in this order: its byte range in the
-    published download, the file older builds published it as, its month's open data."""
+    published download, the file older builds published it as, its month's open data.
+    With each, whether it is the byte range."""
     if span:
-        yield site.read_range(_archive_key(kind), span[0], span[1])
-    yield site.read(piece_key(month, kind))
-    yield _piece_from_open_data(site, scratch, month, kind)
+        yield site.read_range(_archive_key(kind), span[0], span[1]), True
+    yield site.read(piece_key(month, kind)), False
+    yield _piece_from_open_data(site, scratch, month, kind), False
 
 
 def _write_archive(
-    path: Path, kind: str, pieces: Iterable[tuple[str, bytes]]
-) -> dict[str, list[int]]:
+    path: Path, kind: str, pieces: Iterable[tuple[str, bytes, int | None]]
+) -> tuple[dict[str, list[int]], list[Reuse]]:
     """Join gzip members into one download (head, pieces with separators, tail): a
     valid gzip stream whose content equals ``opendata.archive_csv``/``archive_json``
     (for the steps, ``archive_csv`` with ``EVENT_COLUMNS``).
     One piece (one month) in memory at a time; nothing is compressed again. Returns
-    where each month's piece is: month → [offset, length]."""
+    where each month's piece is (month → [offset, length]), and the ranges of the file
+    that are the published download's bytes at another offset (``Reuse``): the pieces
+    read back out of it, with the head and the separators between them, which are the
+    same members in every download of the kind. A bucket copies those server-side
+    (``S3Site.put_reusing``), so a night sends only the months it rebuilt."""
     head, between, tail, empty_tail = archive_members(kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     spans: dict[str, list[int]] = {}
+    reuse: list[Reuse] = []
     first = True
     with open(path, "wb") as out:
         out.write(head)
-        for month, piece in pieces:
+        for month, piece, old in pieces:
             if not first:
                 out.write(between)
-            spans[month] = [out.tell(), len(piece)]
+            offset = out.tell()
+            spans[month] = [offset, len(piece)]
             out.write(piece)
+            if old is not None:
+                # The separator before it (or the head) comes along when the range
+                # before ends right where it would, in both files.
+                lead = len(head) if first else len(between)
+                last = reuse[-1] if reuse else None
+                if first and old == offset:
+                    reuse.append(Reuse(0, 0, offset + len(piece)))
+                elif last and last.end == offset - lead and last.old + last.length == old - lead:
+                    reuse[-1] = Reuse(last.new, last.old, last.length + lead + len(piece))
+                else:
+                    reuse.append(Reuse(offset, old, len(piece)))
             first = False
         out.write(empty_tail if first else tail)
-    return spans
+    return spans, reuse
 
 
 def _editorial_key(root: Path, context: SiteContext) -> str:
@@ -1619,12 +1655,14 @@ def plan_lines(plan: Plan) -> Iterator[str]:
     data = plan.to_dict()
     yield (
         f"plan: {'full' if plan.full else 'incremental'} build, {len(plan.months)} month(s), "
-        f"{data['uploads']} upload(s) ({data['upload_bytes']} bytes), "
-        f"{data['deletions']} deletion(s)"
+        f"{data['uploads']} upload(s) ({data['upload_bytes']} bytes, "
+        f"{data['reused_bytes']} of them online already), {data['deletions']} deletion(s)"
     )
     for step in plan.steps:
         sign = "+" if step.action == "upload" else "-"
-        yield f"{sign} [{step.tier}] {step.key}" + (f" ({step.size} B)" if step.size else "")
+        reused = sum(r.length for r in step.reuse)
+        size = f" ({step.size} B" + (f", {reused} B online" if reused else "") + ")"
+        yield f"{sign} [{step.tier}] {step.key}" + (size if step.size else "")
 
 
 __all__ = [

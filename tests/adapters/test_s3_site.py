@@ -1,4 +1,5 @@
-"""The site bucket as a target: read, put, delete, content types and caching."""
+"""The site bucket as a target: read, put, delete, content types and caching, and a
+download assembled from the online object's ranges."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gridportal.adapters.s3_site import (
+    MIN_PART,
+    Part,
+    Reuse,
     S3Site,
     cache_control,
     content_type,
+    parts,
+    sent_bytes,
     stored_encoding,
     stored_size,
 )
@@ -103,3 +111,111 @@ def test_which_files_are_stored_compressed() -> None:
     assert stored_encoding(revision_path("2026-09", 1) + "cases.csv") is None
     assert stored_encoding(f"{NIGHTS_PREFIX}n1/staging/{SNAPSHOT_INDEX}") is None
     assert stored_encoding("cases/abc/index.html") is None  # the edge compresses pages
+
+
+# ---- A download assembled server-side (parts, put_reusing) ----
+
+MiB = 1 << 20
+
+
+def test_the_months_online_are_copied_and_only_the_rest_is_sent() -> None:
+    # 180 MiB of months no night touched, then 6 MiB rebuilt tonight.
+    plan = parts(186 * MiB, [Reuse(0, 0, 180 * MiB)])
+    assert plan == [Part(0, 180 * MiB, 0), Part(180 * MiB, 6 * MiB)]
+    assert sent_bytes(186 * MiB, [Reuse(0, 0, 180 * MiB)]) == 6 * MiB
+
+
+def test_a_range_too_short_for_a_part_is_sent() -> None:
+    assert sent_bytes(8 * MiB, [Reuse(0, 0, 4 * MiB)]) == 8 * MiB
+    assert parts(8 * MiB, [Reuse(0, 0, 4 * MiB)]) == [Part(0, 8 * MiB)]
+
+
+def test_a_short_gap_before_a_range_takes_the_head_of_the_range() -> None:
+    # 1 MiB rebuilt (an old month taken down), then 20 MiB online: the sent part must
+    # reach S3's minimum, so the first 4 MiB of the range go with it.
+    plan = parts(21 * MiB, [Reuse(1 * MiB, 2 * MiB, 20 * MiB)])
+    assert plan == [Part(0, 5 * MiB), Part(5 * MiB, 16 * MiB, 6 * MiB)]
+
+
+@st.composite
+def files_with_reuse(draw: st.DrawFn) -> tuple[int, list[Reuse]]:
+    size = draw(st.integers(0, 400))
+    cuts = sorted(draw(st.lists(st.integers(0, size), max_size=8)))
+    reuse = []
+    for start, end in zip(cuts[::2], cuts[1::2], strict=False):
+        if end > start:
+            reuse.append(Reuse(start, draw(st.integers(0, 1000)), end - start))
+    return size, reuse
+
+
+@given(files_with_reuse(), st.integers(1, 40), st.integers(0, 60))
+def test_parts_cover_the_file_in_order_within_s3s_sizes(
+    file: tuple[int, list[Reuse]], min_part: int, spare: int
+) -> None:
+    size, reuse = file
+    max_part = 2 * min_part + spare  # S3's: 5 GiB, a thousand times the minimum
+    plan = parts(size, reuse, min_part=min_part, max_part=max_part)
+    at = 0
+    for n, part in enumerate(plan):
+        assert part.new == at
+        at += part.length
+        assert part.length <= max_part or (len(plan) == 1 and part.old is None)
+        if n < len(plan) - 1:
+            assert part.length >= min_part
+        if part.old is not None:  # a copy maps into one reused range, offsets kept
+            assert any(
+                r.new <= part.new
+                and part.new + part.length <= r.end
+                and part.old - r.old == part.new - r.new
+                for r in reuse
+            )
+    assert at == size
+
+
+def download_with(site: S3Site, path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+    site.put("data/cases.csv.gz", path)
+
+
+def test_put_reusing_copies_the_ranges_read_tonight(aws_env: Any, tmp_path: Path) -> None:
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, "site")
+    site.ensure_bucket()
+    old_months, old_tail = bytes(range(256)) * (6 * MiB // 256), "11月".encode() * 1000
+    download_with(site, tmp_path / "old.gz", old_months + old_tail)
+    # The night reads the months it did not rebuild back out of the download.
+    assert site.read_range("data/cases.csv.gz", 0, len(old_months)) == old_months
+    new = tmp_path / "new.gz"
+    new.write_bytes(old_months + "12月".encode() * 2000)
+
+    sent = site.put_reusing("data/cases.csv.gz", new, [Reuse(0, 0, len(old_months))])
+
+    assert sent == len("12月".encode()) * 2000
+    assert site.read("data/cases.csv.gz") == new.read_bytes()
+    head = s3.head_object(Bucket="site", Key="data/cases.csv.gz")
+    assert head["ContentType"] == "application/gzip"
+    assert head["CacheControl"] == cache_control("data/cases.csv.gz")
+
+
+def test_put_reusing_sends_the_file_whole_when_the_object_is_not_the_one_read(
+    aws_env: Any, tmp_path: Path
+) -> None:
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, "site")
+    site.ensure_bucket()
+    months = b"\x01" * MIN_PART
+    download_with(site, tmp_path / "old.gz", months + b"a")
+    new = tmp_path / "new.gz"
+    new.write_bytes(months + b"b")
+    reuse = [Reuse(0, 0, MIN_PART)]
+
+    # Nothing read tonight: no range is known to be the object's.
+    assert site.put_reusing("data/cases.csv.gz", new, reuse) == MIN_PART + 1
+    assert site.read("data/cases.csv.gz") == months + b"b"
+
+    # Read, then replaced by someone else before the copy.
+    site.read_range("data/cases.csv.gz", 0, 10)
+    download_with(S3Site(s3, "site"), tmp_path / "other.gz", b"\x02" * MIN_PART + b"c")
+    assert site.put_reusing("data/cases.csv.gz", new, reuse) == MIN_PART + 1
+    assert site.read("data/cases.csv.gz") == months + b"b"
+    assert not s3.list_multipart_uploads(Bucket="site").get("Uploads")

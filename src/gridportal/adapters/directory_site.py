@@ -189,6 +189,13 @@ class DirectorySite:
     def put(self, key: str, source: str | Path) -> None:
         copy_atomic(source, self._path(key))
 
+    def put_reusing(self, key: str, source: str | Path, reuse: Sequence[object]) -> int:
+        """A staged file of the build whose ``reuse`` ranges are the online file's: a
+        directory takes the file whole (a bucket copies them, ``S3Site.put_reusing``)."""
+        size = os.path.getsize(source)
+        self.put_many([(key, source)], move=True)
+        return size
+
     def put_many(self, items: Sequence[tuple[str, str | Path]], *, move: bool = False) -> None:
         """``move``: the sources are the build's own staged files, taken rather than copied."""
         if not move:

@@ -11,6 +11,13 @@ while a month's JSON at a million cases is about 70 MB, and compressed a night's
 files are about a ninth of their size. Pages stay plain: the edge compresses them, in
 Brotli where the browser can take it. So do the snapshots of final months: readers
 check those files against the SHA-256 the index gives, whatever their client asks for.
+
+A whole-archive download (``data/*.gz``) is mostly the months no night touched, and
+those bytes are already in the bucket: the plan says which ranges of the new file are
+the online file's (``Reuse``), and ``put_reusing`` assembles the object server-side
+in a multipart upload, copying those ranges (``UploadPartCopy``) and sending only the
+rest. S3's rules for the parts (at least 5 MiB each but the last, at most 5 GiB) are
+kept in ``parts``, which also says what a night sends (``sent_bytes``).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -32,6 +39,77 @@ UPLOAD_WORKERS = 8
 GZIP_STORED = (".json", ".csv", ".xml")
 SPOOL_BYTES = 8 << 20  # a compressed upload larger than this goes through a temporary file
 STORED_LEVEL = 6  # gzip's default level, for every object stored encoded
+MIN_PART = 5 << 20  # S3: every part of a multipart upload but the last
+MAX_PART = 5 << 30
+
+
+class Reuse(NamedTuple):
+    """``length`` bytes of a new file at ``new`` that are the online file's at ``old``."""
+
+    new: int
+    old: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.new + self.length
+
+
+class Part(NamedTuple):
+    """One part of a multipart upload: ``length`` bytes of the new file from ``new``,
+    copied from the online object at ``old``, or sent (``old`` None)."""
+
+    new: int
+    length: int
+    old: int | None = None
+
+
+def parts(
+    size: int, reuse: Sequence[Reuse], *, min_part: int = MIN_PART, max_part: int = MAX_PART
+) -> list[Part]:
+    """A file of ``size`` bytes as parts, copying as much of ``reuse`` as S3's part
+    sizes allow: a range too short to be a part is sent, and so is the head of a range
+    that a short sent part before it needs to reach ``min_part``."""
+    out: list[Part] = []
+    pending = 0  # bytes to send, from ``at - pending`` to ``at``
+    at = 0
+
+    def emit(start: int, length: int, old: int | None) -> None:
+        # Even chunks: each at least half of ``max_part``, so never under ``min_part``.
+        count = max(1, -(-length // max_part))
+        base, extra = divmod(length, count)
+        for n in range(count):
+            chunk = base + (n < extra)
+            out.append(Part(start, chunk, old))
+            start += chunk
+            old = None if old is None else old + chunk
+
+    for r in sorted(reuse):
+        if r.new < at or r.end > size:
+            raise ValueError(f"reused ranges overlap or pass the end: {r}")
+        pending += r.new - at
+        new, old, length = r
+        if 0 < pending < min_part:  # a sent part must reach the minimum before a copy
+            take = min(min_part - pending, length)
+            new, old, length = new + take, old + take, length - take
+            pending += take
+        if length < min_part:
+            pending += length
+        else:
+            if pending:
+                emit(new - pending, pending, None)
+            emit(new, length, old)
+            pending = 0
+        at = r.end
+    pending += size - at
+    if pending or not out:
+        emit(size - pending, pending, None)
+    return out
+
+
+def sent_bytes(size: int, reuse: Sequence[Reuse]) -> int:
+    """What a bucket receives for a file that can reuse ``reuse`` of the online one."""
+    return sum(p.length for p in parts(size, reuse) if p.old is None)
 
 
 def stored_encoding(key: str) -> str | None:
@@ -83,9 +161,12 @@ def cache_control(path: str) -> str:
 
 
 class S3Site:
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, *, min_part: int = MIN_PART) -> None:
         self.s3 = s3
         self.bucket = bucket
+        self.min_part = min_part  # S3's; an emulator may be told a smaller one
+        # The ETag of each object ranges were read from (None: it changed between reads).
+        self._read_from: dict[str, str | None] = {}
 
     def ensure_bucket(self) -> None:
         try:
@@ -121,6 +202,10 @@ class S3Site:
             if code in ("NoSuchKey", "404", "NoSuchBucket", "InvalidRange"):
                 return None
             raise
+        etag = stored.get("ETag")
+        seen = self._read_from.setdefault(key, etag)
+        if seen != etag:
+            self._read_from[key] = None
         return bytes(stored["Body"].read())
 
     def _put_object(self, key: str, body: IO[bytes] | bytes) -> None:
@@ -148,6 +233,60 @@ class S3Site:
         encoded = stored_encoding(key) is not None
         packed = gzip.compress(data, compresslevel=STORED_LEVEL, mtime=0) if encoded else data
         self._put_object(key, packed)
+
+    def put_reusing(self, key: str, source: str | Path, reuse: Sequence[Reuse]) -> int:
+        """Publish ``source`` under ``key``, copying ``reuse`` from the object online
+        (stored as it is) server-side. Returns the bytes sent. The ranges are known
+        from this night's reads of the object (``read_range``): the copies require it
+        still to be the object those reads saw (``CopySourceIfMatch``, and its ETag
+        now). Otherwise, or if anything fails, the file goes up whole."""
+        plan = parts(Path(source).stat().st_size, reuse, min_part=self.min_part)
+        online = self._read_from.get(key)
+        copying = any(p.old is not None for p in plan)
+        if not copying or online is None or online != self._etag(key) or stored_encoding(key):
+            self.put(key, source)
+            return Path(source).stat().st_size
+        upload = self.s3.create_multipart_upload(
+            Bucket=self.bucket,
+            Key=key,
+            ContentType=content_type(key),
+            CacheControl=cache_control(key),
+        )["UploadId"]
+        done: list[dict[str, Any]] = []
+        try:
+            with open(source, "rb") as body:
+                for number, part in enumerate(plan, 1):
+                    common = {"Bucket": self.bucket, "Key": key, "UploadId": upload}
+                    if part.old is None:
+                        body.seek(part.new)
+                        answer = self.s3.upload_part(
+                            **common, PartNumber=number, Body=body.read(part.length)
+                        )
+                        etag = answer["ETag"]
+                    else:
+                        answer = self.s3.upload_part_copy(
+                            **common,
+                            PartNumber=number,
+                            CopySource={"Bucket": self.bucket, "Key": key},
+                            CopySourceRange=f"bytes={part.old}-{part.old + part.length - 1}",
+                            CopySourceIfMatch=online,
+                        )
+                        etag = answer["CopyPartResult"]["ETag"]
+                    done.append({"PartNumber": number, "ETag": etag})
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done}
+            )
+        except ClientError:
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            self.put(key, source)
+            return Path(source).stat().st_size
+        return sum(p.length for p in plan if p.old is None)
+
+    def _etag(self, key: str) -> str | None:
+        try:
+            return str(self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
+        except ClientError:
+            return None
 
     def copy(self, source: str, key: str) -> None:
         """Server-side copy of a staged object into place (nothing passes through here).
