@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,6 +29,17 @@ from gridportal.domain.opendata import SNAPSHOT_INDEX
 from gridportal.publish import NIGHTS_PREFIX
 from gridportal.snapshots import revision_path
 
+Bucket = tuple[Any, S3Site]
+
+
+@pytest.fixture
+def bucket(aws_env: Any) -> Bucket:
+    """A moto S3 client and the site bucket on it."""
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    site = S3Site(s3, "site")
+    site.ensure_bucket()
+    return s3, site
+
 
 def test_text_types_carry_utf8_and_archives_are_gzip() -> None:
     assert content_type("a/index.html") == "text/html; charset=utf-8"
@@ -40,10 +52,8 @@ def test_state_is_never_cached() -> None:
     assert cache_control("theme/css/portal.css").endswith("86400")
 
 
-def test_put_read_and_delete(aws_env: Any, tmp_path: Path) -> None:
-    s3 = boto3.client("s3", region_name="cn-north-1")
-    site = S3Site(s3, "site")
-    site.ensure_bucket()
+def test_put_read_and_delete(bucket: Bucket, tmp_path: Path) -> None:
+    s3, site = bucket
     site.ensure_bucket()  # twice is harmless
     (tmp_path / "a.html").write_text("一", encoding="utf-8")
     (tmp_path / "b.html").write_text("二", encoding="utf-8")
@@ -56,10 +66,8 @@ def test_put_read_and_delete(aws_env: Any, tmp_path: Path) -> None:
     assert site.read("never-there") is None
 
 
-def test_a_range_of_a_download_is_read_as_stored(aws_env: Any, tmp_path: Path) -> None:
-    s3 = boto3.client("s3", region_name="cn-north-1")
-    site = S3Site(s3, "site")
-    site.ensure_bucket()
+def test_a_range_of_a_download_is_read_as_stored(bucket: Bucket, tmp_path: Path) -> None:
+    _, site = bucket
     members = [gzip.compress(f"{n}月\n".encode(), mtime=0) for n in range(1, 4)]
     (tmp_path / "cases.csv.gz").write_bytes(b"".join(members))
     site.put("data/cases.csv.gz", tmp_path / "cases.csv.gz")
@@ -70,11 +78,9 @@ def test_a_range_of_a_download_is_read_as_stored(aws_env: Any, tmp_path: Path) -
 
 
 def test_data_and_state_are_stored_gzip_encoded_and_read_back_plain(
-    aws_env: Any, tmp_path: Path
+    bucket: Bucket, tmp_path: Path
 ) -> None:
-    s3 = boto3.client("s3", region_name="cn-north-1")
-    site = S3Site(s3, "site")
-    site.ensure_bucket()
+    s3, site = bucket
     rows = json.dumps([{"id": n, "summary": "楼道堆物"} for n in range(2000)]).encode()
     (tmp_path / "month.json").write_bytes(rows)
     (tmp_path / "page.html").write_text("<p>三</p>", encoding="utf-8")
@@ -177,10 +183,8 @@ def download_with(site: S3Site, path: Path, data: bytes) -> None:
     site.put("data/cases.csv.gz", path)
 
 
-def test_put_reusing_copies_the_ranges_read_tonight(aws_env: Any, tmp_path: Path) -> None:
-    s3 = boto3.client("s3", region_name="cn-north-1")
-    site = S3Site(s3, "site")
-    site.ensure_bucket()
+def test_put_reusing_copies_the_ranges_read_tonight(bucket: Bucket, tmp_path: Path) -> None:
+    s3, site = bucket
     old_months, old_tail = bytes(range(256)) * (6 * MiB // 256), "11月".encode() * 1000
     download_with(site, tmp_path / "old.gz", old_months + old_tail)
     # The night reads the months it did not rebuild back out of the download.
@@ -198,11 +202,9 @@ def test_put_reusing_copies_the_ranges_read_tonight(aws_env: Any, tmp_path: Path
 
 
 def test_put_reusing_sends_the_file_whole_when_the_object_is_not_the_one_read(
-    aws_env: Any, tmp_path: Path
+    bucket: Bucket, tmp_path: Path
 ) -> None:
-    s3 = boto3.client("s3", region_name="cn-north-1")
-    site = S3Site(s3, "site")
-    site.ensure_bucket()
+    s3, site = bucket
     months = b"\x01" * MIN_PART
     download_with(site, tmp_path / "old.gz", months + b"a")
     new = tmp_path / "new.gz"
