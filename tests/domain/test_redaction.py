@@ -411,13 +411,13 @@ MASKED = [
     ("1月5号3幢2单元501室", f"1月5号{ADDRESS}"),
     ("这个月 3号楼已经停水三次了", f"这个月 {ADDRESS}已经停水三次了"),  # no day: a building
     ("3月 5号楼3楼", f"3月 {ADDRESS}"),  # a space the month is not written with
-    ("这 5栋2-1802漏水", f"这 {ADDRESS}2-1802漏水"),  # no count without spacing
+    ("这 5栋2-1802漏水", f"这 {ADDRESS}漏水"),  # no count without spacing
     ("路28之3号——1802室楼下", f"路{ADDRESS}楼下"),  # the door and its room: one address
     ("住28之3号1802 的住户", f"住28之{ADDRESS} 的住户"),
     ("住5栋1802多次反映", f"住{ADDRESS}多次反映"),
     ("反之5栋1802没事", f"反之{ADDRESS}没事"),
     ("12 月 5号楼1802楼下", f"12 月 {ADDRESS}下"),  # a day is written as its month is
-    ("我住定安路28号 2-1802", f"我住定安路{ADDRESS} 2-1802"),  # the door, as before
+    ("我住定安路28号 2-1802", f"我住定安路{ADDRESS}"),  # the door and the unit's room
     # after 月, anything but a day of the month is an address
     ("这个月 5栋1802又漏水", f"这个月 {ADDRESS}又漏水"),
     ("上个月 3幢2单元501室漏水", f"上个月 {ADDRESS}漏水"),
@@ -435,6 +435,20 @@ MASKED = [
     ("XX大院 12 号", f"XX大院 {ADDRESS}"),
     ("3 號樓 301", ADDRESS),  # traditional characters
     ("3 單元 301", ADDRESS),
+    # Chinese numerals as they are spoken, spaced room digits, a room after a comma or as
+    # a household, a unit and its room after a door
+    ("我家住定安路二十八号。", f"我家住定安路{ADDRESS}。"),
+    ("家住十二号楼三单元", f"家住{ADDRESS}"),
+    ("在二十八号院3栋", f"在{ADDRESS}"),
+    ("住3幢2单元5 0 1室，天天吵。", f"住{ADDRESS}，天天吵。"),
+    ("住幸福里小区3栋 1 8 0 2", f"住幸福里小区{ADDRESS}"),
+    ("住5栋，1802，楼上漏水。", f"住{ADDRESS}，楼上漏水。"),
+    ("我是1802户的业主。", f"我是{ADDRESS}的业主。"),
+    ("我住5栋 1802户。", f"我住{ADDRESS}。"),
+    ("几十栋楼", "几十栋楼"),  # a count
+    ("小区共有1200户，有501户装了", "小区共有1200户，有501户装了"),  # counts
+    ("3号楼，1000多人", f"{ADDRESS}，1000多人"),  # not a room's shape after the comma
+    ("3幢二单元，2019年建成", f"{ADDRESS}，2019年建成"),
     # what follows 号 is read past a space
     ("2 楼 5 号 窗口", "2 楼 5 号 窗口"),
     ("B2 层 12 号 车位", "B2 层 12 号 车位"),
@@ -1008,6 +1022,60 @@ def test_a_spaced_out_home_address_is_masked_whole(
     home = f"{building}{a}{marker}{b}{unit}{c}单元{d}{room}"
     published = redact(embed(before, home, after))
     assert f"开始{ADDRESS}结束" in published, published
+
+
+def spoken(n: int) -> str:
+    """1 to 99 in Chinese numerals as they are spoken: 三, 十二, 二十八."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(n, 10)
+    ten = ("" if tens == 1 else digits[tens]) + "十" if tens else ""
+    return ten + (digits[ones] if ones else "")
+
+
+@given(
+    before=cjk_text,
+    after=cjk_text,
+    building=st.integers(min_value=1, max_value=99),
+    unit=st.integers(min_value=1, max_value=9),
+    floor=st.integers(min_value=1, max_value=32),
+    room=st.integers(min_value=1, max_value=6),
+    in_words=st.booleans(),
+    spaced_room=st.booleans(),
+    form=st.sampled_from(["{b}栋{u}单元{r}", "{b}栋{u}-{r}", "{b}号楼 {r}", "{b}栋{r}户"]),
+)
+def test_a_home_address_in_any_writing_is_masked_whole(
+    before: str,
+    after: str,
+    building: int,
+    unit: int,
+    floor: int,
+    room: int,
+    in_words: bool,
+    spaced_room: bool,
+    form: str,
+) -> None:
+    number = f"{floor}{room:02d}"
+    if spaced_room and not form.endswith("户"):
+        number = " ".join(number)
+    home = form.format(b=spoken(building) if in_words else building, u=unit, r=number)
+    published = redact(embed(before, home, after))
+    assert f"开始{ADDRESS}结束" in published, published
+
+
+@given(
+    before=cjk_text,
+    after=cjk_text,
+    door=st.integers(min_value=1, max_value=99),
+    unit=st.integers(min_value=1, max_value=9),
+    room=st.integers(min_value=101, max_value=3206),
+    road=st.sampled_from(["定安路", "河坊街", "柳翠井巷"]),
+    space=st.sampled_from(["", " "]),
+)
+def test_a_door_number_in_words_and_the_room_after_it_are_masked(
+    before: str, after: str, door: int, unit: int, room: int, road: str, space: str
+) -> None:
+    published = redact(embed(before, f"{road}{spoken(door)}号{space}{unit}-{room}", after))
+    assert f"开始{road}{ADDRESS}结束" in published, published
 
 
 @pytest.mark.parametrize(

@@ -500,31 +500,37 @@ def _plate_sub(m: re.Match[str]) -> str:
 # --------------------------------------------------------------------------
 # Addresses below community level (building, unit, floor, room, door number)
 # --------------------------------------------------------------------------
-_CN_NUM = "[一二三四五六七八九十百零〇两]{1,4}"
 _STRONG_MARKERS = ("号楼", "号院", "号房", "幢", "栋", "单元", "弄")
-# Residents space their numbers out (3 幢 2 单元 501 室): one space may stand between a
-# number and its marker, inside a two-character marker (3 号 楼), between parts and
-# around the room's separator. What follows 号 is read past a space too (3 号 窗口).
+# The rules read the skeleton (``_skeleton``), where every numeral is a digit and only
+# 十 and 百 stay characters: 二十八号 is 2十8号, 十二号楼 is 十2号楼.
+_NUMBER = r"(?:\d{1,5}|(?=[\d十百]{0,5}[十百])[\d十百]{1,6})"
+# Residents space their numbers out (3 幢 2 单元 501 室, 5 0 1 室): one space may stand
+# between a number and its marker, inside a two-character marker (3 号 楼), between
+# parts, around the room's separator and between a room's digits. What follows 号 is
+# read past a space too (3 号 窗口).
 _NOT_AFTER_HAO = r"(?! ?(?:窗|口|线|门|柜|台|车位|岗|通道|网格|机|码|人|床|桌))"
-_COMP_DIGIT = (
-    r"(?:第 ?)?(?:\d{1,5}|(?<![A-Za-z])[A-Za-z]\d{0,4}) ?"
+_SPACED_ROOM = r"\d(?: \d){2,3}(?= ?[室房])"
+_COMP = (
+    r"(?:第 ?)?(?:" + _SPACED_ROOM + "|" + _NUMBER + r"|(?<![A-Za-z])[A-Za-z]\d{0,4}) ?"
     r"(?:号 ?楼|号 ?院|号 ?房|幢|栋|单元|室|弄|座|楼|层|房"
     r"|号" + _NOT_AFTER_HAO + r")"
 )
-_COMP_CN = r"(?:第 ?)?" + _CN_NUM + r" ?(?:号 ?楼|幢|栋|单元)"
-_COMP = r"(?:" + _COMP_DIGIT + r"|" + _COMP_CN + r")"
 # Where an address may start: not inside a word or number, and not after
 # "digit-" where the digit rules may have seen a date (see _STEPS). After 月 a lone
 # N号 is a day of the month (``_day_of_month``).
 _ADDRESS_START = r"(?<![\dA-Za-z.])(?<![\d" + _CN_DIGITS + r"][\-./])"
 _ROOM_SEP = r"(?: ?(?:-{1,2}|—{1,2}|#) ?| )?"
+# A floor and a room on it (1802, 501), the shape a room keeps after a comma (5栋，1802)
+# or before 户 (1802户), where another number is a count (1200户).
+_ROOM_SHAPED = r"(?:[1-9]|[1-4]\d)(?:0[1-9]|1[0-2])"
+# The room after a building or a door: 1802, 5 0 1, a unit and its room (2-1802).
 _ROOM_TRAIL = (
-    _ROOM_SEP
-    + r"\d{3,4}(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d)"
+    r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?- ?)?\d(?: ?\d){2,3}|[，,] ?" + _ROOM_SHAPED + r")"
+    r"(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d)"
 )
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
-    r"(?=[\d第A-Za-z一二三四五六七八九十百零〇两])"
+    r"(?=[\d第A-Za-z十百])"
     + _ADDRESS_START
     + r"(?P<first>"
     + _COMP
@@ -534,7 +540,7 @@ _ADDRESS_RE = re.compile(
     + _ROOM_TRAIL
     + r")?"
 )
-_ROOM_ONLY_RE = re.compile(r"(?:第 ?)?\d{3,} ?室")
+_ROOM_ONLY_RE = re.compile(r"(?:第 ?)?\d(?: ?\d){2,} ?室")
 _DASH3_RE = re.compile(
     r"(?<![\d\-.:/])(?<![\d\-.:/] )\d{1,3} ?- ?\d{1,2} ?- ?\d{3,4}(?: ?(?:室|号|房))?"
     r"(?! ?[\d\-.:/]| ?网格)"
@@ -544,10 +550,18 @@ _DASH2_RE = re.compile(
     r"\d{1,3} ?- ?\d{3,4}(?: ?(?:室|号|房))?"
     r"(?! ?[\d\-.:/]| ?[人户个元次件天年月日%]| ?网格)"
 )
+# A door number, and the room after it (路28号1802, 路28号 2-1802).
 _DOOR_RE = re.compile(
     r"(?:(?<=[路街巷弄村组道里坊])|(?<=[路街巷弄村组道里坊] )|(?<=胡同|大院)|(?<=胡同 |大院 ))"
-    r"\d{1,5}(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?(?:" + _ROOM_TRAIL + r")?"
-    r"(?!\d)(?! ?(?:网格|窗|线|口|门|楼))"
+    + _NUMBER
+    + r"(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?(?:"
+    + _ROOM_TRAIL
+    + r")?(?!\d)(?! ?(?:网格|窗|线|口|门|楼))"
+)
+# A household by its room, where a home is spoken of (我是1802户的, 住1802户, 5栋1802户);
+# elsewhere N户 is a count (1301户, 共1200户).
+_HOUSEHOLD_RE = re.compile(
+    r"(?:(?<=[栋幢楼是住在家])|(?<=[栋幢楼是住在家] ))" + _ROOM_SHAPED + r" ?户(?![数口型籍])"
 )
 # Traditional characters for the markers, read as the simplified ones (same length).
 _TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層", "号楼栋单层")
@@ -590,7 +604,7 @@ def _is_address(m: re.Match[str]) -> bool:
     return False
 
 
-_ADDRESS_HINT_RE = re.compile("[号幢栋单室弄座楼层房]")
+_ADDRESS_HINT_RE = re.compile("[号幢栋单室弄座楼层房户]")
 
 
 def _mask_addresses(text: str) -> str:
@@ -611,7 +625,20 @@ def _mask_addresses(text: str) -> str:
         spans += [m.span() for m in _DASH2_RE.finditer(sk)]
     if "号" in sk:
         spans += [m.span() for m in _DOOR_RE.finditer(sk)]
-    return _replace_spans(text, spans, ADDRESS) if spans else text
+    if "户" in sk:
+        spans += [m.span() for m in _HOUSEHOLD_RE.finditer(sk)]
+    return _replace_spans(text, _joined(spans, sk), ADDRESS) if spans else text
+
+
+def _joined(spans: Iterable[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Spans that touch, or have one space between them, as one (5栋 1802户)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1] + 1 and text[out[-1][1] : start].strip() == "":
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 # --------------------------------------------------------------------------
