@@ -445,6 +445,20 @@ MASKED = [
     ("住5栋，1802，楼上漏水。", f"住{ADDRESS}，楼上漏水。"),
     ("我是1802户的业主。", f"我是{ADDRESS}的业主。"),
     ("我住5栋 1802户。", f"我住{ADDRESS}。"),
+    ("住一百零二室", f"住{ADDRESS}"),
+    ("5栋八百零二", ADDRESS),
+    ("住在一千八百零二室", f"住在{ADDRESS}"),
+    ("拾贰号楼", ADDRESS),  # capital numerals
+    ("我是1802戶的", f"我是{ADDRESS}的"),
+    ("5栋2—1802", ADDRESS),
+    ("5栋、1802", ADDRESS),
+    ("十1802室", f"十{ADDRESS}"),  # a stray 十 does not hide the room
+    ("十二月十五号三楼", "十二月十五号三楼"),  # a day as spoken, then a floor
+    ("5栋，101平米", f"{ADDRESS}，101平米"),  # an area after the comma
+    ("5栋，110报警", f"{ADDRESS}，110报警"),
+    ("3号楼\n5栋", f"{ADDRESS}\n{ADDRESS}"),  # a line break keeps them apart
+    ("本楼住502户人家", "本楼住502户人家"),  # counts of households
+    ("住户是201户", "住户是201户"),
     ("几十栋楼", "几十栋楼"),  # a count
     ("小区共有1200户，有501户装了", "小区共有1200户，有501户装了"),  # counts
     ("3号楼，1000多人", f"{ADDRESS}，1000多人"),  # not a room's shape after the comma

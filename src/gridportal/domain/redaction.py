@@ -502,8 +502,11 @@ def _plate_sub(m: re.Match[str]) -> str:
 # --------------------------------------------------------------------------
 _STRONG_MARKERS = ("号楼", "号院", "号房", "幢", "栋", "单元", "弄")
 # The rules read the skeleton (``_skeleton``), where every numeral is a digit and only
-# 十 and 百 stay characters: 二十八号 is 2十8号, 十二号楼 is 十2号楼.
-_NUMBER = r"(?:\d{1,5}|(?=[\d十百]{0,5}[十百])[\d十百]{1,6})"
+# 十, 百 and 千 stay characters: 二十八号 is 2十8号, 一百零二室 is 1百02室. A number as
+# it is spoken is read whole or not at all (十1802室 is 1802室 after a stray 十).
+_HUNDREDS = r"(?:[1-9]?千(?:[1-9]百)?|[1-9]?百)(?:0?[1-9]十[1-9]?|0?[1-9])?(?![\d十百千])"
+_SPOKEN = r"(?:" + _HUNDREDS + r"|[1-9]?十[1-9]?(?![\d十百千]))"
+_NUMBER = r"(?:\d{1,5}|" + _SPOKEN + r")"
 # Residents space their numbers out (3 幢 2 单元 501 室, 5 0 1 室): one space may stand
 # between a number and its marker, inside a two-character marker (3 号 楼), between
 # parts, around the room's separator and between a room's digits. What follows 号 is
@@ -523,14 +526,16 @@ _ROOM_SEP = r"(?: ?(?:-{1,2}|—{1,2}|#) ?| )?"
 # A floor and a room on it (1802, 501), the shape a room keeps after a comma (5栋，1802)
 # or before 户 (1802户), where another number is a count (1200户).
 _ROOM_SHAPED = r"(?:[1-9]|[1-4]\d)(?:0[1-9]|1[0-2])"
-# The room after a building or a door: 1802, 5 0 1, a unit and its room (2-1802).
+# The room after a building or a door: 1802, 5 0 1, 八百零二, a unit and its room
+# (2-1802, 2—1802); after a comma only a floor and a room (not 110, nor 101平米).
 _ROOM_TRAIL = (
-    r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?- ?)?\d(?: ?\d){2,3}|[，,] ?" + _ROOM_SHAPED + r")"
-    r"(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d)"
+    r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?(?:-|—{1,2}|–) ?)?(?:\d(?: ?\d){2,3}|" + _HUNDREDS + ")"
+    r"|[，,、] ?(?!1(?:10|19|20|22)(?!\d))" + _ROOM_SHAPED + r")"
+    r"(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路平㎡米]| ?[\-/]\d)"
 )
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
-    r"(?=[\d第A-Za-z十百])"
+    r"(?=[\d第A-Za-z十百千])"
     + _ADDRESS_START
     + r"(?P<first>"
     + _COMP
@@ -540,7 +545,7 @@ _ADDRESS_RE = re.compile(
     + _ROOM_TRAIL
     + r")?"
 )
-_ROOM_ONLY_RE = re.compile(r"(?:第 ?)?\d(?: ?\d){2,} ?室")
+_ROOM_ONLY_RE = re.compile(r"(?:第 ?)?(?:\d(?: ?\d){2,}|" + _HUNDREDS + r") ?室")
 _DASH3_RE = re.compile(
     r"(?<![\d\-.:/])(?<![\d\-.:/] )\d{1,3} ?- ?\d{1,2} ?- ?\d{3,4}(?: ?(?:室|号|房))?"
     r"(?! ?[\d\-.:/]| ?网格)"
@@ -558,13 +563,14 @@ _DOOR_RE = re.compile(
     + _ROOM_TRAIL
     + r")?(?!\d)(?! ?(?:网格|窗|线|口|门|楼))"
 )
-# A household by its room, where a home is spoken of (我是1802户的, 住1802户, 5栋1802户);
-# elsewhere N户 is a count (1301户, 共1200户).
+# A household by its room, where a home is spoken of (我是1802户的, 住在1802户, 5栋1802户);
+# elsewhere N户 is a count (1301户, 共1200户, 住户是201户, 本楼住502户人家).
 _HOUSEHOLD_RE = re.compile(
-    r"(?:(?<=[栋幢楼是住在家])|(?<=[栋幢楼是住在家] ))" + _ROOM_SHAPED + r" ?户(?![数口型籍])"
+    r"(?:(?<=我是|家是|我住|住在|家住|号楼)|(?<=[栋幢])|(?<=我是 |家是 |我住 |住在 |家住 |号楼 )"
+    r"|(?<=[栋幢] ))" + _ROOM_SHAPED + r" ?户(?![数口型籍]|人家|居民)"
 )
 # Traditional characters for the markers, read as the simplified ones (same length).
-_TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層", "号楼栋单层")
+_TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層戶拾佰仟兩", "号楼栋单层户十百千2")
 
 
 # "有3栋楼", "共5幢": a count of buildings, not one building.
@@ -572,8 +578,8 @@ _COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|�
 # "11月3号", "12 月 3 号楼下": right after a numbered month, N号 is a day, not a building;
 # not after 这个月 (这个月 3号楼 is a building), nor after a space the month is not
 # written with (3月 5号楼3楼 is an address).
-_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01])( ?)号")
-_NUMBERED_MONTH_RE = re.compile(r"(?<!\d)(?:[1-9]|1[0-2])(?:月|( )月 )$")
+_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01]|[12]?十[1-9]?|3十1?)( ?)号")
+_NUMBERED_MONTH_RE = re.compile(r"(?<![\d十])(?:[1-9]|1[0-2]|十[12]?)(?:月|( )月 )$")
 
 
 def _day_of_month(m: re.Match[str]) -> int:
@@ -634,7 +640,7 @@ def _joined(spans: Iterable[tuple[int, int]], text: str) -> list[tuple[int, int]
     """Spans that touch, or have one space between them, as one (5栋 1802户)."""
     out: list[tuple[int, int]] = []
     for start, end in sorted(spans):
-        if out and start <= out[-1][1] + 1 and text[out[-1][1] : start].strip() == "":
+        if out and start <= out[-1][1] + 1 and text[out[-1][1] : start] in ("", " "):
             out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
             out.append((start, end))
