@@ -459,6 +459,16 @@ MASKED = [
     ("3号楼\n5栋", f"{ADDRESS}\n{ADDRESS}"),  # a line break keeps them apart
     ("本楼住502户人家", "本楼住502户人家"),  # counts of households
     ("住户是201户", "住户是201户"),
+    ("10月5号，102号房漏水", f"10月5号，{ADDRESS}漏水"),  # a day, then a room
+    ("十月十号楼1802漏水", f"十月{ADDRESS}漏水"),  # a building with its room is no day
+    ("我家3栋502平时没人住", f"我家{ADDRESS}平时没人住"),
+    ("5栋–1802", ADDRESS),
+    ("我家1802户", f"我家{ADDRESS}"),
+    ("本月5号，102名居民", "本月5号，102名居民"),  # no comma room after a day
+    ("3楼，205会议室", "3楼，205会议室"),
+    ("开始01月01号，101万元", "开始01月01号，101万元"),
+    ("三千栋楼", "三千栋楼"),  # a count
+    ("收拾3号楼", f"收拾{ADDRESS}"),
     ("几十栋楼", "几十栋楼"),  # a count
     ("小区共有1200户，有501户装了", "小区共有1200户，有501户装了"),  # counts
     ("3号楼，1000多人", f"{ADDRESS}，1000多人"),  # not a room's shape after the comma

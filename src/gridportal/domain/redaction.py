@@ -504,7 +504,12 @@ _STRONG_MARKERS = ("号楼", "号院", "号房", "幢", "栋", "单元", "弄")
 # The rules read the skeleton (``_skeleton``), where every numeral is a digit and only
 # 十, 百 and 千 stay characters: 二十八号 is 2十8号, 一百零二室 is 1百02室. A number as
 # it is spoken is read whole or not at all (十1802室 is 1802室 after a stray 十).
-_HUNDREDS = r"(?:[1-9]?千(?:[1-9]百)?|[1-9]?百)(?:0?[1-9]十[1-9]?|0?[1-9])?(?![\d十百千])"
+# 千 only with more after it: 三千栋 is a count, 一千零一室 a room.
+_BELOW_HUNDRED = r"(?:0?[1-9]十[1-9]?|0?[1-9])"
+_HUNDREDS = (
+    r"(?:[1-9]?千(?:[1-9]百" + _BELOW_HUNDRED + r"?|" + _BELOW_HUNDRED + r")"
+    r"|[1-9]?百" + _BELOW_HUNDRED + r"?)(?![\d十百千])"
+)
 _SPOKEN = r"(?:" + _HUNDREDS + r"|[1-9]?十[1-9]?(?![\d十百千]))"
 _NUMBER = r"(?:\d{1,5}|" + _SPOKEN + r")"
 # Residents space their numbers out (3 幢 2 单元 501 室, 5 0 1 室): one space may stand
@@ -522,16 +527,21 @@ _COMP = (
 # "digit-" where the digit rules may have seen a date (see _STEPS). After 月 a lone
 # N号 is a day of the month (``_day_of_month``).
 _ADDRESS_START = r"(?<![\dA-Za-z.])(?<![\d" + _CN_DIGITS + r"][\-./])"
-_ROOM_SEP = r"(?: ?(?:-{1,2}|—{1,2}|#) ?| )?"
+_DASH = r"(?:[-–―‐−]{1,2}|—{1,2})"  # as residents type them
+_ROOM_SEP = r"(?: ?(?:" + _DASH + r"|#) ?| )?"
 # A floor and a room on it (1802, 501), the shape a room keeps after a comma (5栋，1802)
 # or before 户 (1802户), where another number is a count (1200户).
 _ROOM_SHAPED = r"(?:[1-9]|[1-4]\d)(?:0[1-9]|1[0-2])"
 # The room after a building or a door: 1802, 5 0 1, 八百零二, a unit and its room
-# (2-1802, 2—1802); after a comma only a floor and a room (not 110, nor 101平米).
+# (2-1802, 2—1802); after a comma only a floor and a room, and only right after a
+# building or a unit (5栋，1802; not 5号，102名, nor 110). What follows decides: not an
+# amount, a count, an area or a distance (1802平米, 但 1802平时 is a room).
 _ROOM_TRAIL = (
-    r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?(?:-|—{1,2}|–) ?)?(?:\d(?: ?\d){2,3}|" + _HUNDREDS + ")"
-    r"|[，,、] ?(?!1(?:10|19|20|22)(?!\d))" + _ROOM_SHAPED + r")"
-    r"(?: ?(?:室|房|号))?(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路平㎡米]| ?[\-/]\d)"
+    r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?" + _DASH + r" ?)?(?:\d(?: ?\d){2,3}|" + _HUNDREDS + ")"
+    r"|(?:(?<=[栋幢元座])|(?<=号楼))[，,、] ?(?!1(?:10|19|20|22)(?!\d))" + _ROOM_SHAPED + r")"
+    r"(?: ?(?:室|房|号(?! ?[楼院房])))?"
+    r"(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路名位套间台块万千]| ?[\-/]\d| ?号 ?[楼院房]"
+    r"| ?平(?![时常日台安静均整板层])| ?米(?=$|[\s，。,.！？、的外远处左右内以多长宽高深]))"
 )
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
@@ -566,11 +576,14 @@ _DOOR_RE = re.compile(
 # A household by its room, where a home is spoken of (我是1802户的, 住在1802户, 5栋1802户);
 # elsewhere N户 is a count (1301户, 共1200户, 住户是201户, 本楼住502户人家).
 _HOUSEHOLD_RE = re.compile(
-    r"(?:(?<=我是|家是|我住|住在|家住|号楼)|(?<=[栋幢])|(?<=我是 |家是 |我住 |住在 |家住 |号楼 )"
+    r"(?:(?<=我是|家是|我家|我住|住在|家住|号楼)|(?<=[栋幢])"
+    r"|(?<=我是 |家是 |我家 |我住 |住在 |家住 |号楼 )"
     r"|(?<=[栋幢] ))" + _ROOM_SHAPED + r" ?户(?![数口型籍]|人家|居民)"
 )
 # Traditional characters for the markers, read as the simplified ones (same length).
-_TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層戶拾佰仟兩", "号楼栋单层户十百千2")
+# Capital 佰 and 仟 too; 拾 only beside another capital numeral (拾贰, 贰拾; 收拾 is a word).
+_TRADITIONAL_MARKERS: Final = str.maketrans("號樓棟單層戶佰仟兩", "号楼栋单层户百千2")
+_CAPITAL_TEN_RE = re.compile(f"(?<=[{_UPPER_DIGITS}])拾|拾(?=[{_UPPER_DIGITS}])")
 
 
 # "有3栋楼", "共5幢": a count of buildings, not one building.
@@ -578,8 +591,9 @@ _COUNT_BEFORE_RE = re.compile(r"(?:有|共|等|约|近|余|多|几|这|那|各|�
 # "11月3号", "12 月 3 号楼下": right after a numbered month, N号 is a day, not a building;
 # not after 这个月 (这个月 3号楼 is a building), nor after a space the month is not
 # written with (3月 5号楼3楼 is an address).
-_DAY_OF_MONTH_RE = re.compile(r"(?:[1-9]|[12]\d|3[01]|[12]?十[1-9]?|3十1?)( ?)号")
-_NUMBERED_MONTH_RE = re.compile(r"(?<![\d十])(?:[1-9]|1[0-2]|十[12]?)(?:月|( )月 )$")
+_DAY_OF_MONTH_RE = re.compile(r"(?:0?[1-9]|[12]\d|3[01]|[12]?十[1-9]?|3十1?)( ?)号")
+_NUMBERED_MONTH_RE = re.compile(r"(?<![\d十])(?:0?[1-9]|1[0-2]|十[12]?)(?:月|( )月 )$")
+_BUILDING_AFTER_DAY_RE = re.compile(r" ?[楼院房]")
 
 
 def _day_of_month(m: re.Match[str]) -> int:
@@ -588,6 +602,10 @@ def _day_of_month(m: re.Match[str]) -> int:
     month = day and _NUMBERED_MONTH_RE.search(m.string, max(0, m.start() - 5), m.start())
     # Written as the month is: 12月3号, 12 月 3 号 (12 月 5号楼1802 is an address).
     if not (day and month) or bool(day.group(1)) != bool(month.group(1)):
+        return 0
+    # 10月10号楼1802: a building with its room after it is no date.
+    first = m.group("first")
+    if (m.group("rest") or m.group("trail")) and _BUILDING_AFTER_DAY_RE.match(first, day.end()):
         return 0
     return day.end()
 
@@ -618,14 +636,23 @@ def _mask_addresses(text: str) -> str:
     二四零二室 and 贰肆零贰室 are 2402室 and 號樓 is 号楼, and the masks go back on the text.
     Every rule reads the same text and their spans are joined, so a door number and the
     room after it are one address (路28之3号——1802室) whichever rule saw which part."""
-    sk = _skeleton(text).translate(_TRADITIONAL_MARKERS)
+    written = _CAPITAL_TEN_RE.sub("十", text) if "拾" in text else text
+    sk = _skeleton(written).translate(_TRADITIONAL_MARKERS)
     spans: list[tuple[int, int]] = []
     # Cheap membership tests first: most texts have no building numbers.
     if _ADDRESS_HINT_RE.search(sk):
         for m in _ADDRESS_RE.finditer(sk):
             cut = _day_of_month(m)
-            found = _ADDRESS_RE.finditer(sk, m.start() + cut, m.end()) if cut else (m,)
-            spans += [n.span() for n in found if _is_address(n)]
+            if not cut:
+                spans += [m.span()] if _is_address(m) else []
+                continue
+            # After the day, read on past the match's end: what it took after the day
+            # may begin an address that runs further (10月5号，102号房).
+            for n in _ADDRESS_RE.finditer(sk, m.start() + cut):
+                if n.start() >= m.end():
+                    break
+                if _is_address(n):
+                    spans.append(n.span())
     if "-" in sk:
         spans += [m.span() for m in _DASH3_RE.finditer(sk)]
         spans += [m.span() for m in _DASH2_RE.finditer(sk)]
