@@ -41,6 +41,7 @@ from gridportal.services import (
     LOOKUP_LOCK_WINDOW,
     MAX_DESCRIPTION,
     MAX_LOCATION,
+    MERGED_DEADLINE_NOTE,
     AccessDenied,
     ConflictError,
     InvalidInput,
@@ -625,6 +626,17 @@ def test_a_duplicate_is_merged_into_an_existing_case(portal: Portal) -> None:
     assert [v.record.tracking for v in portal.queue(DISPATCHER)] == [original.tracking]
     record = portal.store.get_case(duplicate.tracking)
     assert record is not None and record.status is Status.MERGED
+
+
+def test_a_merged_duplicate_has_no_deadlines_of_its_own(portal: Portal, clock: Clock) -> None:
+    # It is handled as the case it joined: weeks later it is neither late nor pending.
+    original = portal.file_complaint(COMPLAINT)
+    duplicate = portal.file_complaint(replace(COMPLAINT, description="同一处垃圾又有人反映。"))
+    portal.act(duplicate.tracking, Action.MERGE, DISPATCHER, data={"into": original.tracking})
+    clock.advance(days=40)
+    view = portal.staff_view(duplicate.tracking, DISPATCHER)
+    assert view.deadlines is None and view.deadline_note == MERGED_DEADLINE_NOTE
+    assert portal.staff_view(original.tracking, DISPATCHER).deadlines is not None
 
 
 @pytest.mark.parametrize("into", ["self", "111122223333", ""])

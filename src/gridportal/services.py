@@ -57,6 +57,8 @@ from gridportal.ports import (
     Vote,
 )
 
+# The deadline note of a duplicate merged into another case (时限说明, published).
+MERGED_DEADLINE_NOTE = "已合并至原件办理，办理时限以原件为准。"
 LOOKUP_LOCK_FAILURES = 5
 LOOKUP_LOCK_WINDOW = timedelta(hours=24)
 # Staff sign-in: 10 wrong passwords within 15 minutes of the first lock the username until
@@ -485,7 +487,10 @@ class Portal:
     # ------------------------------------------------------------------- helpers
     def deadlines_of(self, state: CaseState) -> tuple[DeadlineReport | None, str]:
         """A case's deadlines from its replayed state, judged now; a note when the
-        calendar does not reach them yet."""
+        calendar does not reach them yet. A duplicate merged into another case (已合并)
+        has none of its own: it is handled as that case."""
+        if state.status is Status.MERGED:
+            return None, MERGED_DEADLINE_NOTE
         return self._deadlines(
             received_at=state.received_at,
             priority=state.priority,

@@ -57,6 +57,7 @@ from gridportal.domain.reference import (
 )
 from gridportal.publish import ARCHIVES
 from gridportal.requests import FORM_FIELDS
+from gridportal.services import MERGED_DEADLINE_NOTE
 from support.records import published_record
 from support.records import step as shared_step
 
@@ -452,6 +453,36 @@ def test_case_page_shows_missed_deadlines_and_notes(site: BuildResult) -> None:
     assert "未按时联系" in late
     pending = read(site, "cases/ccccccccccc1/index.html")
     assert "日历尚未覆盖该年份,时限待定" in pending and "暂未计算" in pending
+
+
+def test_a_merged_duplicate_reads_as_handled_with_its_original(tmp_path: Path) -> None:
+    merged = record(
+        "ddddddddddd1",
+        status="merged",
+        status_label="已合并",
+        route="",
+        route_label="",
+        unit="",
+        unit_name="",
+        resolved_at=None,
+        deadlines=None,
+        deadline_note=MERGED_DEADLINE_NOTE,
+    )
+    result = build_site(
+        output_dir=tmp_path,
+        records=[merged],
+        district=DISTRICT,
+        metrics=METRICS,
+        build_time=BUILD_TIME,
+    )
+    page, listing = (
+        read(result, "cases/ddddddddddd1/index.html"),
+        read(result, "cases/2024-05/index.html"),
+    )
+    assert "并入原件" in page and "同原件" in page and MERGED_DEADLINE_NOTE in page
+    assert "以原件为准" in page and "以原件为准" in listing
+    for text in ("超期", "待研判", "待确定", "时限待定"):
+        assert text not in page + listing, text
 
 
 def test_month_lists(site: BuildResult) -> None:

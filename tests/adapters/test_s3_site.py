@@ -221,3 +221,19 @@ def test_put_reusing_sends_the_file_whole_when_the_object_is_not_the_one_read(
     assert site.put_reusing("data/cases.csv.gz", new, reuse) == MIN_PART + 1
     assert site.read("data/cases.csv.gz") == months + b"b"
     assert not s3.list_multipart_uploads(Bucket="site").get("Uploads")
+
+
+def test_in_a_versioned_bucket_the_copies_come_from_the_version_read(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    s3, site = bucket
+    s3.put_bucket_versioning(Bucket="site", VersioningConfiguration={"Status": "Enabled"})
+    months = b"\x01" * MIN_PART
+    download_with(site, tmp_path / "old.gz", months + b"a")
+    site.read_range("data/cases.csv.gz", 0, 10)
+    # Replaced after the night read it: the version read is still there to copy from.
+    download_with(S3Site(s3, "site"), tmp_path / "other.gz", b"\x02" * MIN_PART + b"c")
+    new = tmp_path / "new.gz"
+    new.write_bytes(months + b"b")
+    assert site.put_reusing("data/cases.csv.gz", new, [Reuse(0, 0, MIN_PART)]) == 1
+    assert site.read("data/cases.csv.gz") == months + b"b"

@@ -17,7 +17,8 @@ those bytes are already in the bucket: the plan says which ranges of the new fil
 the online file's (``Reuse``), and ``put_reusing`` assembles the object server-side
 in a multipart upload, copying those ranges (``UploadPartCopy``) and sending only the
 rest. S3's rules for the parts (at least 5 MiB each but the last, at most 5 GiB) are
-kept in ``parts``, which also says what a night sends (``sent_bytes``).
+kept in ``parts``, which also says what a night sends (``sent_bytes``). The copies come
+from the object version the night read its ranges from.
 """
 
 from __future__ import annotations
@@ -165,8 +166,9 @@ class S3Site:
         self.s3 = s3
         self.bucket = bucket
         self.min_part = min_part  # S3's; an emulator may be told a smaller one
-        # The ETag of each object ranges were read from (None: it changed between reads).
-        self._read_from: dict[str, str | None] = {}
+        # The object each key's ranges were read from, as (ETag, VersionId); None when
+        # two reads saw different objects.
+        self._read_from: dict[str, tuple[str, str | None] | None] = {}
 
     def ensure_bucket(self) -> None:
         try:
@@ -202,9 +204,9 @@ class S3Site:
             if code in ("NoSuchKey", "404", "NoSuchBucket", "InvalidRange"):
                 return None
             raise
-        etag = stored.get("ETag")
-        seen = self._read_from.setdefault(key, etag)
-        if seen != etag:
+        version = stored.get("VersionId")
+        read = (str(stored.get("ETag")), None if version in (None, "null") else str(version))
+        if self._read_from.setdefault(key, read) != read:
             self._read_from[key] = None
         return bytes(stored["Body"].read())
 
@@ -237,15 +239,21 @@ class S3Site:
     def put_reusing(self, key: str, source: str | Path, reuse: Sequence[Reuse]) -> int:
         """Publish ``source`` under ``key``, copying ``reuse`` from the object online
         (stored as it is) server-side. Returns the bytes sent. The ranges are known
-        from this night's reads of the object (``read_range``): the copies require it
-        still to be the object those reads saw (``CopySourceIfMatch``, and its ETag
-        now). Otherwise, or if anything fails, the file goes up whole."""
-        plan = parts(Path(source).stat().st_size, reuse, min_part=self.min_part)
-        online = self._read_from.get(key)
-        copying = any(p.old is not None for p in plan)
-        if not copying or online is None or online != self._etag(key) or stored_encoding(key):
+        from this night's reads of the object (``read_range``), so the copies come from
+        the object those reads saw: its version in a versioned bucket (the site's is),
+        else the object still there with the same ETag (``CopySourceIfMatch``).
+        Otherwise, or if S3 refuses, the file goes up whole."""
+        size = Path(source).stat().st_size
+        plan = parts(size, reuse, min_part=self.min_part)
+        read = self._read_from.get(key)
+        copying = any(p.old is not None for p in plan) and not stored_encoding(key)
+        if not copying or read is None or (read[1] is None and read[0] != self._etag(key)):
             self.put(key, source)
-            return Path(source).stat().st_size
+            return size
+        etag, version = read
+        copy_source = {"Bucket": self.bucket, "Key": key}
+        if version is not None:
+            copy_source["VersionId"] = version
         upload = self.s3.create_multipart_upload(
             Bucket=self.bucket,
             Key=key,
@@ -267,9 +275,9 @@ class S3Site:
                         answer = self.s3.upload_part_copy(
                             **common,
                             PartNumber=number,
-                            CopySource={"Bucket": self.bucket, "Key": key},
+                            CopySource=copy_source,
                             CopySourceRange=f"bytes={part.old}-{part.old + part.length - 1}",
-                            CopySourceIfMatch=online,
+                            CopySourceIfMatch=etag,
                         )
                         etag = answer["CopyPartResult"]["ETag"]
                     done.append({"PartNumber": number, "ETag": etag})
@@ -279,7 +287,12 @@ class S3Site:
         except ClientError:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
             self.put(key, source)
-            return Path(source).stat().st_size
+            return size
+        except BaseException:
+            # The night fails and is run again; leave no parts behind (the bucket's
+            # lifecycle rule would abort them after 7 days).
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            raise
         return sum(p.length for p in plan if p.old is None)
 
     def _etag(self, key: str) -> str | None:
