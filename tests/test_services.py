@@ -15,7 +15,7 @@ from conftest import Clock
 from gridportal.adapters.memory import MemoryStore
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.credentials import Keys, format_tracking, needs_rehash
-from gridportal.domain.deadlines import BEIJING, end_of_day
+from gridportal.domain.deadlines import BEIJING, MERGED_DEADLINE_NOTE, end_of_day
 from gridportal.domain.lifecycle import CaseState, apply, counted_rating, decide, replay
 from gridportal.domain.model import (
     OPEN_STATUSES,
@@ -41,7 +41,6 @@ from gridportal.services import (
     LOOKUP_LOCK_WINDOW,
     MAX_DESCRIPTION,
     MAX_LOCATION,
-    MERGED_DEADLINE_NOTE,
     AccessDenied,
     ConflictError,
     InvalidInput,

@@ -17,7 +17,12 @@ from functools import cache
 from gridportal.domain import credentials
 from gridportal.domain.calendar import WorkCalendar
 from gridportal.domain.credentials import Keys
-from gridportal.domain.deadlines import BEIJING, DeadlineReport, assess_deadlines
+from gridportal.domain.deadlines import (
+    BEIJING,
+    MERGED_DEADLINE_NOTE,
+    DeadlineReport,
+    assess_deadlines,
+)
 from gridportal.domain.lifecycle import (
     CaseState,
     Forbidden,
@@ -57,8 +62,6 @@ from gridportal.ports import (
     Vote,
 )
 
-# The deadline note of a duplicate merged into another case (时限说明, published).
-MERGED_DEADLINE_NOTE = "已合并至原件办理，办理时限以原件为准。"
 LOOKUP_LOCK_FAILURES = 5
 LOOKUP_LOCK_WINDOW = timedelta(hours=24)
 # Staff sign-in: 10 wrong passwords within 15 minutes of the first lock the username until

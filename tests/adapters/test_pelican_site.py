@@ -37,6 +37,7 @@ from gridportal.adapters.pelican_site import (
     tel_href,
 )
 from gridportal.adapters.theme import PAGE_SIZE
+from gridportal.domain.deadlines import MERGED_DEADLINE_NOTE
 from gridportal.domain.model import Priority
 from gridportal.domain.opendata import (
     CALENDAR_KEYS,
@@ -57,7 +58,6 @@ from gridportal.domain.reference import (
 )
 from gridportal.publish import ARCHIVES
 from gridportal.requests import FORM_FIELDS
-from gridportal.services import MERGED_DEADLINE_NOTE
 from support.records import published_record
 from support.records import step as shared_step
 

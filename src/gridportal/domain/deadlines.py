@@ -41,6 +41,9 @@ RESOLUTION_WORKING_DAYS = {Priority.GENERAL: 5, Priority.COMPLEX: 15}
 # 紧急 means "第一时间": hours, not working days, since urgent matters don't wait for Monday.
 URGENT_CONTACT_HOURS = 2
 URGENT_RESOLUTION_HOURS = 24
+# A duplicate merged into another case (已合并) has no deadlines of its own: the note
+# published in their place (时限说明).
+MERGED_DEADLINE_NOTE = "已合并至原件办理，办理时限以原件为准。"
 
 
 @dataclass(frozen=True)
