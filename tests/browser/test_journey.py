@@ -138,7 +138,10 @@ def test_the_journey_with_javascript(browser: Any, portal: Portal) -> None:
     # The one link: the lookup opens with the codes filled in and answers at once.
     page.click("#receipt-lookup")
     page.wait_for_selector("#lookup-result:not([hidden])")
-    assert "已受理" in page.locator("#lookup-body").inner_text()
+    answer = page.locator("#lookup-body").inner_text()
+    assert "已受理" in answer
+    # The resident sees what they reported, to tell their cases apart.
+    assert "垃圾桶满了三天没人清运（有脚本）。" in answer and "柳翠井巷北口垃圾桶旁" in answer
     assert "#" not in page.url  # the codes left the address bar
     assert page.locator("#lookup-record").count() == 0  # not published yet
 

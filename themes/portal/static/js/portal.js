@@ -384,6 +384,15 @@
     if (contact.phone) addFact(facts, "联系电话", contact.phone);
     body.appendChild(facts);
 
+    // The resident's own words, as they wrote them (only they see them, with the code).
+    if (data.location || data.description) {
+      body.appendChild(el("h3", "您反映的问题"));
+      var own = el("dl", null, "facts");
+      if (data.location) addFact(own, "地点", data.location);
+      body.appendChild(own);
+      if (data.description) body.appendChild(el("p", data.description, "free-text"));
+    }
+
     body.appendChild(el("h3", "办理时限"));
     var deadlines = el("dl", null, "facts");
     deadlineFacts(deadlines, data.deadlines, data.deadline_note);
