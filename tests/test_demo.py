@@ -209,6 +209,8 @@ def test_ratings_lean_to_satisfied(demo: Demo) -> None:
 def test_receipts_open_the_showcased_cases(demo: Demo) -> None:
     receipts = {receipt.kind: receipt for receipt in demo.summary.receipts}
     assert {"resolved_unrated", "rated", "reopened"} <= set(receipts)
+    trackings = [receipt.tracking for receipt in demo.summary.receipts]
+    assert len(set(trackings)) == len(trackings)  # a case of its own for each state
     for receipt in receipts.values():
         tracking, code, _token = receipt[:3]  # a (tracking, lookup_code, vote_token) tuple
         view = demo.portal.lookup(tracking, code)

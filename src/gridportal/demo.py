@@ -973,10 +973,15 @@ _SHOWCASE: tuple[tuple[str, str, Callable[[_Case, CaseView], bool]], ...] = (
 
 
 def _interesting(views: Sequence[tuple[_Case, CaseView]]) -> tuple[DemoReceipt, ...]:
-    """The most recent case in each showcase state, with its receipt."""
-    found = []
+    """The most recent case in each showcase state, with its receipt: a case of its own
+    for each (one case may show two states)."""
+    found: list[DemoReceipt] = []
     for kind, note, wanted in _SHOWCASE:
-        match = next((pair for pair in reversed(views) if wanted(*pair)), None)
+        taken = {r.tracking for r in found}
+        match = next(
+            (pair for pair in reversed(views) if pair[0].tracking not in taken and wanted(*pair)),
+            None,
+        )
         if match is not None:
             case, view = match
             found.append(
