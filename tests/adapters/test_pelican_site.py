@@ -470,7 +470,7 @@ def test_a_merged_duplicate_reads_as_handled_with_its_original(tmp_path: Path) -
     )
     result = build_site(
         output_dir=tmp_path,
-        records=[merged],
+        records=[merged, record("eeeeeeeeeee1")],
         district=DISTRICT,
         metrics=METRICS,
         build_time=BUILD_TIME,
@@ -483,6 +483,8 @@ def test_a_merged_duplicate_reads_as_handled_with_its_original(tmp_path: Path) -
     assert "以原件为准" in page and "以原件为准" in listing
     for text in ("超期", "待研判", "待确定", "时限待定"):
         assert text not in page + listing, text
+    assert "data-pagefind-body" not in page  # left out of search, unlike the others
+    assert "data-pagefind-body" in read(result, "cases/eeeeeeeeeee1/index.html")
 
 
 def test_month_lists(site: BuildResult) -> None:
