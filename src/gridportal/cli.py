@@ -254,6 +254,7 @@ def case_act(
 ) -> None:
     """Take ACTION on a case: assess, answer, dispatch, accept, return, contact, extend,
     supervise, report, decide, resolve, refuse, follow_up, reopen, merge, archive."""
+    from gridportal.domain.credentials import format_tracking
     from gridportal.domain.model import Action
 
     try:
@@ -267,7 +268,8 @@ def case_act(
         view = rt.portal.act(
             tracking, chosen, actor, public_note=public_note, private_note=private_note, data=data
         )
-        click.echo(f"{tracking}: {view.state.status} (step {view.state.last_seq})")
+        shown = format_tracking(view.record.tracking)
+        click.echo(f"{shown}: {view.state.status} (step {view.state.last_seq})")
 
     _guarded(run)
 

@@ -456,7 +456,7 @@ class Portal:
             raise InvalidInput(
                 "personal_data",
                 f"公开说明中含有投诉人的{what}，请改称“投诉人”；"
-                "联系情况请写入内部备注（private_note）。",
+                "联系情况请写入内部备注（private_note，命令行为 --private-note）。",
                 "public_note",
             )
 

@@ -273,9 +273,15 @@ def _check_data(
     current_due: date | None,
 ) -> None:
     if action is Action.ASSESS and data["priority"] not in set(Priority):
-        raise TransitionRefused("invalid_field", f"priority 取值无效：{data['priority']}")
+        allowed = "、".join(Priority)
+        raise TransitionRefused(
+            "invalid_field", f"priority 取值无效：{data['priority']}（可选：{allowed}）"
+        )
     elif action is Action.RATE and data["rating"] not in set(Rating):
-        raise TransitionRefused("invalid_field", f"rating 取值无效：{data['rating']}")
+        allowed = "、".join(Rating)
+        raise TransitionRefused(
+            "invalid_field", f"rating 取值无效：{data['rating']}（可选：{allowed}）"
+        )
     elif action is Action.FOLLOW_UP and data["result"] not in FOLLOW_UP_RESULTS:
         raise TransitionRefused("invalid_field", "回访结果须为 ok 或 failed")
     elif action is Action.EXTEND:
