@@ -336,3 +336,10 @@ def test_wrong_content_type_gets_the_error_shape(recorder: Recorder) -> None:
     )
     assert answer.status_code == 415
     recorder.check("post", "/complaints", answer)
+
+
+def test_a_method_a_route_does_not_take_gets_the_error_shape(recorder: Recorder) -> None:
+    answer = recorder.api.http.get("/complaints")
+    assert answer.status_code == 405
+    assert answer.json_body["error"]["code"] == "method_not_allowed"
+    assert answer.json_body["error"]["message"] == "该地址不支持此请求方法。"

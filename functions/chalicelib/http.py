@@ -77,10 +77,16 @@ def error(status: int, code: str, message: str, field: str | None = None) -> Res
 
 
 def finish(response: Response) -> Response:
-    """Every answer: JSON in our error shape (also Chalice's own 415), with security headers."""
+    """Every answer: JSON in our error shape (also Chalice's own 405 and 415), with
+    security headers."""
     body = response.body
     if response.status_code == 415 and isinstance(body, dict) and "Code" in body:
         response = error(415, "unsupported_media_type", "请以 application/json 提交。")
+    elif response.status_code == 405 and isinstance(body, dict) and "Code" in body:
+        allow = response.headers.get("Allow")
+        response = error(405, "method_not_allowed", "该地址不支持此请求方法。")
+        if allow:
+            response.headers["Allow"] = allow
     response.headers.setdefault("Content-Type", "application/json; charset=utf-8")
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
