@@ -540,8 +540,12 @@ _ROOM_TRAIL = (
     r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?" + _DASH + r" ?)?(?:\d(?: ?\d){2,3}|" + _HUNDREDS + ")"
     r"|(?:(?<=[栋幢元座])|(?<=号楼))[，,、] ?(?!1(?:10|19|20|22)(?!\d))" + _ROOM_SHAPED + r")"
     r"(?: ?(?:室|房|号(?! ?[楼院房])))?"
-    r"(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路名位套间台块万千]| ?[\-/]\d| ?号 ?[楼院房]"
-    r"| ?平(?![时常日台安静均整板层])| ?米(?=$|[\s，。,.！？、的外远处左右内以多长宽高深]))"
+    r"(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d| ?号 ?[楼院房]"
+    # a count or an amount, not a word that begins with its character (名下, 台风, 万一)
+    r"| ?(?:名(?![下字义额单])|位(?![置于])|套(?![内间])|间(?![歇隔或断])|台(?![风阶上面])"
+    r"|块(?!头)|万(?![1科达])|千(?!万))"
+    r"| ?平(?=$|[米方\s，。,.！？、的多左右以])"
+    r"| ?米(?=$|[\s，。,.！？、的外远处左右内以多长宽高深]))"
 )
 # The leading lookahead gives the engine a character class to skip ahead with.
 _ADDRESS_RE = re.compile(
@@ -571,14 +575,19 @@ _DOOR_RE = re.compile(
     + _NUMBER
     + r"(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?(?:"
     + _ROOM_TRAIL
-    + r")?(?!\d)(?! ?(?:网格|窗|线|口|门|楼))"
+    # the door stays an address when what follows it is not its room (路28号200米)
+    + r"|(?= ?\d{3}))?(?!\d{1,2}(?!\d))(?! ?(?:网格|窗|线|口|门|楼))"
 )
 # A household by its room, where a home is spoken of (我是1802户的, 住在1802户, 5栋1802户);
 # elsewhere N户 is a count (1301户, 共1200户, 住户是201户, 本楼住502户人家).
 _HOUSEHOLD_RE = re.compile(
-    r"(?:(?<=我是|家是|我家|我住|住在|家住|号楼)|(?<=[栋幢])"
-    r"|(?<=我是 |家是 |我家 |我住 |住在 |家住 |号楼 )"
-    r"|(?<=[栋幢] ))" + _ROOM_SHAPED + r" ?户(?![数口型籍]|人家|居民)"
+    r"(?:(?<=我是|家是|我家|我住|住在|家住)|(?<=我是 |家是 |我家 |我住 |住在 |家住 ))"
+    + _ROOM_SHAPED
+    + r" ?户(?![数口型籍]|人家|居民)"
+    # after a building or unit N户 is its room, whatever follows (5栋1802户居民反映)
+    r"|(?:(?<=[栋幢座])|(?<=单元|号楼)|(?<=[栋幢座] )|(?<=单元 |号楼 ))"
+    + _ROOM_SHAPED
+    + r" ?户(?![数籍])"
     # or a household someone belongs to: 1802户的邻居, 603户业主
     r"|(?<![\d\-.])" + _ROOM_SHAPED + r" ?户(?=的?(?:邻居|业主|住户|租户|房东|老人|孩子|小孩|家))"
 )
