@@ -592,10 +592,12 @@ _HOUSEHOLD_RE = re.compile(
     r"|(?<![\d\-.])" + _ROOM_SHAPED + r" ?户(?=的?(?:邻居|业主|住户|租户|房东|老人|孩子|小孩|家))"
 )
 # A neighbour's room: 楼上603, 楼下的502室, 隔壁1801 (a floor and a room, or 室/房 after).
+# The words lead (not a lookbehind), so the engine skips to them.
 _NEIGHBOUR_ROOM_RE = re.compile(
-    r"(?:(?<=楼上|楼下|隔壁|对门|对面)|(?<=楼上的|楼下的|隔壁的|对门的|对面的))"
-    r" ?(?:" + _ROOM_SHAPED + r"(?: ?(?:室|房|号|户))?|\d{3,4} ?(?:室|房))"
-    r"(?![\d年月日元人个次件%米平块万名位套间台路])"
+    r"(?:楼上|楼下|隔壁|对门|对面)的?(?P<room> ?(?:"
+    + _ROOM_SHAPED
+    + r"(?: ?(?:室|房|号|户))?|\d{3,4} ?(?:室|房))"
+    r"(?![\d年月日元人个次件%米平块万名位套间台路]))"
 )
 # Traditional characters for the markers, read as the simplified ones (same length).
 # Capital 佰 and 仟 too; 拾 only beside another capital numeral (拾贰, 贰拾; 收拾 is a word).
@@ -678,7 +680,7 @@ def _mask_addresses(text: str) -> str:
     if "户" in sk:
         spans += [m.span() for m in _HOUSEHOLD_RE.finditer(sk)]
     if "楼" in sk or "隔壁" in sk or "对" in sk:
-        spans += [m.span() for m in _NEIGHBOUR_ROOM_RE.finditer(sk)]
+        spans += [m.span("room") for m in _NEIGHBOUR_ROOM_RE.finditer(sk)]
     return _replace_spans(text, _joined(spans, sk), ADDRESS) if spans else text
 
 
