@@ -535,7 +535,7 @@ _ROOM_SHAPED = r"(?:[1-9]|[1-4]\d)(?:0[1-9]|1[0-2])"
 # The room after a building or a door: 1802, 5 0 1, 八百零二, a unit and its room
 # (2-1802, 2—1802); after a comma only a floor and a room, and only right after a
 # building or a unit (5栋，1802; not 5号，102名, nor 110). What follows decides: not an
-# amount, a count, an area or a distance (1802平米, 但 1802平时 is a room).
+# amount, a count, an area or a distance (1802平米; but 1802平时 is a room).
 _ROOM_TRAIL = (
     r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?" + _DASH + r" ?)?(?:\d(?: ?\d){2,3}|" + _HUNDREDS + ")"
     r"|(?:(?<=[栋幢元座])|(?<=号楼))[，,、] ?(?!1(?:10|19|20|22)(?!\d))" + _ROOM_SHAPED + r")"
