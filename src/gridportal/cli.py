@@ -282,13 +282,14 @@ def case_takedown(tracking: str, reason: str) -> None:
     file and number; the private record stays."""
     from datetime import UTC, datetime
 
+    from gridportal.domain.credentials import format_tracking
     from gridportal.publish import take_down
 
     try:
         take_down(_runtime().store, tracking, reason, datetime.now(UTC))
     except (KeyError, ValueError) as exc:
         raise click.ClickException(f"takedown refused: {exc}") from exc
-    click.echo(f"{tracking}: will be taken down at the next build")
+    click.echo(f"{format_tracking(tracking)}: will be taken down at the next build")
 
 
 @case.command("file")

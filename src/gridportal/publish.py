@@ -1006,8 +1006,8 @@ def _finish(
         manifest.update(editorial)
     for key, sha in manifest.items():
         if old_site_manifest.get(key) != sha:
-            step = _upload(staging, key, new=key not in old_site_manifest)
-            uploads.append(replace(step, reuse=tuple(reuse.get(key, ()))))
+            new = key not in old_site_manifest
+            uploads.append(_upload(staging, key, new=new, reuse=reuse.get(key, ())))
     deletions.extend(Step("delete", k, DELETIONS) for k in old_site_manifest if k not in manifest)
     if full:
         legacy = _read_json(site, LEGACY_MANIFEST)
@@ -1317,8 +1317,9 @@ def _apply_rest(
 # ---- helpers ----
 
 
-def _upload(staging: Path, key: str, *, new: bool) -> Step:
-    return Step("upload", key, tier_of(key), staged_path(staging, key).stat().st_size, new)
+def _upload(staging: Path, key: str, *, new: bool, reuse: Iterable[Reuse] = ()) -> Step:
+    size = staged_path(staging, key).stat().st_size
+    return Step("upload", key, tier_of(key), size, new, tuple(reuse))
 
 
 def _unique(steps: Iterable[Step]) -> list[Step]:
