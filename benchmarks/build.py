@@ -11,6 +11,8 @@ Pieces (each runs in a fresh process, so its wall time and peak memory are its o
                   files and bytes uploaded, by kind of file, as files and as a bucket
                   stores them (runs --full-1m first if its site is missing)
   --incremental-100k  a night at 100,000 cases with 1,000 changed (1%), the same figures
+  --nights-100k   three consecutive nights at 100,000 cases with 100, 1,000 and 10,000
+                  changed: a bucket's bytes beside the change and the months it touched
   --search        the search index of the 1,000,000-case site, as a build keeps it after
                   publishing: wall time, Pagefind's peak memory, records indexed
   --pelican       20,000 case pages: the portal's renderer against Pelican's own Markdown
@@ -365,12 +367,65 @@ def bucket_bytes(plan: Any, root: Path) -> dict[str, Any]:
     }
 
 
-def change_cases(portal: Any, count: int) -> int:
-    """The day's changes: one step on open cases (oldest first), and new cases filed."""
+# Consecutive nights after the first, at 100,000 cases: cases changed on each day.
+NIGHT_CHANGES = (100, 1_000, 10_000)
+
+
+def piece_nights(count: int = 100_000) -> dict[str, Any]:
+    """Consecutive nights with ``NIGHT_CHANGES`` changed: what a bucket receives, by
+    kind, beside the cases changed and the cases of the months they touched (a night
+    remakes a touched month's listings and open data whole, docs/scale.md)."""
+    import json as json_module
+
+    from gridportal.shards import month_state_key
+
+    name = f"nights-{count}"
+    path = working_copy(count, name)
+    set_aside(site_dir(name), BENCH / f"work-{name}")
+    portal = portal_on(path)
+    build(portal, name, now=FIRST_NIGHT, full=True)  # the night before: not measured
+    nights, night = [], FIRST_NIGHT
+    for number, changes in enumerate(NIGHT_CHANGES):
+        day, night = night + timedelta(hours=8), night + timedelta(days=1)
+        change_cases(portal, changes, day=day, night=night, first=10**6 + number * 10**5)
+        started = time.perf_counter()
+        report = build(portal, name, now=night, full=False)
+        seconds = time.perf_counter() - started
+        months = report.plan.months if report.plan else []
+        in_months = 0
+        for month in months:
+            state = site_dir(name) / month_state_key(month)
+            if state.exists():
+                in_months += json_module.loads(state.read_text("utf-8")).get("cases", 0)
+        nights.append(
+            {
+                "night": night.date().isoformat(),
+                "changed": changes,
+                "refreshed": report.changed,
+                "months": months,
+                "cases_in_months": in_months,
+                "case_pages": report.case_pages,
+                "seconds": round(seconds, 1),
+                **bucket_bytes(report.plan, site_dir(name)),
+            }
+        )
+    return {"cases": count, "nights": nights}
+
+
+def change_cases(
+    portal: Any,
+    count: int,
+    *,
+    day: datetime = FIRST_NIGHT + timedelta(hours=8),  # 10:00 Beijing, the day before
+    night: datetime = SECOND_NIGHT,
+    first: int = 10**6,
+) -> int:
+    """The day's changes: one step on open cases (oldest first), and new cases filed
+    on the day of ``night``. ``first``: the synthetic index of the first new case
+    (indexes past the archive's end draw tracking numbers it has not used)."""
     from gridportal.ports import COMMAND_CENTRE
     from gridportal.synth import Chunk, chunk_histories, make_setting
 
-    day = FIRST_NIGHT + timedelta(hours=8)  # 10:00 Beijing, the day before the second night
     portal.clock = lambda: day
     moved = 0
     for unit in (COMMAND_CENTRE, *(d.id for d in portal.district.departments)):
@@ -380,10 +435,9 @@ def change_cases(portal: Any, count: int) -> int:
             if advance(portal, record):
                 moved += 1
     setting = make_setting(
-        portal.district, portal.calendar, portal.keys, seed=SEED, end=SECOND_NIGHT, years=5
+        portal.district, portal.calendar, portal.keys, seed=SEED, end=night, years=5
     )
-    # Indexes past the archive's end draw tracking numbers it has not used.
-    chunk = Chunk(10**6, 1_000_000, ((SECOND_NIGHT.date(), count - moved),))
+    chunk = Chunk(first, first, ((night.date(), count - moved),))
     portal.store.put_histories(chunk_histories(setting, chunk))
     return count
 
@@ -627,6 +681,7 @@ PIECES: dict[str, Callable[[], dict[str, Any]]] = {
     "full-1m": lambda: piece_full(1_000_000),
     "incremental": piece_incremental,
     "incremental-100k": lambda: piece_incremental(100_000, 1_000),
+    "nights-100k": piece_nights,
     "search": piece_search,
     "pelican": piece_pelican,
     "metrics": piece_metrics,
@@ -726,6 +781,24 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
             + night_bytes(results["incremental-100k"]),
             "",
         )
+    if "nights-100k" in results and "nights" in results["nights-100k"]:
+        for night in results["nights-100k"]["nights"]:
+            by_kind = night["bucket_bytes_by_kind"]
+            beyond = night["bucket_bytes"] - by_kind.get("whole-archive downloads", 0)
+            yield (
+                f"night at 100,000 cases, {night['changed']:,} changed ({night['night']})",
+                f"{night['seconds']} s; {len(night['months'])} months touched "
+                f"({night['cases_in_months']:,} cases in them); "
+                + night_bytes(night)
+                + "; of it case pages "
+                f"{by_kind.get('case pages', 0) / 1e6:.1f} MB, open data "
+                f"{by_kind.get('open data', 0) / 1e6:.1f} MB, other pages "
+                f"{by_kind.get('other pages and files', 0) / 1e6:.1f} MB, state "
+                f"{by_kind.get('build state', 0) / 1e6:.1f} MB "
+                f"({beyond / max(night['cases_in_months'], 1) / 1e3:.2f} KB a case of the "
+                "months touched)",
+                "",
+            )
     if "search" in results:
         yield (
             "search index of the 1,000,000-case site (after a build)",
