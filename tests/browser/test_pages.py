@@ -213,6 +213,13 @@ def test_a_search_for_a_category_finds_its_records(page: Any, site: Site) -> Non
     assert "2 条" in page.locator("#search-status").inner_text() or len(links) >= 2
     assert "search/?q=" in page.url  # the query stays in the address, to share or reload
     assert page.locator("#search-scope").is_hidden()  # the whole site is indexed
+    # Pagefind's ". " between a page's blocks reads as stray English in Chinese text: the
+    # excerpt shows a full-width space there instead, nothing at its start, and no space
+    # after a full-width stop.
+    excerpts = page.locator(".search-excerpt").all_inner_texts()
+    assert any("\u3000" in text for text in excerpts)
+    for text in excerpts:
+        assert not text.startswith(".") and not re.search(r"[^\x00-\x7f]\. |。 ", text), text
 
 
 def test_a_search_over_the_newest_records_says_since_when(

@@ -78,10 +78,26 @@
     return doc.body.textContent || "";
   }
 
+  // Pagefind ends each block of a page it joins into an excerpt with ". " when the block
+  // has no full stop of its own (a heading, a label, a status), else with a space.
+  // Between Chinese words the first reads as stray English, so it becomes a full-width
+  // space (and goes at the start); the space after a full-width stop goes. Only after
+  // Chinese or a record's id: a resident's own English keeps its full stops.
+  var JOINT = /(^|[^\x00-\x7f]|\b[a-z0-9]{12})((?:<\/?mark>)?)\. /g;
+  var AFTER_STOP = /([。！？；])((?:<\/?mark>)?) (?=[^\x00-\x7f]|<mark>)/g;
+
+  function tidy(html) {
+    return String(html || "")
+      .replace(JOINT, function (_, before, mark) {
+        return before ? before + mark + "\u3000" : mark;
+      })
+      .replace(AFTER_STOP, "$1$2");
+  }
+
   function excerpt(html) {
     var out = document.createElement("p");
     out.className = "search-excerpt";
-    var parts = String(html || "").split(/<mark>|<\/mark>/);
+    var parts = tidy(html).split(/<mark>|<\/mark>/);
     for (var i = 0; i < parts.length; i++) {
       var piece = text(parts[i]);
       if (i % 2 === 1) {
