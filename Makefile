@@ -133,6 +133,9 @@ package: $(VENV_STAMP)
 	@echo "==> chalice package --stage $(STAGE) (region $(REGION), no credentials)"
 	@cd functions && $(CHALICE_PACKAGE) $(abspath $(PACKAGE_DIR))
 	@cd functions/nightly && $(CHALICE_PACKAGE) $(abspath $(PACKAGE_DIR))/nightly
+	@echo "==> bytecode into both bundles (a cold start compiles nothing)"
+	@$(BIN)/python scripts/compile_bundle.py $(PACKAGE_DIR)
+	@$(BIN)/python scripts/compile_bundle.py $(PACKAGE_DIR)/nightly
 	@echo "==> $(PACKAGE_DIR)/: the API's sam.json and deployment.zip;" \
 	    "$(PACKAGE_DIR)/nightly/: the nightly build's (next: docs/deployment.md)"
 

@@ -125,6 +125,38 @@ def test_the_api_bundle_imports_on_its_own_without_boto3_or_a_renderer(
 
 
 @pytest.mark.slow
+def test_the_api_bundle_carries_its_bytecode_so_a_cold_start_compiles_nothing(
+    packaged: Path, tmp_path: Path
+) -> None:
+    template = json.loads((packaged / "sam.json").read_text(encoding="utf-8"))
+    if {f["Runtime"] for f in functions(template).values()} != {
+        f"python{sys.version_info.major}.{sys.version_info.minor}"
+    }:
+        pytest.skip("bytecode is made only by the Python of the bundle's runtime")
+    bundle = packaged / "deployment.zip"
+    names = set(zipfile.ZipFile(bundle).namelist())
+    for module in ("app.py", "chalicelib/http.py", "gridportal/services.py"):
+        assert importlib.util.cache_from_source(module) in names, module
+    assert importlib.util.cache_from_source("jieba/finalseg/prob_emit.py") in names
+    assert not [n for n in names if n.endswith(".pyc") and n.startswith(("cffi/", "pycparser/"))]
+    # Unchecked: the API imports from its bytecode without reading a source, as on
+    # Lambda's read-only /var/task (here even a source that would fail is never read).
+    target = tmp_path / "task"
+    zipfile.ZipFile(bundle).extractall(target)
+    for module in ("chalicelib/http.py", "gridportal/services.py"):
+        (target / module).write_text("raise ImportError('compiled from source')\n")
+    done = subprocess.run(
+        [sys.executable, "-S", "-B", "-c", "import sys; sys.path.insert(0, '.'); import app"],
+        cwd=target,
+        env={"PATH": os.environ.get("PATH", ""), "GRIDPORTAL_SECRET": "x" * 32},
+        capture_output=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
 def test_the_api_bundle_redacts_as_a_lookup_and_a_staff_note_need(
     packaged: Path, tmp_path: Path
 ) -> None:
