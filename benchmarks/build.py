@@ -307,12 +307,13 @@ def piece_incremental(count: int = 1_000_000, changes: int = CHANGED) -> dict[st
         raise SystemExit(f"the {count:,} working copy has no build marker: run its full build")
     if portal.store.get_marker("build") != FIRST_NIGHT.isoformat():
         raise SystemExit(f"a night already ran on the {count:,} copy: run its full build again")
-    changed = change_cases(portal, changes)
+    moved = change_cases(portal, changes)
     started, cpu = time.perf_counter(), cpu_seconds()
     report = build(portal, name, now=SECOND_NIGHT, full=False)
     seconds = time.perf_counter() - started
     return {
-        "changed": changed,
+        "changed": changes,
+        "moved": moved,
         "refreshed": report.changed,  # records the night exported (changed plus open cases)
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu_seconds() - cpu, 1),
@@ -377,6 +378,7 @@ def piece_nights(count: int = 100_000) -> dict[str, Any]:
     remakes a touched month's listings and open data whole, docs/scale.md)."""
     import json as json_module
 
+    from gridportal.domain.deadlines import BEIJING
     from gridportal.shards import month_state_key
 
     name = f"nights-{count}"
@@ -384,10 +386,11 @@ def piece_nights(count: int = 100_000) -> dict[str, Any]:
     set_aside(site_dir(name), BENCH / f"work-{name}")
     portal = portal_on(path)
     build(portal, name, now=FIRST_NIGHT, full=True)  # the night before: not measured
-    nights, night = [], FIRST_NIGHT
-    for number, changes in enumerate(NIGHT_CHANGES):
+    nights, night, first = [], FIRST_NIGHT, max(count, 10**6)  # past the archive's indexes
+    for changes in NIGHT_CHANGES:
         day, night = night + timedelta(hours=8), night + timedelta(days=1)
-        change_cases(portal, changes, day=day, night=night, first=10**6 + number * 10**5)
+        moved = change_cases(portal, changes, day=day, night=night, first=first)
+        first += changes
         started = time.perf_counter()
         report = build(portal, name, now=night, full=False)
         seconds = time.perf_counter() - started
@@ -399,8 +402,9 @@ def piece_nights(count: int = 100_000) -> dict[str, Any]:
                 in_months += json_module.loads(state.read_text("utf-8")).get("cases", 0)
         nights.append(
             {
-                "night": night.date().isoformat(),
+                "night": night.astimezone(BEIJING).date().isoformat(),
                 "changed": changes,
+                "moved": moved,  # open cases that took a step; the rest were filed that day
                 "refreshed": report.changed,
                 "months": months,
                 "cases_in_months": in_months,
@@ -420,9 +424,10 @@ def change_cases(
     night: datetime = SECOND_NIGHT,
     first: int = 10**6,
 ) -> int:
-    """The day's changes: one step on open cases (oldest first), and new cases filed
-    on the day of ``night``. ``first``: the synthetic index of the first new case
-    (indexes past the archive's end draw tracking numbers it has not used)."""
+    """The day's changes: one step on up to half of them open cases (oldest first, as
+    many as can take one), and the rest new cases filed on the day of ``night``.
+    ``first``: the synthetic index of the first new case (indexes past the archive's end
+    draw tracking numbers it has not used). Returns how many open cases moved."""
     from gridportal.ports import COMMAND_CENTRE
     from gridportal.synth import Chunk, chunk_histories, make_setting
 
@@ -439,7 +444,7 @@ def change_cases(
     )
     chunk = Chunk(first, first, ((night.date(), count - moved),))
     portal.store.put_histories(chunk_histories(setting, chunk))
-    return count
+    return moved
 
 
 def advance(portal: Any, record: Any) -> bool:
@@ -615,8 +620,8 @@ def piece_api() -> dict[str, Any]:
     shutil.rmtree(task, ignore_errors=True)
     zipfile.ZipFile(bundle).extractall(task)
     # Only the bundle and the standard library, as on Lambda: -S, no site-packages; -B, no
-    # bytecode written, since /var/task is read-only and the bundle carries none (every
-    # cold start compiles the bundle's modules).
+    # bytecode written, since /var/task is read-only (the bundle's own is read: make
+    # package adds it, scripts/compile_bundle.py).
     probe = (
         "import sys, time; sys.path.insert(0, '.'); t = time.perf_counter(); import app; "
         "print(time.perf_counter() - t)"
@@ -712,6 +717,10 @@ def verdict(value: Any, limit: float, *, at_least: bool = False) -> str:
     return f"missed by {limit / value if at_least else value / limit:.1f}×"
 
 
+# What a touched month makes again whole (besides its changed cases' pages).
+MONTH_KINDS = frozenset({"other pages and files", "open data", "build state"})
+
+
 def night_bytes(piece: dict[str, Any]) -> str:
     """A night's bytes to a bucket, and those beyond the whole-archive downloads (which
     the target allows on top of bytes proportional to the change)."""
@@ -781,21 +790,24 @@ def rows(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
             + night_bytes(results["incremental-100k"]),
             "",
         )
-    if "nights-100k" in results and "nights" in results["nights-100k"]:
-        for night in results["nights-100k"]["nights"]:
+    if "nights-100k" in results:
+        if "error" in results["nights-100k"]:
+            yield ("consecutive nights at 100,000 cases", "error", "")
+        for night in results["nights-100k"].get("nights", ()):
             by_kind = night["bucket_bytes_by_kind"]
-            beyond = night["bucket_bytes"] - by_kind.get("whole-archive downloads", 0)
+            months = sum(v for k, v in by_kind.items() if k in MONTH_KINDS)
             yield (
                 f"night at 100,000 cases, {night['changed']:,} changed ({night['night']})",
-                f"{night['seconds']} s; {len(night['months'])} months touched "
-                f"({night['cases_in_months']:,} cases in them); "
+                f"{night['seconds']} s; {night['moved']:,} open cases moved on, "
+                f"{night['changed'] - night['moved']:,} filed; {len(night['months'])} months "
+                f"touched ({night['cases_in_months']:,} cases in them); "
                 + night_bytes(night)
-                + "; of it case pages "
-                f"{by_kind.get('case pages', 0) / 1e6:.1f} MB, open data "
-                f"{by_kind.get('open data', 0) / 1e6:.1f} MB, other pages "
-                f"{by_kind.get('other pages and files', 0) / 1e6:.1f} MB, state "
-                f"{by_kind.get('build state', 0) / 1e6:.1f} MB "
-                f"({beyond / max(night['cases_in_months'], 1) / 1e3:.2f} KB a case of the "
+                + f"; of it case pages {by_kind.get('case pages', 0) / 1e6:.1f} MB, "
+                f"listing, metrics and site-wide pages "
+                f"{by_kind.get('other pages and files', 0) / 1e6:.1f} MB, open data "
+                f"{by_kind.get('open data', 0) / 1e6:.1f} MB, state "
+                f"{by_kind.get('build state', 0) / 1e6:.1f} MB (those three "
+                f"{months / max(night['cases_in_months'], 1) / 1e3:.2f} KB a case of the "
                 "months touched)",
                 "",
             )

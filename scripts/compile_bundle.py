@@ -7,7 +7,8 @@ On Lambda a bundle is unpacked into /var/task, which is read-only: Python can wr
 source (about a third of the API's import; jieba's HMM tables alone take 0.2 s, on the
 first request that redacts). The bundle now carries each module's bytecode beside its
 source as an "unchecked-hash" pyc (PEP 552), which Python loads without reading the
-source to compare: a bundle never changes once built.
+source to compare: a bundle never changes once built. So a source edited inside a
+bundle (in Lambda's console, say) is not what runs: change the code and package again.
 
 Bytecode belongs to one Python version. It is made only when the Python running this
 is the template's runtime (``python3.11``); with another, the bundle is left as it is
@@ -39,9 +40,17 @@ def runtimes(template: Path) -> set[str]:
     }
 
 
+# Where Lambda unpacks a bundle: the path each module's bytecode names as its source.
+TASK_ROOT = "/var/task"
+
+
 def add_bytecode(bundle: Path) -> int:
     """Compile every module of ``bundle`` (build-only packages aside) and append the
-    pycs to it. Returns how many were added."""
+    pycs to it. Returns how many were added.
+
+    The same sources give the same bundle, byte for byte, as Chalice's own zip does:
+    the pycs name their source under /var/task, not the scratch directory, and their
+    entries carry a fixed time and mode (readable on Lambda whatever the umask)."""
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         with zipfile.ZipFile(bundle) as archive:
@@ -51,12 +60,21 @@ def add_bytecode(bundle: Path) -> int:
             root,
             quiet=1,
             rx=BUILD_ONLY,
+            stripdir=str(root),
+            prependdir=TASK_ROOT,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
-        made = sorted(p for p in root.rglob("*.pyc") if p.relative_to(root).as_posix() not in known)
-        with zipfile.ZipFile(bundle, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-            for pyc in made:
-                archive.write(pyc, pyc.relative_to(root).as_posix())
+        made = sorted(
+            (p.relative_to(root).as_posix(), p)
+            for p in root.rglob("*.pyc")
+            if p.relative_to(root).as_posix() not in known
+        )
+        with zipfile.ZipFile(bundle, "a") as archive:
+            for name, pyc in made:
+                entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(entry, pyc.read_bytes())
     return len(made)
 
 

@@ -81,17 +81,17 @@
   // Pagefind ends each block of a page it joins into an excerpt with ". " when the block
   // has no full stop of its own (a heading, a label, a status), else with a space.
   // Between Chinese words the first reads as stray English, so it becomes a full-width
-  // space (and goes at the start); the space after a full-width stop goes. Only after
-  // Chinese or a record's id: a resident's own English keeps its full stops.
-  var JOINT = /(^|[^\x00-\x7f]|\b[a-z0-9]{12})((?:<\/?mark>)?)\. /g;
+  // space (none at either end), and the space after a full-width stop goes. Only after
+  // Chinese, or after the record's id that opens its page: English keeps its full stops.
+  var JOINT = /(^[a-z0-9]{12}|[^\x00-\x7f])((?:<\/?mark>)?)\.(?: |$)/g;
   var AFTER_STOP = /([。！？；])((?:<\/?mark>)?) (?=[^\x00-\x7f]|<mark>)/g;
+  var ENDS = /^(?:\u3000|\. )+|\u3000+$/g;
 
   function tidy(html) {
     return String(html || "")
-      .replace(JOINT, function (_, before, mark) {
-        return before ? before + mark + "\u3000" : mark;
-      })
-      .replace(AFTER_STOP, "$1$2");
+      .replace(JOINT, "$1$2\u3000")
+      .replace(AFTER_STOP, "$1$2")
+      .replace(ENDS, "");
   }
 
   function excerpt(html) {
