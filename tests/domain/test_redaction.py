@@ -463,6 +463,15 @@ MASKED = [
     ("十月十号楼1802漏水", f"十月{ADDRESS}漏水"),  # a building with its room is no day
     ("我家3栋502平时没人住", f"我家{ADDRESS}平时没人住"),
     ("5栋–1802", ADDRESS),
+    # every dash residents type between a unit and its room, and a space before a comma
+    ("家住5栋2‒1802", f"家住{ADDRESS}"),  # figure dash
+    ("家住5栋2─1802", f"家住{ADDRESS}"),  # box-drawing line
+    ("家住5栋2−1802", f"家住{ADDRESS}"),  # minus sign
+    ("家住小区3–2–1802", f"家住小区{ADDRESS}"),
+    ("家住阳光小区2–1802", f"家住阳光小区{ADDRESS}"),
+    ("家住阳光小区2‒1802室", f"家住阳光小区{ADDRESS}"),
+    ("家住定安路28号2─1802", f"家住定安路{ADDRESS}"),
+    ("住5栋 ，1802，楼上漏水。", f"住{ADDRESS}，楼上漏水。"),
     ("我家1802户", f"我家{ADDRESS}"),
     ("本月5号，102名居民", "本月5号，102名居民"),  # no comma room after a day
     ("3楼，205会议室", "3楼，205会议室"),

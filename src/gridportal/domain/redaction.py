@@ -193,6 +193,13 @@ def _classify(digits: str, lengths: Sequence[int], *, grid_context: bool) -> str
 # --------------------------------------------------------------------------
 # Digit runs: digits joined by separators, examined group by group
 # --------------------------------------------------------------------------
+# Dashes as residents type them between numbers (2-1802, 2–1802, 2—1802, 2─1802): what
+# the rooms and the door numbers take in, as the inside of a character class (NFKC has
+# already made ﹣ and － a hyphen). What keeps a match out (a date's 2026-11-03, a
+# room's 1802-5) stays the hyphen's alone, and a digit run's separators leave out the
+# minus sign and ─: each widening left numbers visible that are masked now (a run
+# joined across them is read as another kind of number).
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500"
 _SEPARATORS = " ./\\-\u2010\u2011\u2012\u2013\u2014\u2015"
 # Chinese numerals count as digits: "一三八一二三四五六七八" (小写) and
 # "壹叁捌壹贰叁肆伍陆柒捌" (大写, as on cheques) are common ways to slip a phone
@@ -527,7 +534,9 @@ _COMP = (
 # "digit-" where the digit rules may have seen a date (see _STEPS). After 月 a lone
 # N号 is a day of the month (``_day_of_month``).
 _ADDRESS_START = r"(?<![\dA-Za-z.])(?<![\d" + _CN_DIGITS + r"][\-./])"
-_DASH = r"(?:[-–―‐−]{1,2}|—{1,2})"  # as residents type them
+_DASH = r"[" + _DASHES + r"]{1,2}"  # one or two, as residents type them
+_DASH1 = r"[" + _DASHES + r"]"
+_ANY_DASH_RE = re.compile(_DASH1)
 _ROOM_SEP = r"(?: ?(?:" + _DASH + r"|#) ?| )?"
 # A floor and a room on it (1802, 501), the shape a room keeps after a comma (5栋，1802)
 # or before 户 (1802户), where another number is a count (1200户).
@@ -538,7 +547,7 @@ _ROOM_SHAPED = r"(?:[1-9]|[1-4]\d)(?:0[1-9]|1[0-2])"
 # amount, a count, an area or a distance (1802平米; but 1802平时 is a room).
 _ROOM_TRAIL = (
     r"(?:" + _ROOM_SEP + r"(?:\d{1,2} ?" + _DASH + r" ?)?(?:\d(?: ?\d){2,3}|" + _HUNDREDS + ")"
-    r"|(?:(?<=[栋幢元座])|(?<=号楼))[，,、] ?(?!1(?:10|19|20|22)(?!\d))" + _ROOM_SHAPED + r")"
+    r"|(?:(?<=[栋幢元座])|(?<=号楼)) ?[，,、] ?(?!1(?:10|19|20|22)(?!\d))" + _ROOM_SHAPED + r")"
     r"(?: ?(?:室|房|号(?! ?[楼院房])))?"
     r"(?! ?[\dA-Za-z第年月日元人户个次件辆天岁%:.路]| ?[\-/]\d| ?号 ?[楼院房]"
     # a count or an amount, not a word that begins with its character (名下, 台风, 万一)
@@ -553,7 +562,9 @@ _ADDRESS_RE = re.compile(
     + _ADDRESS_START
     + r"(?P<first>"
     + _COMP
-    + r")(?P<rest>(?:(?: ?- ?| )?"
+    + r")(?P<rest>(?:(?: ?"
+    + _DASH1
+    + r" ?| )?"
     + _COMP
     + r")*)(?P<trail>"
     + _ROOM_TRAIL
@@ -561,19 +572,22 @@ _ADDRESS_RE = re.compile(
 )
 _ROOM_ONLY_RE = re.compile(r"(?:第 ?)?(?:\d(?: ?\d){2,}|" + _HUNDREDS + r") ?室")
 _DASH3_RE = re.compile(
-    r"(?<![\d\-.:/])(?<![\d\-.:/] )\d{1,3} ?- ?\d{1,2} ?- ?\d{3,4}(?: ?(?:室|号|房))?"
+    r"(?<![\d\-.:/])(?<![\d\-.:/] )"
+    r"\d{1,3} ?" + _DASH1 + r" ?\d{1,2} ?" + _DASH1 + r" ?\d{3,4}(?: ?(?:室|号|房))?"
     r"(?! ?[\d\-.:/]| ?网格)"
 )
 _DASH2_RE = re.compile(
     r"(?:(?<=[区园苑寓村厦府庭城])|(?<=[区园苑寓村厦府庭城] ))"
-    r"\d{1,3} ?- ?\d{3,4}(?: ?(?:室|号|房))?"
+    r"\d{1,3} ?" + _DASH1 + r" ?\d{3,4}(?: ?(?:室|号|房))?"
     r"(?! ?[\d\-.:/]| ?[人户个元次件天年月日%]| ?网格)"
 )
 # A door number, and the room after it (路28号1802, 路28号 2-1802).
 _DOOR_RE = re.compile(
     r"(?:(?<=[路街巷弄村组道里坊])|(?<=[路街巷弄村组道里坊] )|(?<=胡同|大院)|(?<=胡同 |大院 ))"
     + _NUMBER
-    + r"(?: ?- ?\d{1,4}| ?之 ?\d{1,4})? ?号院?(?:"
+    + r"(?: ?"
+    + _DASH1
+    + r" ?\d{1,4}| ?之 ?\d{1,4})? ?号院?(?:"
     + _ROOM_TRAIL
     # the door stays an address when what follows it is not its room (路28号200米)
     + r"|(?= ?\d{3}))?(?!\d{1,2}(?!\d))(?! ?(?:网格|窗|线|口|门|楼))"
@@ -672,7 +686,7 @@ def _mask_addresses(text: str) -> str:
                     break
                 if _is_address(n):
                     spans.append(n.span())
-    if "-" in sk:
+    if _ANY_DASH_RE.search(sk):
         spans += [m.span() for m in _DASH3_RE.finditer(sk)]
         spans += [m.span() for m in _DASH2_RE.finditer(sk)]
     if "号" in sk:
