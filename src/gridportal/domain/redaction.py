@@ -562,9 +562,8 @@ _ADDRESS_RE = re.compile(
     + _ADDRESS_START
     + r"(?P<first>"
     + _COMP
-    + r")(?P<rest>(?:(?: ?"
-    + _DASH1
-    + r" ?| )?"
+    # Between parts, a hyphen only: 3号—5号 and 3楼—5楼 are ranges.
+    + r")(?P<rest>(?:(?: ?- ?| )?"
     + _COMP
     + r")*)(?P<trail>"
     + _ROOM_TRAIL
