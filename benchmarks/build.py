@@ -376,8 +376,6 @@ def piece_nights(count: int = 100_000) -> dict[str, Any]:
     """Consecutive nights with ``NIGHT_CHANGES`` changed: what a bucket receives, by
     kind, beside the cases changed and the cases of the months they touched (a night
     remakes a touched month's listings and open data whole, docs/scale.md)."""
-    import json as json_module
-
     from gridportal.domain.deadlines import BEIJING
     from gridportal.shards import month_state_key
 
@@ -399,7 +397,7 @@ def piece_nights(count: int = 100_000) -> dict[str, Any]:
         for month in months:
             state = site_dir(name) / month_state_key(month)
             if state.exists():
-                in_months += json_module.loads(state.read_text("utf-8")).get("cases", 0)
+                in_months += json.loads(state.read_text("utf-8")).get("cases", 0)
         nights.append(
             {
                 "night": night.astimezone(BEIJING).date().isoformat(),

@@ -223,6 +223,40 @@ def test_put_reusing_sends_the_file_whole_when_the_object_is_not_the_one_read(
     assert not s3.list_multipart_uploads(Bucket="site").get("Uploads")
 
 
+class RecordingS3:
+    """The moto client, noting each part copy's request: moto does not check a copy's
+    ``CopySourceIfMatch``, which S3 does."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.copies: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def upload_part_copy(self, **request: Any) -> Any:
+        self.copies.append(request)
+        return self.s3.upload_part_copy(**request)
+
+
+def test_every_copy_is_conditional_on_the_object_read(bucket: Bucket, tmp_path: Path) -> None:
+    s3, _ = bucket
+    recording = RecordingS3(s3)
+    site = S3Site(recording, "site")
+    first, middle, last = b"\x01" * MIN_PART, b"\x02" * MIN_PART, b"\x03" * MIN_PART
+    download_with(site, tmp_path / "old.gz", first + middle + last)
+    site.read_range("data/cases.csv.gz", 0, 10)
+    online = s3.head_object(Bucket="site", Key="data/cases.csv.gz")["ETag"]
+    new = tmp_path / "new.gz"
+    new.write_bytes(first + b"\x04" * MIN_PART + last)
+    reuse = [Reuse(0, 0, MIN_PART), Reuse(2 * MIN_PART, 2 * MIN_PART, MIN_PART)]
+
+    # A copy, a part sent, a copy: each copy is of the object read, whatever came before.
+    assert site.put_reusing("data/cases.csv.gz", new, reuse) == MIN_PART
+    assert [c["CopySourceIfMatch"] for c in recording.copies] == [online, online]
+    assert site.read("data/cases.csv.gz") == new.read_bytes()
+
+
 def test_in_a_versioned_bucket_the_copies_come_from_the_version_read(
     bucket: Bucket, tmp_path: Path
 ) -> None:

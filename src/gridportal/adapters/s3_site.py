@@ -270,7 +270,7 @@ class S3Site:
                         answer = self.s3.upload_part(
                             **common, PartNumber=number, Body=body.read(part.length)
                         )
-                        etag = answer["ETag"]
+                        made = answer["ETag"]
                     else:
                         answer = self.s3.upload_part_copy(
                             **common,
@@ -279,8 +279,8 @@ class S3Site:
                             CopySourceRange=f"bytes={part.old}-{part.old + part.length - 1}",
                             CopySourceIfMatch=etag,
                         )
-                        etag = answer["CopyPartResult"]["ETag"]
-                    done.append({"PartNumber": number, "ETag": etag})
+                        made = answer["CopyPartResult"]["ETag"]
+                    done.append({"PartNumber": number, "ETag": made})
             self.s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done}
             )
